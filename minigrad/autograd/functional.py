@@ -1,0 +1,70 @@
+"""Whole derivatives of small functions: Jacobians, Hessians, Hessian-vector products.
+
+All are built from :func:`minigrad.autograd.grad`; the second-order ones differentiate a
+gradient computed with ``create_graph=True``.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from minigrad import backend
+from minigrad.autograd.engine import grad
+from minigrad.autograd.grad_mode import enable_grad
+from minigrad.tensor import Tensor, _make
+
+
+def _fresh_input(x: Tensor) -> Tensor:
+    return _make(x.data, x.device).requires_grad_(True)
+
+
+def _rows(outputs: Tensor, x: Tensor, create_graph: bool) -> Tensor:
+    """The Jacobian of ``outputs`` w.r.t. ``x``, shape ``outputs.shape + x.shape``."""
+    xp = backend.xp(x.device)
+    rows = []
+    flat = outputs.reshape(-1)
+    for i in range(flat.shape[0]):
+        if not flat.requires_grad:
+            rows.append(xp.zeros(x.shape, dtype=x.dtype))
+            continue
+        (row,) = grad(flat[i], x, retain_graph=True, create_graph=create_graph, allow_unused=True)
+        rows.append(xp.zeros(x.shape, dtype=x.dtype) if row is None else row.data)
+    data = xp.stack(rows).reshape(outputs.shape + x.shape) if rows else \
+        xp.zeros(outputs.shape + x.shape, dtype=x.dtype)
+    return _make(data, x.device)
+
+
+def jacobian(f: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
+    """d f(x) / dx, of shape ``f(x).shape + x.shape``."""
+    x = _fresh_input(x)
+    with enable_grad():
+        return _rows(f(x), x, create_graph=False)
+
+
+def hessian(f: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
+    """The matrix of second derivatives of a scalar ``f`` at ``x``: shape ``x.shape * 2``."""
+    x = _fresh_input(x)
+    with enable_grad():
+        y = f(x)
+        if y.numel() != 1:
+            raise ValueError(f"hessian needs a scalar function, but f(x) has shape {y.shape}")
+        (g,) = grad(y, x, create_graph=True)
+        return _rows(g, x, create_graph=False)
+
+
+def hvp(f: Callable[[Tensor], Tensor], x: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+    """``(f(x), H v)``: the Hessian of a scalar ``f`` at ``x`` times ``v``, in two passes
+    and without forming H (the gradient of <grad f(x), v>)."""
+    if v.shape != x.shape:
+        raise ValueError(f"v has shape {v.shape} but x has shape {x.shape}")
+    x = _fresh_input(x)
+    with enable_grad():
+        y = f(x)
+        if y.numel() != 1:
+            raise ValueError(f"hvp needs a scalar function, but f(x) has shape {y.shape}")
+        (g,) = grad(y, x, create_graph=True)
+        if not g.requires_grad:  # f is linear in x: H = 0
+            return y.detach(), _make(backend.xp(x.device).zeros_like(x.data), x.device)
+        (hv,) = grad(g, x, grad_outputs=v.detach(), allow_unused=True)
+    if hv is None:
+        hv = _make(backend.xp(x.device).zeros_like(x.data), x.device)
+    return y.detach(), hv

@@ -1,0 +1,34 @@
+"""Matrix products."""
+from __future__ import annotations
+
+from minigrad.errors import ShapeError
+from minigrad.ops.elementwise import operands
+from minigrad.ops.movement import reshape, transpose
+from minigrad.tensor import Tensor, record
+
+
+def matmul(a: "Tensor | object", b: "Tensor | object") -> Tensor:
+    """``a @ b`` with NumPy's rules: 1-D operands are promoted, batch dimensions broadcast.
+
+    Backward: dA = dC Bᵀ, dB = Aᵀ dC, each computed only when that input needs it.
+    """
+    a, b = operands(a, b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ShapeError(f"matmul needs tensors with at least one dimension, got shapes "
+                         f"{a.shape} and {b.shape}")
+    if a.ndim == 1:
+        return reshape(matmul(reshape(a, (1, -1)), b), b.shape[:-2] + b.shape[-1:])
+    if b.ndim == 1:
+        return reshape(matmul(a, reshape(b, (-1, 1))), a.shape[:-1])
+    if a.shape[-1] != b.shape[-2]:
+        raise ShapeError(f"matmul: shapes {a.shape} and {b.shape} do not fit: the last dimension "
+                         f"of the first ({a.shape[-1]}) must equal the second-to-last of the "
+                         f"second ({b.shape[-2]})")
+    try:
+        data = a.data @ b.data
+    except ValueError:
+        raise ShapeError(f"matmul: batch dimensions of {a.shape} and {b.shape} cannot be "
+                         "broadcast together") from None
+    return record(data, a.device, (a, b),
+                  lambda g, out: (g @ transpose(b, -1, -2) if a.requires_grad else None,
+                                  transpose(a, -1, -2) @ g if b.requires_grad else None))

@@ -1,0 +1,190 @@
+"""Ops that move values around without arithmetic: shapes, indexing, joining, devices.
+
+Each backward is the opposite movement (reshape back, permute back, scatter the
+indexed values back, ...), so all of them stay differentiable to any order.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from minigrad import backend
+from minigrad.errors import ShapeError
+from minigrad.tensor import Tensor, _index_arrays, _make, check_same_device, record
+
+
+def _shape_arg(shape: tuple[Any, ...]) -> tuple[int, ...]:
+    """``f(2, 3)`` and ``f((2, 3))`` both mean the shape (2, 3)."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(shape[0])
+    return tuple(shape)
+
+
+def normalize_axis(axis: int, ndim: int) -> int:
+    if not -ndim <= axis < max(ndim, 1):
+        raise ShapeError(f"axis {axis} is out of range for a tensor with {ndim} dimensions")
+    return axis % max(ndim, 1)
+
+
+def reshape(a: Tensor, *shape: Any) -> Tensor:
+    shape = _shape_arg(shape)
+    try:
+        data = a.data.reshape(shape)
+    except ValueError:
+        raise ShapeError(f"cannot reshape a tensor of shape {a.shape} ({a.data.size} elements) "
+                         f"into shape {shape}") from None
+    return record(data, a.device, (a,), lambda g, out: (reshape(g, a.shape),))
+
+
+def permute(a: Tensor, *axes: Any) -> Tensor:
+    """The dimensions of ``a`` reordered: output dim i is input dim ``axes[i]``."""
+    axes = tuple(normalize_axis(x, a.ndim) for x in _shape_arg(axes))
+    if sorted(axes) != list(range(a.ndim)):
+        raise ShapeError(f"permute needs each of the {a.ndim} dimensions once, got {axes}")
+    inverse = tuple(sorted(range(len(axes)), key=axes.__getitem__))
+    return record(a.data.transpose(axes), a.device, (a,), lambda g, out: (permute(g, inverse),))
+
+
+def transpose(a: Tensor, dim0: int | None = None, dim1: int | None = None) -> Tensor:
+    """Swap two dimensions (PyTorch); with no arguments reverse them all (NumPy, ``.T``)."""
+    if dim0 is None and dim1 is None:
+        return permute(a, tuple(reversed(range(a.ndim))))
+    if dim0 is None or dim1 is None:
+        raise TypeError("transpose takes both dim0 and dim1, or neither")
+    axes = list(range(a.ndim))
+    d0, d1 = normalize_axis(dim0, a.ndim), normalize_axis(dim1, a.ndim)
+    axes[d0], axes[d1] = axes[d1], axes[d0]
+    return permute(a, tuple(axes))
+
+
+def flatten(a: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    if a.ndim == 0:
+        return reshape(a, (1,))
+    start, end = normalize_axis(start_dim, a.ndim), normalize_axis(end_dim, a.ndim)
+    return reshape(a, a.shape[:start] + (-1,) + a.shape[end + 1:])
+
+
+def unsqueeze(a: Tensor, dim: int) -> Tensor:
+    dim = normalize_axis(dim, a.ndim + 1)
+    return reshape(a, a.shape[:dim] + (1,) + a.shape[dim:])
+
+
+def squeeze(a: Tensor, dim: int | None = None) -> Tensor:
+    if dim is None:
+        return reshape(a, tuple(n for n in a.shape if n != 1))
+    dim = normalize_axis(dim, a.ndim)
+    if a.shape[dim] != 1:
+        return a
+    return reshape(a, a.shape[:dim] + a.shape[dim + 1:])
+
+
+def broadcast_to(a: Tensor, *shape: Any) -> Tensor:
+    shape = _shape_arg(shape)
+    try:
+        data = backend.xp(a.device).broadcast_to(a.data, shape)
+    except ValueError:
+        raise ShapeError(f"cannot broadcast a tensor of shape {a.shape} to shape {shape}") from None
+    return record(data, a.device, (a,), lambda g, out: (sum_to(g, a.shape),))
+
+
+def sum_to(a: Tensor, shape: tuple[int, ...]) -> Tensor:
+    """Sum ``a`` over the dimensions that broadcasting added or stretched to reach ``shape``.
+
+    The engine calls this once per gradient whose shape differs from its input's.
+    """
+    shape = tuple(shape)
+    if a.shape == shape:
+        return a
+    lead = a.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape)
+                                      if n == 1 and a.shape[lead + i] != 1)
+    data = a.data.sum(axis=axes, keepdims=True).reshape(shape)
+    return record(data, a.device, (a,), lambda g, out: (broadcast_to(g, a.shape),))
+
+
+# --- indexing -----------------------------------------------------------------------------
+
+def _is_advanced(index: Any) -> bool:
+    """True when the index holds an integer array (whose repeats must accumulate)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return any(backend.is_array(p) and p.dtype.kind in "iu" for p in parts)
+
+
+def _host_lists_to_arrays(index: Any, device: str) -> Any:
+    xp = backend.xp(device)
+    if isinstance(index, list):
+        return xp.asarray(index)
+    if isinstance(index, tuple):
+        return tuple(xp.asarray(p) if isinstance(p, list) else p for p in index)
+    return index
+
+
+def getitem(a: Tensor, index: Any) -> Tensor:
+    """``a[index]``: slices, integers, integer arrays (repeats accumulate), boolean masks."""
+    index = _host_lists_to_arrays(_index_arrays(index), a.device)
+    try:
+        data = a.data[index]
+    except IndexError as exc:
+        raise IndexError(f"index out of range for a tensor of shape {a.shape}: {exc}") from None
+    return record(data, a.device, (a,), lambda g, out: (index_into_zeros(g, a.shape, index),))
+
+
+def index_into_zeros(values: Tensor, shape: tuple[int, ...], index: Any) -> Tensor:
+    """A zero tensor of ``shape`` with ``values`` added at ``index`` (getitem's adjoint)."""
+    data = backend.xp(values.device).zeros(shape, dtype=values.dtype)
+    if _is_advanced(index):
+        backend.scatter_add(data, index, values.data)
+    else:
+        data[index] = values.data
+    return record(data, values.device, (values,), lambda g, out: (getitem(g, index),))
+
+
+# --- joining ------------------------------------------------------------------------------
+
+def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("concatenate needs at least one tensor")
+    check_same_device(*tensors)
+    axis = normalize_axis(axis, tensors[0].ndim)
+    xp = backend.xp(tensors[0].device)
+    try:
+        data = xp.concatenate([t.data for t in tensors], axis=axis)
+    except ValueError:
+        raise ShapeError(f"cannot concatenate shapes {[t.shape for t in tensors]} along axis "
+                         f"{axis}: every other dimension must match") from None
+    bounds = [0]
+    for t in tensors:
+        bounds.append(bounds[-1] + t.shape[axis])
+    lead = (slice(None),) * axis
+
+    def backward(g: Tensor, out: Tensor) -> list[Tensor]:
+        return [getitem(g, lead + (slice(lo, hi),)) for lo, hi in zip(bounds, bounds[1:])]
+    return record(data, tensors[0].device, tuple(tensors), backward)
+
+
+def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("stack needs at least one tensor")
+    if len({t.shape for t in tensors}) > 1:
+        raise ShapeError(f"stack needs tensors of one shape, got {[t.shape for t in tensors]}")
+    axis = normalize_axis(axis, tensors[0].ndim + 1)
+    return concatenate([unsqueeze(t, axis) for t in tensors], axis)
+
+
+# --- devices and dtypes -------------------------------------------------------------------
+
+def to_device(a: Tensor, device: str) -> Tensor:
+    if a.device == device:
+        return a
+    return record(backend.to_device(a.data, device), device, (a,),
+                  lambda g, out: (to_device(g, a.device),))
+
+
+def to_dtype(a: Tensor, dtype: Any) -> Tensor:
+    if a.dtype == dtype:
+        return a
+    out = record(a.data.astype(dtype), a.device, (a,), lambda g, out: (to_dtype(g, a.dtype),))
+    if dtype.kind not in "fc":  # integers and booleans carry no gradient
+        out.requires_grad, out._backward, out._parents = False, None, ()
+    return out
