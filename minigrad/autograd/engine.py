@@ -25,20 +25,16 @@ def _freed(grad: Tensor, out: Tensor) -> None:
 def topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
     """Every tensor that requires grad and feeds ``roots``, inputs before outputs."""
     order: list[Tensor] = []
-    visited: set[int] = set()
+    visited: set[Tensor] = set()  # tensors hash by identity
     stack = [(root, False) for root in reversed(roots)]
     while stack:
         node, parents_done = stack.pop()
         if parents_done:
             order.append(node)
-            continue
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        stack.append((node, True))
-        for parent in node._parents:
-            if parent.requires_grad and id(parent) not in visited:
-                stack.append((parent, False))
+        elif node not in visited:
+            visited.add(node)
+            stack.append((node, True))
+            stack.extend((p, False) for p in node._parents if p.requires_grad and p not in visited)
     return order
 
 
@@ -75,36 +71,35 @@ def run_backward(roots: Sequence[Tensor], grads: Sequence[Any], retain_graph: bo
     if retain_graph is None:
         retain_graph = create_graph
     seeds = _seed_gradients(roots, grads)
-    pending: dict[int, Tensor] = {}
+    pending: dict[Tensor, Tensor] = {}
     for root, seed in zip(roots, seeds):
-        pending[id(root)] = pending[id(root)] + seed if id(root) in pending else seed
-    wanted = None if inputs is None else {id(t) for t in inputs}
+        pending[root] = pending[root] + seed if root in pending else seed
+    wanted = None if inputs is None else set(inputs)
     found: dict[int, Tensor] = {}
     # arrays already handed to a leaf's .grad (or owned by the caller) are copied, not shared
     owned = {id(_memory_owner(s.data)) for s in seeds}
     with set_grad_enabled(create_graph):
         for node in reversed(topological_order(roots)):
-            grad = pending.pop(id(node), None)
+            grad = pending.pop(node, None)
             if grad is None:
                 continue
-            if wanted is not None and id(node) in wanted:
+            if wanted is not None and node in wanted:
                 found[id(node)] = grad
-            if node._backward is None:
+            backward_rule = node._backward
+            if backward_rule is None:
                 if wanted is None:
                     _accumulate(node, grad, create_graph, owned)
                 continue
             if node._retains_grad and wanted is None:
                 node.grad = grad if create_graph else grad.detach()
-            parent_grads = node._backward(grad, node)
-            for parent, pgrad in zip(node._parents, parent_grads):
+            for parent, pgrad in zip(node._parents, backward_rule(grad, node)):
                 if pgrad is None or not parent.requires_grad:
                     continue
-                if pgrad.shape != parent.shape:
-                    pgrad = sum_to(pgrad, parent.shape)
-                if pgrad.dtype != parent.dtype:
-                    pgrad = to_dtype(pgrad, parent.dtype)
-                key = id(parent)
-                pending[key] = pending[key] + pgrad if key in pending else pgrad
+                if pgrad.data.shape != parent.data.shape:
+                    pgrad = sum_to(pgrad, parent.data.shape)
+                if pgrad.data.dtype != parent.data.dtype:
+                    pgrad = to_dtype(pgrad, parent.data.dtype)
+                pending[parent] = pending[parent] + pgrad if parent in pending else pgrad
             if not retain_graph:
                 node._backward, node._parents = _freed, ()
     return found

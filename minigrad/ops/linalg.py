@@ -16,10 +16,15 @@ def matmul(a: "Tensor | object", b: "Tensor | object") -> Tensor:
     if a.ndim == 0 or b.ndim == 0:
         raise ShapeError(f"matmul needs tensors with at least one dimension, got shapes "
                          f"{a.shape} and {b.shape}")
-    if a.ndim == 1:
-        return reshape(matmul(reshape(a, (1, -1)), b), b.shape[:-2] + b.shape[-1:])
-    if b.ndim == 1:
-        return reshape(matmul(a, reshape(b, (-1, 1))), a.shape[:-1])
+    if a.ndim == 1 or b.ndim == 1:  # promote to a matrix, multiply, drop the added dim
+        out = matmul(reshape(a, (1, -1)) if a.ndim == 1 else a,
+                     reshape(b, (-1, 1)) if b.ndim == 1 else b)
+        dims = list(out.shape)
+        if b.ndim == 1:
+            dims.pop(-1)
+        if a.ndim == 1:
+            dims.pop(-1 if b.ndim == 1 else -2)
+        return reshape(out, tuple(dims))
     if a.shape[-1] != b.shape[-2]:
         raise ShapeError(f"matmul: shapes {a.shape} and {b.shape} do not fit: the last dimension "
                          f"of the first ({a.shape[-1]}) must equal the second-to-last of the "

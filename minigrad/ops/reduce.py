@@ -5,6 +5,7 @@ reduced dimensions with size 1. PyTorch's spellings ``dim=`` and ``keepdim=`` wo
 """
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from minigrad.ops.movement import broadcast_to, normalize_axis, reshape
@@ -51,7 +52,7 @@ def mean(a: Tensor, axis: Any = None, keepdims: bool = False, *, dim: Any = None
          keepdim: bool | None = None) -> Tensor:
     axis, keepdims = _resolve(axis, keepdims, dim, keepdim)
     axes = reduced_axes(axis, a.ndim)
-    return sum(a, axes, keepdims) * (1.0 / max(_count(a.shape, axes), 1))
+    return sum(a, axes, keepdims) * (1.0 / builtins.max(_count(a.shape, axes), 1))
 
 
 def var(a: Tensor, axis: Any = None, unbiased: bool = True, keepdims: bool = False, *,
