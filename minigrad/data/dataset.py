@@ -1,0 +1,57 @@
+"""Datasets: anything indexable by sample number that knows its length.
+
+``Dataset`` is the base for custom datasets (PyTorch's map-style dataset protocol);
+``TensorDataset`` wraps tensors that share their first dimension, and is what
+:class:`~minigrad.data.DataLoader` batches fastest, by indexing whole arrays at once.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from minigrad.errors import ShapeError
+from minigrad.tensor import Tensor
+
+
+class Dataset:
+    """A map-style dataset: subclasses implement ``__getitem__(i)`` and ``__len__()``.
+
+    A sample is a tensor, an array, a number, or a tuple of these (e.g. ``(features, label)``);
+    the DataLoader stacks samples field by field into batches.
+    """
+
+    def __getitem__(self, index: int) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must implement __getitem__")
+
+    def __len__(self) -> int:
+        raise NotImplementedError(f"{type(self).__name__} must implement __len__")
+
+
+class TensorDataset(Dataset):
+    """Samples are rows of the given tensors: ``dataset[i] == (t[i] for t in tensors)``.
+
+    All tensors must have the same size in their first dimension, e.g.
+    ``TensorDataset(features, labels)``.
+    """
+
+    def __init__(self, *tensors: Tensor) -> None:
+        if not tensors:
+            raise ValueError("TensorDataset needs at least one tensor")
+        for i, t in enumerate(tensors):
+            if not isinstance(t, Tensor):
+                raise TypeError(f"TensorDataset takes tensors; argument {i} is a "
+                                f"{type(t).__name__} (wrap it with mg.tensor)")
+            if t.ndim == 0:
+                raise ShapeError(f"TensorDataset needs tensors with a first dimension; "
+                                 f"argument {i} is 0-d")
+        sizes = [t.shape[0] for t in tensors]
+        if len(set(sizes)) > 1:
+            shapes = ", ".join(str(t.shape) for t in tensors)
+            raise ShapeError(f"TensorDataset tensors must have the same first dimension, "
+                             f"got shapes {shapes}")
+        self.tensors = tuple(tensors)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, ...]:
+        return tuple(t[index] for t in self.tensors)
+
+    def __len__(self) -> int:
+        return self.tensors[0].shape[0]
