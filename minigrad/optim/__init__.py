@@ -1,0 +1,6 @@
+"""Optimizers: update parameters from their gradients (``torch.optim``'s names and semantics)."""
+from minigrad.optim.optimizer import Optimizer, required
+from minigrad.optim.sgd import SGD
+from minigrad.optim.adam import Adam, AdamW
+
+__all__ = ["Optimizer", "required", "SGD", "Adam", "AdamW"]

@@ -1,0 +1,93 @@
+"""Adam and AdamW: adaptive moment estimation, with L2 or decoupled weight decay."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from minigrad import backend
+from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, zeros_state
+from minigrad.tensor import Tensor
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015, "Adam: A Method for Stochastic Optimization"), as ``torch.optim.Adam``.
+
+    With ``g`` the gradient (negated when ``maximize``) and ``t`` the parameter's step count::
+
+        g = g + wd * p                 (L2, default)   or   p = p * (1 - lr * wd)   (decoupled)
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g^2
+        v_max = max(v_max, v)          (amsgrad only; then v_max replaces v below)
+        p = p - lr / (1 - b1^t) * m / (sqrt(v / (1 - b2^t)) + eps)
+
+    Weight decay is L2 (coupled: added to the gradient, so it is rescaled by the adaptive
+    denominator) unless ``decoupled_weight_decay=True``, which shrinks the parameter directly,
+    as in AdamW (Loshchilov & Hutter 2019). ``amsgrad`` is the variant of Reddi et al. 2018,
+    "On the Convergence of Adam and Beyond", keeping the running maximum of ``v``.
+    """
+
+    def __init__(self, params: ParamsT, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, *,
+                 maximize: bool = False, decoupled_weight_decay: bool = False) -> None:
+        lr = self._scalar_lr(lr)
+        self._validate_betas(betas)
+        self._validate_nonnegative(eps=eps, weight_decay=weight_decay)
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
+                                      weight_decay=weight_decay, amsgrad=amsgrad,
+                                      maximize=maximize,
+                                      decoupled_weight_decay=decoupled_weight_decay))
+
+    def _init_state(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        state["exp_avg"] = zeros_state(param)
+        state["exp_avg_sq"] = zeros_state(param)
+        if group["amsgrad"]:
+            state["max_exp_avg_sq"] = zeros_state(param)
+
+    def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
+                group: dict[str, Any]) -> None:
+        xp = backend.xp(param.device)
+        data = param.data
+        lr, weight_decay = group["lr"], group["weight_decay"]
+        beta1, beta2 = group["betas"]
+        step = state["step"]
+        if weight_decay:
+            if group["decoupled_weight_decay"]:
+                data *= 1.0 - lr * weight_decay
+            else:
+                grad = grad + weight_decay * data
+        exp_avg, second_moment = state["exp_avg"], state["exp_avg_sq"]
+        ema_(exp_avg, grad, beta1)
+        scratch = xp.multiply(grad, grad, out=xp.empty_like(data))  # an array even when 0-d
+        ema_(second_moment, scratch, beta2)
+        if group["amsgrad"]:
+            # the maximum is taken over the raw v; the current bias correction applies to it
+            second_moment = xp.maximum(state["max_exp_avg_sq"], second_moment,
+                                       out=state["max_exp_avg_sq"])
+        denom = xp.sqrt(second_moment, out=scratch)
+        denom *= 1.0 / math.sqrt(1.0 - beta2 ** step)
+        denom += group["eps"]
+        update = xp.divide(exp_avg, denom, out=scratch)
+        update *= -lr / (1.0 - beta1 ** step)
+        data += update
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter 2019, "Decoupled Weight Decay
+    Regularization"), as ``torch.optim.AdamW``.
+
+    Identical to ``Adam(..., decoupled_weight_decay=True)``: each step first shrinks the
+    parameter, ``p = p * (1 - lr * wd)``, then takes the Adam step (see :class:`Adam`). The
+    decay is multiplied by ``lr`` (as in PyTorch), so an lr schedule also schedules the decay.
+    Default ``weight_decay=1e-2``.
+    """
+
+    def __init__(self, params: ParamsT, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *,
+                 maximize: bool = False) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
+                         decoupled_weight_decay=True)
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        super().load_state_dict(state_dict)
+        for group in self.param_groups:  # AdamW's decay stays decoupled whatever was saved
+            group["decoupled_weight_decay"] = True

@@ -1,0 +1,28 @@
+"""Bad hyper-parameters are rejected at construction with a ValueError naming the argument."""
+import pytest
+
+import minigrad as mg
+from minigrad import optim
+
+BAD_ARGUMENTS = [
+    (optim.SGD, dict(lr=-0.1), "lr"),
+    (optim.SGD, dict(lr=0.1, momentum=-0.5), "momentum"),
+    (optim.SGD, dict(lr=0.1, weight_decay=-1.0), "weight_decay"),
+    (optim.SGD, dict(lr=0.1, nesterov=True), "nesterov"),
+    (optim.SGD, dict(lr=0.1, momentum=0.9, dampening=0.1, nesterov=True), "nesterov"),
+    (optim.Adam, dict(lr=-1e-3), "lr"),
+    (optim.Adam, dict(betas=(1.0, 0.999)), "betas"),
+    (optim.Adam, dict(betas=(0.9, -0.1)), "betas"),
+    (optim.Adam, dict(betas=(0.9,)), "betas"),
+    (optim.Adam, dict(eps=-1e-8), "eps"),
+    (optim.Adam, dict(weight_decay=-0.1), "weight_decay"),
+    (optim.AdamW, dict(betas=(0.9, 1.5)), "betas"),
+    (optim.AdamW, dict(lr="fast"), "lr"),
+]
+
+
+@pytest.mark.parametrize("cls, kwargs, name", BAD_ARGUMENTS,
+                         ids=[f"{c.__name__}-{k}" for c, k, _ in BAD_ARGUMENTS])
+def test_bad_hyper_parameter_names_the_argument(cls, kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        cls([mg.ones(2, requires_grad=True)], **kwargs)
