@@ -1,0 +1,105 @@
+"""Containers: modules that hold other modules in order."""
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any, Iterable, Iterator
+
+from minigrad.nn.module import Module
+
+
+def _position(index: int, length: int, kind: str) -> int:
+    if not isinstance(index, int):
+        raise TypeError(f"{kind} indices must be integers or slices, not {type(index).__name__}")
+    if not -length <= index < length:
+        raise IndexError(f"index {index} is out of range for a {kind} of length {length}")
+    return index % length
+
+
+class Sequential(Module):
+    """Modules applied one after the other: ``Sequential(a, b, c)(x) == c(b(a(x)))``.
+
+    Made from modules (named "0", "1", ...) or from one OrderedDict of named modules;
+    supports ``len``, iteration, integer indexing and slicing (a slice is a Sequential).
+    """
+
+    def __init__(self, *modules: Any) -> None:
+        super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], OrderedDict):
+            for name, module in modules[0].items():
+                self.add_module(name, module)
+        else:
+            for i, module in enumerate(modules):
+                self.add_module(str(i), module)
+
+    def forward(self, input: Any) -> Any:
+        for module in self._modules.values():
+            input = module(input)
+        return input
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def __getitem__(self, index: int | slice) -> Module:
+        items = list(self._modules.items())
+        if isinstance(index, slice):
+            return Sequential(OrderedDict(items[index]))
+        return items[_position(index, len(items), "Sequential")][1]
+
+    def append(self, module: Module) -> "Sequential":
+        self.add_module(str(len(self)), module)
+        return self
+
+
+class ModuleList(Module):
+    """A list of modules whose parameters belong to the owner (a plain list's would not).
+
+    It has no ``forward``: the owner decides how to use its entries.
+    """
+
+    def __init__(self, modules: Iterable[Module] | None = None) -> None:
+        super().__init__()
+        if modules is not None:
+            self.extend(modules)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def __getitem__(self, index: int | slice) -> "Module | ModuleList":
+        entries = list(self._modules.values())
+        if isinstance(index, slice):
+            return ModuleList(entries[index])
+        return entries[_position(index, len(entries), "ModuleList")]
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        self.add_module(str(_position(index, len(self), "ModuleList")), module)
+
+    def __delitem__(self, index: int) -> None:
+        entries = list(self._modules.values())
+        del entries[_position(index, len(entries), "ModuleList")]
+        self._renumber(entries)
+
+    def append(self, module: Module) -> "ModuleList":
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> "ModuleList":
+        for module in modules:
+            self.append(module)
+        return self
+
+    def insert(self, index: int, module: Module) -> None:
+        entries = list(self._modules.values())
+        entries.insert(index, module)
+        self._renumber(entries)
+
+    def _renumber(self, entries: list[Module]) -> None:
+        for name in list(self._modules):
+            delattr(self, name)
+        for module in entries:
+            self.append(module)

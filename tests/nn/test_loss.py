@@ -1,0 +1,117 @@
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad import nn
+from minigrad.autograd import gradcheck, gradgradcheck
+from minigrad.errors import DeviceError, ShapeError
+import minigrad.nn.functional as F
+
+
+def _log_softmax_np(x):
+    shifted = x - x.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def _cross_entropy_np(logits, target, weight=None, reduction="mean", smoothing=0.0):
+    """PyTorch's definition, transcribed: smoothed, weighted target distribution."""
+    n, c = logits.shape
+    w = np.ones(c) if weight is None else weight
+    logp = _log_softmax_np(logits)
+    onehot = np.eye(c)[target]
+    a = w[None, :] * ((1 - smoothing) * onehot + smoothing / c)
+    losses = -(a * logp).sum(axis=1)
+    if reduction == "none":
+        return losses
+    if reduction == "sum":
+        return losses.sum()
+    return losses.sum() / w[target].sum()
+
+
+CASES = [dict(), dict(label_smoothing=0.2), dict(weighted=True),
+         dict(weighted=True, label_smoothing=0.1)]
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("case", CASES)
+def test_cross_entropy_value_and_grad_against_numpy(device, reduction, case):
+    rng = np.random.default_rng(1)
+    logits = rng.standard_normal((6, 4))
+    target = np.array([0, 3, 1, 1, 2, 3])
+    weight = rng.random(4) + 0.5 if case.get("weighted") else None
+    smoothing = case.get("label_smoothing", 0.0)
+    x = mg.tensor(logits, requires_grad=True, device=device)
+    w = None if weight is None else mg.tensor(weight, device=device)
+    t = mg.tensor(target, device=device)
+    loss = F.cross_entropy(x, t, w, reduction=reduction, label_smoothing=smoothing)
+    expected = _cross_entropy_np(logits, target, weight, reduction, smoothing)
+    np.testing.assert_allclose(loss.numpy(), expected, rtol=1e-12)
+    fn = lambda x: F.cross_entropy(x, t, w, reduction=reduction, label_smoothing=smoothing)
+    assert gradcheck(fn, (x,))
+    assert gradgradcheck(fn, (x,))
+
+
+def test_cross_entropy_gradient_is_softmax_minus_onehot():
+    logits = np.random.default_rng(0).standard_normal((3, 5))
+    x = mg.tensor(logits, requires_grad=True)
+    F.cross_entropy(x, mg.tensor([4, 0, 2]), reduction="sum").backward()
+    probs = np.exp(_log_softmax_np(logits))
+    np.testing.assert_allclose(x.grad.numpy(), probs - np.eye(5)[[4, 0, 2]], atol=1e-14)
+
+
+def test_cross_entropy_is_stable_for_huge_logits():
+    x = mg.tensor([[1e4, 0.0, -1e4], [0.0, 1e4, 1e4]], dtype=mg.float32, requires_grad=True)
+    loss = F.cross_entropy(x, mg.tensor([1, 2]), reduction="none")
+    np.testing.assert_allclose(loss.numpy(), [1e4, np.log(2)], rtol=1e-6)
+    loss.sum().backward()
+    assert np.isfinite(x.grad.numpy()).all()
+
+
+def test_cross_entropy_bad_targets():
+    x = mg.randn(4, 10)
+    with pytest.raises(ValueError, match=r"target contains class 10 but input has 10 classes "
+                                         r"\(valid: 0..9\)"):
+        F.cross_entropy(x, mg.tensor([0, 1, 10, 2]))
+    with pytest.raises(ValueError, match="class -1"):
+        F.cross_entropy(x, mg.tensor([0, 1, -1, 2]))
+    with pytest.raises(TypeError, match="float32"):
+        F.cross_entropy(x, mg.tensor([0.0, 1.0, 2.0, 3.0]))
+    with pytest.raises(ShapeError, match=r"shape \(4,\)"):
+        F.cross_entropy(x, mg.tensor([[0], [1], [2], [3]]))
+    with pytest.raises(ShapeError, match=r"\(N, C\)"):
+        F.cross_entropy(mg.randn(2, 3, 4), mg.tensor([0, 1]))
+    with pytest.raises(ValueError, match="reduction"):
+        F.cross_entropy(x, mg.tensor([0, 1, 2, 3]), reduction="avg")
+    with pytest.raises(ValueError, match="label_smoothing"):
+        F.cross_entropy(x, mg.tensor([0, 1, 2, 3]), label_smoothing=1.5)
+
+
+def test_cross_entropy_device_mismatch():
+    t = mg.tensor([0, 1])
+    t.device = "cuda"  # claims another device: rejected before any array code runs
+    with pytest.raises(DeviceError):
+        F.cross_entropy(mg.randn(2, 3), t)
+
+
+def test_cross_entropy_module_matches_functional():
+    x, t = mg.randn(5, 3), mg.tensor([0, 1, 2, 0, 1])
+    w = mg.tensor([1.0, 2.0, 0.5])
+    module = nn.CrossEntropyLoss(weight=w, label_smoothing=0.1, reduction="sum")
+    np.testing.assert_allclose(module(x, t).numpy(),
+                               F.cross_entropy(x, t, w, "sum", 0.1).numpy(), rtol=1e-6)
+    assert "weight" in module.state_dict()
+
+
+def test_cross_entropy_matches_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(2)
+    logits, target, weight = rng.standard_normal((7, 5)), rng.integers(0, 5, 7), rng.random(5)
+    x = mg.tensor(logits, requires_grad=True)
+    loss = F.cross_entropy(x, mg.tensor(target), mg.tensor(weight), label_smoothing=0.3)
+    loss.backward()
+    tx = torch.tensor(logits, requires_grad=True)
+    tloss = torch.nn.functional.cross_entropy(tx, torch.tensor(target), torch.tensor(weight),
+                                              label_smoothing=0.3)
+    tloss.backward()
+    np.testing.assert_allclose(loss.item(), tloss.item(), rtol=1e-12)
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-10, atol=1e-14)
