@@ -69,6 +69,26 @@ def ref_adamw(p, g, s, t, weight_decay=1e-2, **kw):
     return ref_adam(p, g, s, t, weight_decay=weight_decay, decoupled_weight_decay=True, **kw)
 
 
+def ref_radam(p, g, s, t, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+              decoupled_weight_decay=False, maximize=False):
+    b1, b2 = betas
+    g = _signed(g, maximize)
+    if decoupled_weight_decay:
+        p = p * (1 - lr * weight_decay)
+    else:
+        g = g + weight_decay * p
+    s["m"] = b1 * s.get("m", 0.0) + (1 - b1) * g
+    s["v"] = b2 * s.get("v", 0.0) + (1 - b2) * g * g
+    m_hat = s["m"] / (1 - b1 ** t)
+    rho_inf = 2 / (1 - b2) - 1
+    rho = rho_inf - 2 * t * b2 ** t / (1 - b2 ** t)
+    if rho <= 5:
+        return p - lr * m_hat
+    r = math.sqrt((rho - 4) * (rho - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho))
+    adaptive = math.sqrt(1 - b2 ** t) / (np.sqrt(s["v"]) + eps)
+    return p - lr * m_hat * r * adaptive
+
+
 CASES = [
     (optim.SGD, dict(lr=0.02), ref_sgd),
     (optim.SGD, dict(lr=0.02, momentum=0.9, dampening=0.3, weight_decay=0.05), ref_sgd),
@@ -80,6 +100,11 @@ CASES = [
      ref_adam),
     (optim.AdamW, dict(lr=0.05), ref_adamw),
     (optim.AdamW, dict(lr=0.05, weight_decay=0.2, amsgrad=True), ref_adamw),
+    # b2 = 0.999: un-rectified for five steps; b2 = 0.9: rectified from step 6
+    (optim.RAdam, dict(lr=0.02), ref_radam),
+    (optim.RAdam, dict(lr=0.02, betas=(0.8, 0.9), weight_decay=0.1), ref_radam),
+    (optim.RAdam, dict(lr=0.02, weight_decay=0.1, decoupled_weight_decay=True, maximize=True),
+     ref_radam),
 ]
 
 
@@ -204,6 +229,13 @@ GOLDEN = [
     (optim.AdamW, dict(lr=0.1), {
         2: [0.798660905578, -1.79641608662, 0.300161920823, 2.79438782764],
         10: [0.0635151196305, -1.02454788191, -0.334994253449, 2.0104935233]}),
+    (optim.RAdam, dict(lr=0.1), {
+        1: [0.83, -1.06, 0.46, 1.32],
+        3: [0.541340561665, 0.0512576209866, 0.384851226104, -0.308949166535],
+        10: [0.290533363837, 0.60822158434, 0.297622254201, -1.04106210733]}),
+    (optim.RAdam, dict(lr=0.1, betas=(0.9, 0.9), weight_decay=0.1), {
+        2: [0.659865936842, -0.381371284211, 0.41206955, 0.2922276],
+        10: [0.0982411755425, 0.648014410994, 0.107577242363, -1.08951297198]}),
 ]
 
 

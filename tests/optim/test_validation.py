@@ -18,6 +18,8 @@ BAD_ARGUMENTS = [
     (optim.Adam, dict(weight_decay=-0.1), "weight_decay"),
     (optim.AdamW, dict(betas=(0.9, 1.5)), "betas"),
     (optim.AdamW, dict(lr="fast"), "lr"),
+    (optim.RAdam, dict(betas=(0.9, 1.0)), "betas"),
+    (optim.RAdam, dict(eps=-1.0), "eps"),
 ]
 
 

@@ -1,0 +1,86 @@
+"""RAdam: Adam whose adaptive step is switched on only once its variance is trustworthy."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from minigrad import backend
+from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, zeros_state
+from minigrad.tensor import Tensor
+
+
+def rectification(beta2: float, step: int, threshold: float = 5.0) -> float | None:
+    """RAdam's variance rectification term ``r_t``, or None while ``rho_t <= threshold``.
+
+    ``rho_t`` is the length of the approximated simple moving average behind the second
+    moment; while it is short (the first steps) the adaptive learning rate has a large
+    variance, and RAdam falls back to a momentum step. Shared with Ranger.
+    """
+    rho_inf = 2.0 / (1.0 - beta2) - 1.0
+    beta2_t = beta2 ** step
+    rho_t = rho_inf - 2.0 * step * beta2_t / (1.0 - beta2_t)
+    if rho_t <= threshold:
+        return None
+    return math.sqrt((rho_t - 4.0) * (rho_t - 2.0) * rho_inf
+                     / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t))
+
+
+class RAdam(Optimizer):
+    """Rectified Adam (Liu et al. 2020, "On the Variance of the Adaptive Learning Rate and
+    Beyond"), as ``torch.optim.RAdam``.
+
+    With ``g`` the gradient (negated when ``maximize``) and ``t`` the step count::
+
+        g = g + wd * p              (L2, default)   or   p = p * (1 - lr * wd)   (decoupled)
+        m = b1 * m + (1 - b1) * g ;   v = b2 * v + (1 - b2) * g^2
+        m_hat = m / (1 - b1^t)
+        rho_inf = 2 / (1 - b2) - 1 ;   rho_t = rho_inf - 2 t b2^t / (1 - b2^t)
+        if rho_t > 5:  r = sqrt((rho_t - 4)(rho_t - 2) rho_inf / ((rho_inf - 4)(rho_inf - 2) rho_t))
+                       p = p - lr * r * m_hat * sqrt(1 - b2^t) / (sqrt(v) + eps)
+        else:          p = p - lr * m_hat                      (un-rectified: momentum SGD)
+
+    With the default ``b2 = 0.999`` the first five steps are un-rectified. Weight decay is L2
+    (coupled, added to the gradient) unless ``decoupled_weight_decay=True`` (AdamW-style).
+    """
+
+    def __init__(self, params: ParamsT, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0,
+                 decoupled_weight_decay: bool = False, *, maximize: bool = False) -> None:
+        lr = self._scalar_lr(lr)
+        self._validate_betas(betas)
+        self._validate_nonnegative(eps=eps, weight_decay=weight_decay)
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
+                                      weight_decay=weight_decay,
+                                      decoupled_weight_decay=decoupled_weight_decay,
+                                      maximize=maximize))
+
+    def _init_state(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        state["exp_avg"] = zeros_state(param)
+        state["exp_avg_sq"] = zeros_state(param)
+
+    def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
+                group: dict[str, Any]) -> None:
+        xp = backend.xp(param.device)
+        data = param.data
+        lr, weight_decay = group["lr"], group["weight_decay"]
+        beta1, beta2 = group["betas"]
+        step = state["step"]
+        if weight_decay:
+            if group["decoupled_weight_decay"]:
+                data *= 1.0 - lr * weight_decay
+            else:
+                grad = grad + weight_decay * data
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        ema_(exp_avg, grad, beta1)
+        scratch = xp.multiply(grad, grad, out=xp.empty_like(data))
+        ema_(exp_avg_sq, scratch, beta2)
+        step_size = lr / (1.0 - beta1 ** step)
+        rect = rectification(beta2, step)
+        if rect is None:
+            data -= step_size * exp_avg
+            return
+        denom = xp.sqrt(exp_avg_sq, out=scratch)
+        denom += group["eps"]
+        update = xp.divide(exp_avg, denom, out=scratch)
+        update *= -step_size * rect * math.sqrt(1.0 - beta2 ** step)
+        data += update
