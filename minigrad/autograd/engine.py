@@ -34,7 +34,13 @@ def topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
         elif node not in visited:
             visited.add(node)
             stack.append((node, True))
-            stack.extend((p, False) for p in node._parents if p.requires_grad and p not in visited)
+            for parent in node._parents:
+                if parent.requires_grad and parent not in visited:
+                    if parent._parents:
+                        stack.append((parent, False))
+                    else:  # a leaf: nothing to wait for, so it can be placed at once
+                        visited.add(parent)
+                        order.append(parent)
     return order
 
 

@@ -47,13 +47,16 @@ def permute(a: Tensor, *axes: Any) -> Tensor:
 def transpose(a: Tensor, dim0: int | None = None, dim1: int | None = None) -> Tensor:
     """Swap two dimensions (PyTorch); with no arguments reverse them all (NumPy, ``.T``)."""
     if dim0 is None and dim1 is None:
-        return permute(a, tuple(reversed(range(a.ndim))))
+        return permute(a, tuple(reversed(range(a.ndim)))) if a.ndim > 2 else \
+            transpose(a, 0, 1) if a.ndim == 2 else a
     if dim0 is None or dim1 is None:
         raise TypeError("transpose takes both dim0 and dim1, or neither")
-    axes = list(range(a.ndim))
-    d0, d1 = normalize_axis(dim0, a.ndim), normalize_axis(dim1, a.ndim)
-    axes[d0], axes[d1] = axes[d1], axes[d0]
-    return permute(a, tuple(axes))
+    try:
+        data = a.data.swapaxes(dim0, dim1)
+    except (ValueError, IndexError):  # NumPy's AxisError is both
+        raise ShapeError(f"transpose: dims ({dim0}, {dim1}) are out of range for a tensor with "
+                         f"{a.ndim} dimensions") from None
+    return record(data, a.device, (a,), lambda g, out: (transpose(g, dim0, dim1),))
 
 
 def flatten(a: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
