@@ -1,5 +1,5 @@
 """Neural-network building blocks with PyTorch's names: ``from minigrad import nn``."""
-from minigrad.nn import functional
+from minigrad.nn import functional, init, utils
 from minigrad.nn.activation import (GELU, LeakyReLU, LogSoftmax, ReLU, ReLU6, Sigmoid, Softmax,
                                     Tanh)
 from minigrad.nn.container import ModuleList, Sequential
@@ -9,6 +9,6 @@ from minigrad.nn.loss import CrossEntropyLoss, MSELoss, NLLLoss
 from minigrad.nn.module import Module
 from minigrad.nn.parameter import Parameter
 
-__all__ = ["functional", "Module", "Parameter", "Sequential", "ModuleList", "Linear", "Identity",
+__all__ = ["functional", "init", "utils", "Module", "Parameter", "Sequential", "ModuleList", "Linear", "Identity",
            "Flatten", "ReLU", "ReLU6", "LeakyReLU", "Tanh", "Sigmoid", "GELU", "Softmax",
            "LogSoftmax", "CrossEntropyLoss", "NLLLoss", "MSELoss"]

@@ -5,7 +5,7 @@ import math
 from typing import Any
 
 from minigrad import backend
-from minigrad.nn import functional as F
+from minigrad.nn import functional as F, init
 from minigrad.nn.module import Module
 from minigrad.nn.parameter import Parameter
 from minigrad.tensor import Tensor, _make
@@ -42,11 +42,10 @@ class Linear(Module):
 
     def reset_parameters(self) -> None:
         """Draw fresh initial values (seeded by ``mg.manual_seed``)."""
-        bound = 1.0 / math.sqrt(self.in_features) if self.in_features else 0.0
-        for param in (self.weight, self.bias):
-            if param is not None:
-                gen = backend.generator(param.device)
-                param.data[...] = gen.uniform(-bound, bound, param.shape)
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            bound = 1.0 / math.sqrt(self.in_features) if self.in_features else 0.0
+            init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.linear(input, self.weight, self.bias)
