@@ -1,0 +1,88 @@
+"""AdaBelief: Adam whose step size follows the belief in the gradient, not its magnitude."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from minigrad import backend
+from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, zeros_state
+from minigrad.optim.radam import rectification
+from minigrad.tensor import Tensor
+
+
+class AdaBelief(Optimizer):
+    """AdaBelief (Zhuang et al. 2020, "AdaBelief Optimizer: Adapting Stepsizes by the Belief
+    in Observed Gradients").
+
+    Adam's second moment of ``g`` is replaced by the variance of ``g`` around its running
+    mean ``m``: the step is large where the gradient is predictable and small where it is
+    noisy. With ``g`` the gradient (negated when ``maximize``) and ``t`` the step count::
+
+        p = p * (1 - lr * wd)          (decoupled, default)   or   g = g + wd * p   (L2)
+        m = b1 * m + (1 - b1) * g
+        s = b2 * s + (1 - b2) * (g - m)^2 + eps            # eps enters the state each step
+        s_max = max(s_max, s)          (amsgrad only; then s_max replaces s below)
+        p = p - lr / (1 - b1^t) * m / (sqrt(s / (1 - b2^t)) + eps)
+
+    ``rectify=True`` applies RAdam's variance rectification ``r_t`` (Liu et al. 2020, see
+    :class:`~minigrad.optim.radam.RAdam`): while the length of the approximated moving average
+    ``rho_t`` is at most 5 the step is plain momentum SGD, ``p = p - lr / (1 - b1^t) * m``;
+    afterwards it is ``p = p - lr * r_t * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(s) + eps)``.
+    (The authors' code switches at ``rho_t >= 5``; the two differ only when it is exactly 5.)
+
+    Defaults are the paper's algorithm (``rectify=False``, decoupled weight decay), as in
+    ``pytorch_optimizer``; the authors' ``adabelief_pytorch`` >= 0.2 defaults to
+    ``rectify=True``. ``decoupled_weight_decay`` is that package's ``weight_decouple``. Its small
+    default ``eps=1e-16`` is intended: eps is also added inside ``s``.
+    """
+
+    def __init__(self, params: ParamsT, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-16, weight_decay: float = 0.0, amsgrad: bool = False, *,
+                 decoupled_weight_decay: bool = True, rectify: bool = False,
+                 maximize: bool = False) -> None:
+        lr = self._scalar_lr(lr)
+        self._validate_betas(betas)
+        self._validate_nonnegative(eps=eps, weight_decay=weight_decay)
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
+                                      weight_decay=weight_decay, amsgrad=amsgrad,
+                                      decoupled_weight_decay=decoupled_weight_decay,
+                                      rectify=rectify, maximize=maximize))
+
+    def _init_state(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        state["exp_avg"] = zeros_state(param)
+        state["exp_avg_var"] = zeros_state(param)
+        if group["amsgrad"]:
+            state["max_exp_avg_var"] = zeros_state(param)
+
+    def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
+                group: dict[str, Any]) -> None:
+        xp = backend.xp(param.device)
+        data = param.data
+        lr, weight_decay, eps = group["lr"], group["weight_decay"], group["eps"]
+        beta1, beta2 = group["betas"]
+        step = state["step"]
+        if weight_decay:
+            if group["decoupled_weight_decay"]:
+                data *= 1.0 - lr * weight_decay
+            else:
+                grad = grad + weight_decay * data
+        exp_avg, belief = state["exp_avg"], state["exp_avg_var"]
+        ema_(exp_avg, grad, beta1)
+        residual = grad - exp_avg
+        ema_(belief, residual * residual, beta2)
+        belief += eps
+        if group["amsgrad"]:
+            belief = xp.maximum(state["max_exp_avg_var"], belief, out=state["max_exp_avg_var"])
+        bias_correction1 = 1.0 - beta1 ** step
+        bias_correction2 = 1.0 - beta2 ** step
+        if not group["rectify"]:
+            denom = xp.sqrt(belief) / math.sqrt(bias_correction2) + eps
+            data -= lr / bias_correction1 * exp_avg / denom
+            return
+        rectifier = rectification(beta2, step)
+        if rectifier is None:  # too few steps for a trustworthy variance estimate
+            data -= lr / bias_correction1 * exp_avg
+        else:
+            step_size = lr * rectifier * math.sqrt(bias_correction2) / bias_correction1
+            data -= step_size * exp_avg / (xp.sqrt(belief) + eps)
+

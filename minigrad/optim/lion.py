@@ -1,0 +1,48 @@
+"""Lion: the sign of an interpolated momentum as the update."""
+from __future__ import annotations
+
+from typing import Any
+
+from minigrad import backend
+from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, zeros_state
+from minigrad.tensor import Tensor
+
+
+class Lion(Optimizer):
+    """Lion, "EvoLved Sign Momentum" (Chen et al. 2023, "Symbolic Discovery of Optimization
+    Algorithms"), with the defaults of the ``lion-pytorch`` package.
+
+    With ``g`` the gradient (negated when ``maximize``) and ``m`` the momentum (zero at start)::
+
+        p = p * (1 - lr * wd)                              # decoupled weight decay
+        p = p - lr * sign(b1 * m + (1 - b1) * g)           # sign(0) = 0
+        m = b2 * m + (1 - b2) * g
+
+    Every coordinate moves by exactly ``lr`` (or not at all), so updates are larger than
+    Adam's for the same ``lr``: the paper suggests an ``lr`` 3-10x smaller and a weight decay
+    3-10x larger than for AdamW. Weight decay is decoupled (applied to the parameter, scaled
+    by ``lr``). Only one buffer is kept, half of Adam's memory.
+    """
+
+    def __init__(self, params: ParamsT, lr: float = 1e-4, betas: tuple[float, float] = (0.9, 0.99),
+                 weight_decay: float = 0.0, *, maximize: bool = False) -> None:
+        lr = self._scalar_lr(lr)
+        self._validate_betas(betas)
+        self._validate_nonnegative(weight_decay=weight_decay)
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), weight_decay=weight_decay,
+                                      maximize=maximize))
+
+    def _init_state(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        state["exp_avg"] = zeros_state(param)
+
+    def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
+                group: dict[str, Any]) -> None:
+        xp = backend.xp(param.device)
+        data, exp_avg = param.data, state["exp_avg"]
+        lr, weight_decay = group["lr"], group["weight_decay"]
+        beta1, beta2 = group["betas"]
+        if weight_decay:
+            data *= 1.0 - lr * weight_decay
+        direction = xp.sign(beta1 * exp_avg + (1.0 - beta1) * grad)
+        data -= lr * direction
+        ema_(exp_avg, grad, beta2)

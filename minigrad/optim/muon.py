@@ -1,0 +1,141 @@
+"""Muon: momentum orthogonalised by Newton-Schulz iterations, for 2-D weight matrices."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from minigrad import backend
+from minigrad.optim.adam import Adam
+from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, zeros_state
+from minigrad.tensor import Tensor
+
+# the quintic iteration's coefficients tuned by K. Jordan (as torch.optim.Muon's default)
+NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
+
+_LR_ADJUSTMENTS = {
+    # scale so the update's RMS matches across shapes: the original Muon rule
+    "original": lambda rows, cols: math.sqrt(max(1.0, rows / cols)),
+    # scale so the update's RMS matches AdamW's (~0.2), letting AdamW's lr and wd be reused
+    "match_rms_adamw": lambda rows, cols: 0.2 * math.sqrt(max(rows, cols)),
+    "spectral_unclamped": lambda rows, cols: math.sqrt(rows / cols),
+}
+
+
+class Muon(Optimizer):
+    """Muon, "MomentUm Orthogonalized by Newton-Schulz" (K. Jordan et al. 2024, blog post
+    "Muon: An optimizer for hidden layers in neural networks"), as ``torch.optim.Muon``, with
+    the parameters that are not 2-D handed to AdamW.
+
+    For a 2-D weight ``p`` of shape ``(A, B)``, with ``g`` the gradient (negated when
+    ``maximize``) and ``b`` the momentum buffer (zero at start)::
+
+        b = mu * b + (1 - mu) * g
+        u = (1 - mu) * g + mu * b        if nesterov   else   b
+        O = NS(u)                        # ~ U V^T for u = U S V^T: all singular values ~1
+        p = p * (1 - lr * wd)            # decoupled weight decay (with the unadjusted lr)
+        p = p - lr * s(A, B) * O
+
+    ``s`` is ``sqrt(max(1, A/B))`` (``adjust_lr_fn=None`` or ``"original"``),
+    ``0.2 * sqrt(max(A, B))`` (``"match_rms_adamw"``) or ``sqrt(A/B)``
+    (``"spectral_unclamped"``). ``NS`` is :func:`newton_schulz_orthogonalize`, computed here in
+    the parameter's dtype (float32/float64; PyTorch uses bfloat16, so its results agree with
+    these to about 1e-2).
+
+    Muon is meant for hidden weight matrices. Every other parameter (biases, gains, scalars,
+    and 2-D parameters of a group with ``use_muon=False``, as recommended for embeddings and
+    output heads) is updated by AdamW (:class:`~minigrad.optim.adam.AdamW`) with
+    ``adamw_lr``, ``adamw_betas``, ``adamw_eps`` and ``adamw_weight_decay``.
+    """
+
+    def __init__(self, params: ParamsT, lr: float = 1e-3, weight_decay: float = 0.1,
+                 momentum: float = 0.95, nesterov: bool = True,
+                 ns_coefficients: tuple[float, float, float] = NS_COEFFICIENTS, eps: float = 1e-7,
+                 ns_steps: int = 5, adjust_lr_fn: str | None = None, *, adamw_lr: float = 1e-3,
+                 adamw_betas: tuple[float, float] = (0.9, 0.999), adamw_eps: float = 1e-8,
+                 adamw_weight_decay: float = 0.01, maximize: bool = False) -> None:
+        lr = self._scalar_lr(lr)
+        adamw_lr = float(adamw_lr)
+        self._validate_nonnegative(weight_decay=weight_decay, eps=eps, adamw_lr=adamw_lr,
+                                   adamw_eps=adamw_eps, adamw_weight_decay=adamw_weight_decay)
+        self._validate("momentum", momentum, 0.0 <= momentum < 1.0, "a number in [0, 1)")
+        self._validate("ns_steps", ns_steps, isinstance(ns_steps, int) and ns_steps >= 1,
+                       "an int >= 1")
+        self._validate("ns_coefficients", ns_coefficients, len(ns_coefficients) == 3,
+                       "three numbers (a, b, c)")
+        self._validate("adjust_lr_fn", adjust_lr_fn,
+                       adjust_lr_fn is None or adjust_lr_fn in _LR_ADJUSTMENTS,
+                       f"None or one of {sorted(_LR_ADJUSTMENTS)}")
+        self._validate_betas(adamw_betas, "adamw_betas")
+        super().__init__(params, dict(lr=lr, weight_decay=weight_decay, momentum=momentum,
+                                      nesterov=nesterov, ns_coefficients=tuple(ns_coefficients),
+                                      eps=eps, ns_steps=ns_steps, adjust_lr_fn=adjust_lr_fn,
+                                      use_muon=None, adamw_lr=adamw_lr,
+                                      adamw_betas=tuple(adamw_betas), adamw_eps=adamw_eps,
+                                      adamw_weight_decay=adamw_weight_decay, maximize=maximize))
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        super().add_param_group(param_group)
+        group = self.param_groups[-1]
+        if group["use_muon"]:
+            for p in group["params"]:
+                if p.ndim != 2:
+                    raise ValueError(f"use_muon=True needs 2-D parameters, got shape {p.shape}; "
+                                     "leave use_muon unset to send other shapes to AdamW")
+
+    @staticmethod
+    def _uses_muon(param: Tensor, group: dict[str, Any]) -> bool:
+        return param.ndim == 2 if group["use_muon"] is None else bool(group["use_muon"])
+
+    @staticmethod
+    def _adamw_group(group: dict[str, Any]) -> dict[str, Any]:
+        """The group's hyper-parameters as AdamW reads them."""
+        return dict(lr=group["adamw_lr"], betas=group["adamw_betas"], eps=group["adamw_eps"],
+                    weight_decay=group["adamw_weight_decay"], amsgrad=False,
+                    decoupled_weight_decay=True)
+
+    def _init_state(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        if self._uses_muon(param, group):
+            state["momentum_buffer"] = zeros_state(param)
+        else:
+            Adam._init_state(self, param, state, self._adamw_group(group))
+
+    def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
+                group: dict[str, Any]) -> None:
+        if not self._uses_muon(param, group):
+            Adam._update(self, param, grad, state, self._adamw_group(group))
+            return
+        data, buf = param.data, state["momentum_buffer"]
+        lr, momentum = group["lr"], group["momentum"]
+        ema_(buf, grad, momentum)
+        update = grad + momentum * (buf - grad) if group["nesterov"] else buf
+        ortho = newton_schulz_orthogonalize(update, group["ns_steps"], group["ns_coefficients"],
+                                            group["eps"])
+        scale = _LR_ADJUSTMENTS[group["adjust_lr_fn"] or "original"](*data.shape)
+        data *= 1.0 - lr * group["weight_decay"]
+        data -= (lr * scale) * ortho
+
+
+def newton_schulz_orthogonalize(matrix: Any, steps: int = 5,
+                                coefficients: tuple[float, float, float] = NS_COEFFICIENTS,
+                                eps: float = 1e-7) -> Any:
+    """An approximation of ``U V^T`` for the 2-D array ``matrix = U S V^T``.
+
+    The matrix is scaled by its Frobenius norm (so every singular value is <= 1), then
+    ``steps`` iterations of the odd quintic ``X <- a X + b (X X^T) X + c (X X^T)^2 X`` push
+    each singular value towards 1 without a decomposition. The default coefficients trade
+    exactness for speed: after 5 steps the singular values lie roughly in [0.7, 1.2] rather
+    than at 1, which Muon does not need. Works on the shorter side (``X X^T`` is the small
+    Gram matrix) by transposing a tall matrix.
+    """
+    if matrix.ndim != 2:
+        raise ValueError(f"Newton-Schulz orthogonalisation needs a 2-D array, got shape "
+                         f"{matrix.shape}")
+    xp = backend.xp(backend.device_of(matrix))
+    a, b, c = coefficients
+    tall = matrix.shape[0] > matrix.shape[1]
+    x = matrix.T if tall else matrix
+    x = x / max(float(xp.linalg.norm(x)), eps)
+    for _ in range(steps):
+        gram = x @ x.T
+        x = a * x + (b * gram + c * (gram @ gram)) @ x
+    return x.T if tall else x

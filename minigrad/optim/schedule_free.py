@@ -1,0 +1,111 @@
+"""Schedule-Free AdamW: iterate averaging in place of a learning-rate schedule."""
+from __future__ import annotations
+
+from typing import Any
+
+from minigrad import backend
+from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, zeros_state
+from minigrad.tensor import Tensor
+
+
+class ScheduleFreeAdamW(Optimizer):
+    """Schedule-Free AdamW (Defazio et al. 2024, "The Road Less Scheduled"), as
+    ``AdamWScheduleFree`` of the ``schedulefree`` package.
+
+    Three sequences are kept: ``z`` takes Adam-normalised gradient steps, ``x`` is a weighted
+    average of the ``z`` iterates (the weights to evaluate), and the gradient is taken at
+    their interpolation ``y = b1 * x + (1 - b1) * z``. With ``k`` the group's step count
+    (from 0) and ``g`` the gradient at ``y`` (negated when ``maximize``)::
+
+        lr_k  = lr * min(1, (k + 1) / warmup_steps)          # linear warmup, then constant
+        w_k   = (k + 1)^r * max(lr_0..lr_k)^weight_lr_power;   c = w_k / (w_0 + ... + w_k)
+        v     = b2 * v + (1 - b2) * g^2
+        u     = g / (sqrt(v / (1 - b2^(k+1))) + eps) + wd * y
+        z     = z - lr_k * u
+        x     = (1 - c) * x + c * z
+        y     = b1 * x + (1 - b1) * z
+
+    No schedule is needed: the averaging plays the role of the decay. Weight decay is
+    decoupled from the adaptive scaling (added to the normalised step, evaluated at ``y``,
+    scaled by ``lr_k``), as in AdamW.
+
+    The parameter tensors hold ``y`` in train mode and ``x`` in eval mode, so call
+    :meth:`train` before training steps and :meth:`eval` before evaluating or saving a
+    checkpoint (a new optimizer is in eval mode; :meth:`step` refuses to run in it).
+    """
+
+    def __init__(self, params: ParamsT, lr: float = 0.0025, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0, warmup_steps: int = 0,
+                 r: float = 0.0, weight_lr_power: float = 2.0, *, maximize: bool = False) -> None:
+        lr = self._scalar_lr(lr)
+        self._validate_betas(betas)
+        self._validate("betas", betas, betas[0] > 0,
+                       "a pair with betas[0] > 0 (eval() recovers x from y and z through it)")
+        self._validate_nonnegative(eps=eps, weight_decay=weight_decay, r=r,
+                                   weight_lr_power=weight_lr_power)
+        self._validate("warmup_steps", warmup_steps,
+                       isinstance(warmup_steps, int) and warmup_steps >= 0, "an int >= 0")
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
+                                      weight_decay=weight_decay, warmup_steps=warmup_steps, r=r,
+                                      weight_lr_power=weight_lr_power, maximize=maximize,
+                                      k=0, train_mode=False, weight_sum=0.0, lr_max=-1.0,
+                                      scheduled_lr=0.0))
+
+    # --- train / eval weights --------------------------------------------------------------
+    def train(self) -> None:
+        """Put ``y`` (where gradients are taken) in the parameters, for training steps."""
+        self._set_mode(train=True)
+
+    def eval(self) -> None:
+        """Put the average ``x`` in the parameters, for evaluation and checkpoints."""
+        self._set_mode(train=False)
+
+    def _set_mode(self, train: bool) -> None:
+        for group in self.param_groups:
+            if group["train_mode"] == train:
+                continue
+            beta1 = group["betas"][0]
+            # y = x + (1 - b1)(z - x) and, inverted, x = y + (1 - 1/b1)(z - y)
+            weight = 1.0 - beta1 if train else 1.0 - 1.0 / beta1
+            for p in group["params"]:
+                z = self.state.get(p, {}).get("z")
+                if z is not None:
+                    p.data += weight * (z - p.data)
+            group["train_mode"] = train
+
+    # --- stepping --------------------------------------------------------------------------
+    def _step_group(self, group: dict[str, Any]) -> None:
+        if not group["train_mode"]:
+            raise RuntimeError("ScheduleFreeAdamW.step() was called in eval mode: call "
+                               "optimizer.train() before training and optimizer.eval() before "
+                               "evaluating or saving")
+        k, warmup = group["k"], group["warmup_steps"]
+        lr = group["lr"] * min(1.0, (k + 1) / warmup) if warmup else group["lr"]
+        group["scheduled_lr"] = lr
+        group["lr_max"] = max(group["lr_max"], lr)
+        weight = (k + 1) ** group["r"] * group["lr_max"] ** group["weight_lr_power"]
+        group["weight_sum"] += weight
+        group["k"] = k + 1
+        average_weight = weight / group["weight_sum"] if group["weight_sum"] else 0.0
+        # the per-step values travel in a view of the group, so they are not checkpointed
+        super()._step_group(dict(group, average_weight=average_weight))
+
+    def _init_state(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        state["z"] = param.data.copy()
+        state["exp_avg_sq"] = zeros_state(param)
+
+    def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
+                group: dict[str, Any]) -> None:
+        xp = backend.xp(param.device)
+        y, z, exp_avg_sq = param.data, state["z"], state["exp_avg_sq"]
+        lr, c = group["scheduled_lr"], group["average_weight"]
+        beta1, beta2 = group["betas"]
+        ema_(exp_avg_sq, grad * grad, beta2)
+        denom = xp.sqrt(exp_avg_sq / (1.0 - beta2 ** group["k"])) + group["eps"]
+        step = grad / denom
+        if group["weight_decay"]:
+            step = step + group["weight_decay"] * y
+        # x and z updates folded into y, so x is never stored
+        y += c * (z - y)
+        y += lr * (beta1 * (1.0 - c) - 1.0) * step
+        z -= lr * step
