@@ -103,8 +103,9 @@ def run_backward(roots: Sequence[Tensor], grads: Sequence[Any], retain_graph: bo
                     continue
                 if pgrad.data.shape != parent.data.shape:
                     pgrad = sum_to(pgrad, parent.data.shape)
-                if pgrad.data.dtype != parent.data.dtype:
-                    pgrad = to_dtype(pgrad, parent.data.dtype)
+                dtype = parent.data.dtype
+                if pgrad.data.dtype is not dtype and pgrad.data.dtype != dtype:
+                    pgrad = to_dtype(pgrad, dtype)
                 pending[parent] = pending[parent] + pgrad if parent in pending else pgrad
             if not retain_graph:
                 node._backward, node._parents = _freed, ()
