@@ -3,12 +3,14 @@ from minigrad.nn import functional, init, utils
 from minigrad.nn.activation import (GELU, LeakyReLU, LogSoftmax, ReLU, ReLU6, Sigmoid, Softmax,
                                     Tanh)
 from minigrad.nn.container import ModuleList, Sequential
+from minigrad.nn.dropout import Dropout
 from minigrad.nn.flatten import Flatten
 from minigrad.nn.linear import Identity, Linear
 from minigrad.nn.loss import CrossEntropyLoss, MSELoss, NLLLoss
 from minigrad.nn.module import Module
+from minigrad.nn.normalization import BatchNorm1d, LayerNorm
 from minigrad.nn.parameter import Parameter
 
 __all__ = ["functional", "init", "utils", "Module", "Parameter", "Sequential", "ModuleList", "Linear", "Identity",
-           "Flatten", "ReLU", "ReLU6", "LeakyReLU", "Tanh", "Sigmoid", "GELU", "Softmax",
+           "Flatten", "Dropout", "BatchNorm1d", "LayerNorm", "ReLU", "ReLU6", "LeakyReLU", "Tanh", "Sigmoid", "GELU", "Softmax",
            "LogSoftmax", "CrossEntropyLoss", "NLLLoss", "MSELoss"]

@@ -1,0 +1,146 @@
+"""Batch and layer normalisation, sharing one fused op.
+
+Both compute xhat = (x - mean) / sqrt(var + eps) over some axes (the batch for
+BatchNorm, the trailing features for LayerNorm), with the biased variance, then
+y = weight * xhat + bias. The fused op's backward is the closed form
+
+    dx = inv_std * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)),   dxhat = dy * weight,
+
+instead of a chain of a dozen primitive ops. It is written with tensor ops on graph nodes
+for xhat and inv_std (d inv_std / dx = -inv_std^2 xhat / n), so it is differentiable again.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from minigrad import backend
+from minigrad.autograd import no_grad
+from minigrad.errors import DeviceError, ShapeError
+from minigrad.tensor import Tensor, _make, record
+
+
+def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
+               weight: Tensor | None = None, bias: Tensor | None = None,
+               training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Normalise each channel of ``input`` (N, C) or (N, C, L) (Ioffe & Szegedy, 2015).
+
+    Training: with the batch's mean and biased variance; the running statistics (if given)
+    move towards the batch's, r <- (1 - momentum) r + momentum * batch, the variance entering
+    unbiased (times n / (n - 1)). Evaluation: with the running statistics.
+    """
+    if input.ndim not in (2, 3):
+        raise ShapeError(f"batch_norm expects input of shape (N, C) or (N, C, L), got shape "
+                         f"{input.shape}")
+    channels = input.shape[1]
+    axes = (0,) if input.ndim == 2 else (0, 2)
+    stat_shape = (channels,) if input.ndim == 2 else (channels, 1)
+    _check_params(input, (running_mean, running_var, weight, bias), (channels,), "batch_norm")
+    if input.ndim == 3:
+        weight = None if weight is None else weight.reshape(stat_shape)
+        bias = None if bias is None else bias.reshape(stat_shape)
+    if not training:
+        if running_mean is None or running_var is None:
+            raise ValueError("batch_norm in evaluation mode needs running_mean and running_var")
+        xp = backend.xp(input.device)
+        inv_std = 1.0 / xp.sqrt(running_var.data.reshape(stat_shape) + eps)
+        out = (input - _make(running_mean.data.reshape(stat_shape), input.device)) * \
+            _make(inv_std.astype(input.dtype, copy=False), input.device)
+        out = out if weight is None else out * weight
+        return out if bias is None else out + bias
+    count = input.numel() // channels
+    if count < 2:
+        raise ValueError(f"batch_norm needs more than one value per channel when training, got "
+                         f"input of shape {input.shape}")
+    out, mean, var = normalize(input, axes, eps, weight, bias)
+    if running_mean is not None and running_var is not None:
+        with no_grad():
+            _blend(running_mean, mean.reshape(channels), momentum)
+            _blend(running_var, var.reshape(channels) * (count / (count - 1)), momentum)
+    return out
+
+
+def layer_norm(input: Tensor, normalized_shape: int | Sequence[int],
+               weight: Tensor | None = None, bias: Tensor | None = None,
+               eps: float = 1e-5) -> Tensor:
+    """Normalise over the trailing dimensions ``normalized_shape`` of each sample (Ba et
+    al., 2016), then scale by ``weight`` and shift by ``bias`` (both of that shape)."""
+    shape = _as_shape(normalized_shape)
+    if input.shape[input.ndim - len(shape):] != shape or input.ndim < len(shape):
+        raise ShapeError(f"layer_norm: the input's trailing dimensions must be {shape}, got "
+                         f"input of shape {input.shape}")
+    _check_params(input, (weight, bias), shape, "layer_norm")
+    axes = tuple(range(input.ndim - len(shape), input.ndim))
+    return normalize(input, axes, eps, weight, bias)[0]
+
+
+def normalize(input: Tensor, axes: tuple[int, ...], eps: float, weight: Tensor | None = None,
+              bias: Tensor | None = None) -> tuple[Tensor, Any, Any]:
+    """The fused op: weight * (x - mean) / sqrt(var + eps) + bias over ``axes``.
+
+    Returns the output and the batch mean and biased variance (arrays, kept dimensions).
+    """
+    if input.data.dtype.kind != "f":
+        raise TypeError(f"normalization needs a floating-point input, got {input.dtype}")
+    xp = backend.xp(input.device)
+    x = input.data
+    mean = x.mean(axis=axes, keepdims=True)
+    centred = x - mean
+    var = (centred * centred).mean(axis=axes, keepdims=True)
+    inv_std = 1.0 / xp.sqrt(var + eps)
+    xhat = centred * inv_std
+    count = x.size // max(mean.size, 1)
+    data = xhat if weight is None else xhat * weight.data
+    if bias is not None:
+        data = data + bias.data
+    parents = tuple(t for t in (input, weight, bias) if t is not None)
+
+    def backward(g: Tensor, out: Tensor) -> list[Tensor | None]:
+        normalized = _normalized_node(input, xhat, inv_std, axes, count)
+        grads = [_normalized_vjp(g if weight is None else g * weight, normalized, inv_std,
+                                 input, axes, count) if input.requires_grad else None]
+        if weight is not None:
+            grads.append(g * normalized if weight.requires_grad else None)
+        if bias is not None:
+            grads.append(g)
+        return grads
+    return record(data, input.device, parents, backward), mean, var
+
+
+def _normalized_node(input: Tensor, xhat: Any, inv_std: Any, axes: tuple[int, ...],
+                     count: int) -> Tensor:
+    """xhat, already computed, as a graph node of ``input`` (for differentiable backwards)."""
+    return record(xhat, input.device, (input,),
+                  lambda g, out: (_normalized_vjp(g, out, inv_std, input, axes, count),))
+
+
+def _normalized_vjp(g: Tensor, xhat: Tensor, inv_std: Any, input: Tensor,
+                    axes: tuple[int, ...], count: int) -> Tensor:
+    """The gradient w.r.t. x of sum(g * xhat(x)), in closed form."""
+    scale = record(inv_std, input.device, (input,),
+                   lambda g2, s: (g2 * s * s * xhat * (-1.0 / count),))
+    return scale * (g - g.mean(axes, keepdims=True)
+                    - xhat * (g * xhat).mean(axes, keepdims=True))
+
+
+def _blend(running: Tensor, batch: Any, momentum: float) -> None:
+    """running <- (1 - momentum) running + momentum batch, in place (its memory is shared
+    with state_dict() views)."""
+    running.data *= 1.0 - momentum
+    running.data += momentum * batch
+
+
+def _as_shape(shape: int | Sequence[int]) -> tuple[int, ...]:
+    return (shape,) if isinstance(shape, int) else tuple(shape)
+
+
+def _check_params(input: Tensor, params: Sequence[Tensor | None], shape: tuple[int, ...],
+                  name: str) -> None:
+    for param in params:
+        if param is None:
+            continue
+        if param.shape != shape:
+            raise ShapeError(f"{name}: expected parameters and statistics of shape {shape} for "
+                             f"input of shape {input.shape}, got one of shape {param.shape}")
+        if param.device != input.device:
+            raise DeviceError(f"{name}: input is on {input.device} but a parameter is on "
+                              f"{param.device}; move one with .to(device)")
