@@ -96,10 +96,10 @@ class Module:
         if not isinstance(name, str) or not name or "." in name:
             raise KeyError(f"a registered name must be a non-empty string without '.', "
                            f"got {name!r}")
-        if not self._unregister(name) and hasattr(self, name):
+        if name not in registry and not self._unregister(name) and hasattr(self, name):
             raise KeyError(f"attribute '{name}' already exists and is not a parameter, buffer "
                            "or submodule")
-        registry[name] = value
+        registry[name] = value  # a replaced entry keeps its place in the order
         self.__dict__[name] = value
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
@@ -116,7 +116,9 @@ class Module:
             raise TypeError(f"cannot register a {type(tensor).__name__} as buffer '{name}': "
                             "expected a Tensor or None")
         self._register(self._buffers, name, tensor)
-        if not persistent:
+        if persistent:
+            self._non_persistent.discard(name)
+        else:
             self._non_persistent.add(name)
 
     def add_module(self, name: str, module: "Module | None") -> None:
