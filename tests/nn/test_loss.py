@@ -115,3 +115,48 @@ def test_cross_entropy_matches_torch():
     tloss.backward()
     np.testing.assert_allclose(loss.item(), tloss.item(), rtol=1e-12)
     np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_nll_loss_against_numpy(device, reduction, weighted):
+    rng = np.random.default_rng(3)
+    log_p = _log_softmax_np(rng.standard_normal((5, 3)))
+    target = np.array([2, 0, 1, 2, 2])
+    weight = rng.random(3) + 0.5 if weighted else np.ones(3)
+    x = mg.tensor(log_p, requires_grad=True, device=device)
+    t = mg.tensor(target, device=device)
+    w = mg.tensor(weight, device=device) if weighted else None
+    losses = -weight[target] * log_p[np.arange(5), target]
+    expected = {"none": losses, "sum": losses.sum(),
+                "mean": losses.sum() / weight[target].sum()}[reduction]
+    np.testing.assert_allclose(F.nll_loss(x, t, w, reduction).numpy(), expected, rtol=1e-12)
+    assert gradcheck(lambda x: F.nll_loss(x, t, w, reduction), (x,))
+    module = nn.NLLLoss(weight=w, reduction=reduction)
+    np.testing.assert_allclose(module(x, t).numpy(), expected, rtol=1e-12)
+
+
+def test_cross_entropy_equals_nll_of_log_softmax():
+    x, t = mg.randn(6, 4, dtype=mg.float64), mg.tensor([0, 1, 2, 3, 0, 1])
+    np.testing.assert_allclose(F.cross_entropy(x, t).numpy(),
+                               F.nll_loss(F.log_softmax(x, 1), t).numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_mse_loss(device, reduction):
+    rng = np.random.default_rng(4)
+    a, b = rng.standard_normal((3, 2)), rng.standard_normal((3, 2))
+    x = mg.tensor(a, requires_grad=True, device=device)
+    y = mg.tensor(b, requires_grad=True, device=device)
+    squared = (a - b) ** 2
+    expected = {"none": squared, "sum": squared.sum(), "mean": squared.mean()}[reduction]
+    np.testing.assert_allclose(F.mse_loss(x, y, reduction).numpy(), expected, rtol=1e-12)
+    np.testing.assert_allclose(nn.MSELoss(reduction)(x, y).numpy(), expected, rtol=1e-12)
+    assert gradcheck(lambda x, y: F.mse_loss(x, y, reduction), (x, y))
+
+
+def test_mse_loss_refuses_broadcasting_shapes():
+    with pytest.raises(ShapeError, match=r"\(4, 1\).*\(4,\)"):
+        F.mse_loss(mg.randn(4, 1), mg.randn(4))
+    with pytest.raises(ValueError, match="reduction"):
+        nn.MSELoss("average")
