@@ -41,7 +41,7 @@ OPTIMIZERS = {
                   dict(lr=0.1, momentum=0.5)),
     "Ranger": (Ranger, dict(lr=0.1)),
 }
-# a centralised gradient cannot move the mean of a weight's row, which this target needs
+# centralised gradients hardly move the mean of a weight's row, which this target needs
 CONVERGENCE_OVERRIDES = {"Ranger": dict(use_gc=False)}
 ALL = sorted(OPTIMIZERS)
 WITH_MAXIMIZE = [name for name in ALL if name != "Lookahead"]
