@@ -1,0 +1,83 @@
+import io
+import math
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad import nn
+from minigrad.serialization import load, save
+
+
+def test_model_state_dict_round_trip_through_a_file(tmp_path):
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 2))
+    model(mg.randn(8, 3))  # move the running statistics away from their initial values
+    path = tmp_path / "model.pt"
+    save(model.state_dict(), path)
+    assert path.exists() and not (tmp_path / "model.pt.npz").exists()
+
+    restored = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 2))
+    restored.load_state_dict(load(path))
+    model.eval(), restored.eval()
+    x = mg.randn(5, 3)
+    np.testing.assert_array_equal(model(x).numpy(), restored(x).numpy())
+    assert restored[1].num_batches_tracked.item() == 1
+
+
+def test_nested_checkpoint_keeps_structure_types_and_dtypes():
+    checkpoint = {
+        "model": {"w": mg.randn(2, 3, dtype=mg.float64), "steps": mg.tensor(7)},
+        "optimizer": {"state": {0: {"exp_avg": mg.zeros(3), "step": mg.tensor(4.0)}},
+                      "param_groups": [{"lr": 1e-3, "betas": (0.9, 0.999), "params": [0],
+                                        "amsgrad": False, "foreach": None, "name": "default"}]},
+        "epoch": 3, "best": float("inf"), "history": [0.5, 0.25],
+        "leaf": mg.ones(2, requires_grad=True),
+    }
+    buffer = io.BytesIO()
+    save(checkpoint, buffer)
+    buffer.seek(0)
+    restored = load(buffer)
+    assert restored["epoch"] == 3 and restored["best"] == math.inf
+    assert restored["history"] == [0.5, 0.25]
+    group = restored["optimizer"]["param_groups"][0]
+    assert group == {"lr": 1e-3, "betas": (0.9, 0.999), "params": [0], "amsgrad": False,
+                     "foreach": None, "name": "default"}
+    assert list(restored["optimizer"]["state"]) == [0]  # int keys stay ints
+    w = restored["model"]["w"]
+    assert isinstance(w, mg.Tensor) and w.dtype == mg.float64 and w.device == "cpu"
+    np.testing.assert_array_equal(w.numpy(), checkpoint["model"]["w"].numpy())
+    assert restored["model"]["steps"].dtype == mg.int64
+    assert restored["leaf"].requires_grad and not w.requires_grad
+
+
+def test_map_location(tmp_path, device):
+    path = tmp_path / "t.npz"
+    save({"t": mg.arange(3)}, path)
+    t = load(path, map_location=device)["t"]
+    assert t.device == device and t.tolist() == [0, 1, 2]
+
+
+def test_unsupported_objects_are_rejected_with_their_location(tmp_path):
+    with pytest.raises(TypeError, match=r"set \(at obj\['a'\]\[1\]\)"):
+        save({"a": [1, {2}]}, tmp_path / "x")
+    with pytest.raises(TypeError, match="keys must be str or int"):
+        save({(1, 2): 3}, tmp_path / "x")
+
+
+def test_loading_never_unpickles(tmp_path):
+    path = tmp_path / "evil.npz"
+    np.savez(path, payload=np.array([object()], dtype=object),
+             __minigrad_structure__=np.array('{"format": "minigrad-state-v1", '
+                                             '"root": {"tensor": "payload"}}'))
+    with pytest.raises(ValueError, match="allow_pickle"):
+        load(path)
+
+
+def test_foreign_files_are_rejected(tmp_path):
+    path = tmp_path / "plain.npz"
+    np.savez(path, a=np.ones(2))
+    with pytest.raises(ValueError, match="not a file written by minigrad.save"):
+        load(path)
+    np.savez(path, __minigrad_structure__=np.array('{"format": "other", "root": 1}'))
+    with pytest.raises(ValueError, match="unknown format"):
+        load(path)
