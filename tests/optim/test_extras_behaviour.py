@@ -52,13 +52,14 @@ def make(name, params, **overrides):
     return factory(params, **{**kwargs, **overrides})
 
 
-def new_params(values=START, device="cpu"):
-    return [mg.tensor(v, dtype=mg.float64, device=device, requires_grad=True) for v in values]
+def new_params(values=START, dtype=mg.float64):
+    return [mg.tensor(v, dtype=dtype, requires_grad=True) for v in values]
 
 
 def quadratic(params, sign=1.0):
     """sign * sum(0.5 h (p - target)^2): convex, minimum at TARGET."""
-    return sum(sign * (0.5 * mg.tensor(h) * (p - mg.tensor(c)) ** 2).sum()
+    dtype = params[0].dtype
+    return sum(sign * (0.5 * mg.tensor(h, dtype=dtype) * (p - mg.tensor(c, dtype=dtype)) ** 2).sum()
                for p, h, c in zip(params, CURVATURE, TARGET))
 
 
@@ -132,6 +133,20 @@ def test_parameters_without_grad_are_skipped(name):
     np.testing.assert_array_equal(frozen.numpy(), np.full((2, 2), 0.7))
     assert frozen not in inner_state(optimizer)
     assert all(inner_state(optimizer)[p]["step"] == 12 for p in params)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_float32_parameters_and_state_stay_float32_and_track_float64(name):
+    single, double = new_params(dtype=mg.float32), new_params()
+    optimizer = make(name, single)
+    train(optimizer, single, 20)
+    train(make(name, double), double, 20)
+    for p, q in zip(single, double):
+        assert p.dtype == mg.float32
+        np.testing.assert_allclose(p.numpy(), q.numpy(), rtol=1e-4, atol=1e-5)
+    for state in [*inner_state(optimizer).values(), *optimizer.state.values()]:  # + slow weights
+        for value in state.values():
+            assert getattr(value, "dtype", np.float32) == np.float32
 
 
 @pytest.mark.parametrize("name", WITH_MAXIMIZE)
