@@ -56,9 +56,9 @@ class Adam(Optimizer):
             else:
                 grad = grad + weight_decay * data
         exp_avg, second_moment = state["exp_avg"], state["exp_avg_sq"]
-        ema_(exp_avg, grad, beta1)
-        scratch = xp.multiply(grad, grad, out=xp.empty_like(data))  # an array even when 0-d
-        ema_(second_moment, scratch, beta2)
+        scratch = xp.empty_like(data)
+        ema_(exp_avg, grad, beta1, scratch)
+        ema_(second_moment, xp.multiply(grad, grad, out=scratch), beta2, scratch)
         if group["amsgrad"]:
             # the maximum is taken over the raw v; the current bias correction applies to it
             second_moment = xp.maximum(state["max_exp_avg_sq"], second_moment,

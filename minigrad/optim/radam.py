@@ -71,9 +71,9 @@ class RAdam(Optimizer):
             else:
                 grad = grad + weight_decay * data
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-        ema_(exp_avg, grad, beta1)
-        scratch = xp.multiply(grad, grad, out=xp.empty_like(data))
-        ema_(exp_avg_sq, scratch, beta2)
+        scratch = xp.empty_like(data)
+        ema_(exp_avg, grad, beta1, scratch)
+        ema_(exp_avg_sq, xp.multiply(grad, grad, out=scratch), beta2, scratch)
         step_size = lr / (1.0 - beta1 ** step)
         rect = rectification(beta2, step)
         if rect is None:

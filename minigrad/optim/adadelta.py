@@ -1,0 +1,57 @@
+"""Adadelta: step sizes from the ratio of running RMS of updates to running RMS of gradients."""
+from __future__ import annotations
+
+from typing import Any
+
+from minigrad import backend
+from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, zeros_state
+from minigrad.tensor import Tensor
+
+
+class Adadelta(Optimizer):
+    """Adadelta (Zeiler 2012, "ADADELTA: An Adaptive Learning Rate Method"), as
+    ``torch.optim.Adadelta``.
+
+    With ``g`` the gradient (negated when ``maximize``)::
+
+        g = g + wd * p                                  # L2 (coupled) weight decay
+        v = rho * v + (1 - rho) * g^2
+        delta = sqrt(u + eps) / sqrt(v + eps) * g       # u: running average of delta^2
+        u = rho * u + (1 - rho) * delta^2
+        p = p - lr * delta
+
+    The paper has no learning rate; ``lr`` (default 1.0) scales the update, as in PyTorch.
+    Weight decay is L2: added to the gradient.
+    """
+
+    def __init__(self, params: ParamsT, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
+                 weight_decay: float = 0.0, *, maximize: bool = False) -> None:
+        lr = self._scalar_lr(lr)
+        self._validate("rho", rho, isinstance(rho, (int, float)) and 0.0 <= rho <= 1.0,
+                       "a number in [0, 1]")
+        self._validate_nonnegative(eps=eps, weight_decay=weight_decay)
+        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay,
+                                      maximize=maximize))
+
+    def _init_state(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        state["square_avg"] = zeros_state(param)
+        state["acc_delta"] = zeros_state(param)
+
+    def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
+                group: dict[str, Any]) -> None:
+        xp = backend.xp(param.device)
+        data = param.data
+        rho, eps = group["rho"], group["eps"]
+        if group["weight_decay"]:
+            grad = grad + group["weight_decay"] * data
+        scratch = xp.multiply(grad, grad, out=xp.empty_like(data))
+        ema_(state["square_avg"], scratch, rho, scratch)
+        std = xp.add(state["square_avg"], eps, out=scratch)
+        xp.sqrt(std, out=std)
+        delta = xp.add(state["acc_delta"], eps, out=xp.empty_like(data))
+        xp.sqrt(delta, out=delta)
+        delta /= std
+        delta *= grad
+        ema_(state["acc_delta"], xp.multiply(delta, delta, out=scratch), rho, scratch)
+        delta *= group["lr"]
+        data -= delta

@@ -1,0 +1,54 @@
+"""Adagrad: per-coordinate step sizes from the sum of all past squared gradients."""
+from __future__ import annotations
+
+from typing import Any
+
+from minigrad import backend
+from minigrad.optim.optimizer import Optimizer, ParamsT
+from minigrad.tensor import Tensor
+
+
+class Adagrad(Optimizer):
+    """Adagrad (Duchi, Hazan & Singer 2011, "Adaptive Subgradient Methods for Online Learning
+    and Stochastic Optimization"), as ``torch.optim.Adagrad``.
+
+    With ``g`` the gradient (negated when ``maximize``) and ``t`` the step count::
+
+        g = g + wd * p                                  # L2 (coupled) weight decay
+        lr_t = lr / (1 + (t - 1) * lr_decay)
+        s = s + g^2                                     # s starts at initial_accumulator_value
+        p = p - lr_t * g / (sqrt(s) + eps)
+
+    Weight decay is L2: added to the gradient, so it is also scaled by ``1 / sqrt(s)``.
+    The accumulator ``state["sum"]`` is created at a parameter's first step (PyTorch
+    creates it in the constructor; the values are the same).
+    """
+
+    def __init__(self, params: ParamsT, lr: float = 1e-2, lr_decay: float = 0.0,
+                 weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
+                 eps: float = 1e-10, *, maximize: bool = False) -> None:
+        lr = self._scalar_lr(lr)
+        self._validate_nonnegative(lr_decay=lr_decay, weight_decay=weight_decay,
+                                   initial_accumulator_value=initial_accumulator_value, eps=eps)
+        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                                      initial_accumulator_value=initial_accumulator_value,
+                                      eps=eps, maximize=maximize))
+
+    def _init_state(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        state["sum"] = backend.xp(param.device).full_like(
+            param.data, group["initial_accumulator_value"])
+
+    def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
+                group: dict[str, Any]) -> None:
+        xp = backend.xp(param.device)
+        data = param.data
+        if group["weight_decay"]:
+            grad = grad + group["weight_decay"] * data
+        lr = group["lr"] / (1.0 + (state["step"] - 1) * group["lr_decay"])
+        scratch = xp.multiply(grad, grad, out=xp.empty_like(data))
+        state["sum"] += scratch
+        denom = xp.sqrt(state["sum"], out=scratch)
+        denom += group["eps"]
+        update = xp.divide(grad, denom, out=scratch)
+        update *= lr
+        data -= update

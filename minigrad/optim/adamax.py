@@ -1,0 +1,53 @@
+"""Adamax: Adam with the infinity norm of past gradients in the denominator."""
+from __future__ import annotations
+
+from typing import Any
+
+from minigrad import backend
+from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, zeros_state
+from minigrad.tensor import Tensor
+
+
+class Adamax(Optimizer):
+    """Adamax (Kingma & Ba 2015, "Adam: A Method for Stochastic Optimization", section 7.1),
+    as ``torch.optim.Adamax``.
+
+    With ``g`` the gradient (negated when ``maximize``) and ``t`` the step count::
+
+        g = g + wd * p                                  # L2 (coupled) weight decay
+        m = b1 * m + (1 - b1) * g
+        u = max(b2 * u, |g| + eps)
+        p = p - lr / (1 - b1^t) * m / u
+
+    Weight decay is L2: added to the gradient.
+    """
+
+    def __init__(self, params: ParamsT, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0, *, maximize: bool = False) -> None:
+        lr = self._scalar_lr(lr)
+        self._validate_betas(betas)
+        self._validate_nonnegative(eps=eps, weight_decay=weight_decay)
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
+                                      weight_decay=weight_decay, maximize=maximize))
+
+    def _init_state(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        state["exp_avg"] = zeros_state(param)
+        state["exp_inf"] = zeros_state(param)
+
+    def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
+                group: dict[str, Any]) -> None:
+        xp = backend.xp(param.device)
+        data = param.data
+        beta1, beta2 = group["betas"]
+        if group["weight_decay"]:
+            grad = grad + group["weight_decay"] * data
+        exp_avg, exp_inf = state["exp_avg"], state["exp_inf"]
+        scratch = xp.empty_like(data)
+        ema_(exp_avg, grad, beta1, scratch)
+        xp.abs(grad, out=scratch)
+        scratch += group["eps"]
+        exp_inf *= beta2
+        xp.maximum(exp_inf, scratch, out=exp_inf)
+        update = xp.divide(exp_avg, exp_inf, out=scratch)
+        update *= group["lr"] / (1.0 - beta1 ** state["step"])
+        data -= update

@@ -1,0 +1,73 @@
+"""NAdam: Adam with Nesterov momentum and a warming-up momentum schedule."""
+from __future__ import annotations
+
+from typing import Any
+
+from minigrad import backend
+from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, zeros_state
+from minigrad.tensor import Tensor
+
+
+class NAdam(Optimizer):
+    """NAdam (Dozat 2016, "Incorporating Nesterov Momentum into Adam"), as ``torch.optim.NAdam``.
+
+    With ``g`` the gradient (negated when ``maximize``), ``t`` the step count and
+    ``psi = momentum_decay``::
+
+        g = g + wd * p              (L2, default)   or   p = p * (1 - lr * wd)   (decoupled)
+        mu_t = b1 * (1 - 0.5 * 0.96^(t psi)) ;  mu_{t+1} = b1 * (1 - 0.5 * 0.96^((t+1) psi))
+        M_t = mu_1 * ... * mu_t                          # state["mu_product"]
+        m = b1 * m + (1 - b1) * g ;  v = b2 * v + (1 - b2) * g^2
+        d = sqrt(v / (1 - b2^t)) + eps
+        p = p - lr * (1 - mu_t) / (1 - M_t) * g / d
+              - lr * mu_{t+1} / (1 - M_t mu_{t+1}) * m / d
+
+    Weight decay is L2 (coupled) unless ``decoupled_weight_decay=True`` (AdamW-style, as in
+    Loshchilov & Hutter 2019).
+    """
+
+    def __init__(self, params: ParamsT, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0, momentum_decay: float = 4e-3,
+                 decoupled_weight_decay: bool = False, *, maximize: bool = False) -> None:
+        lr = self._scalar_lr(lr)
+        self._validate_betas(betas)
+        self._validate_nonnegative(eps=eps, weight_decay=weight_decay,
+                                   momentum_decay=momentum_decay)
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
+                                      weight_decay=weight_decay, momentum_decay=momentum_decay,
+                                      decoupled_weight_decay=decoupled_weight_decay,
+                                      maximize=maximize))
+
+    def _init_state(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        state["mu_product"] = 1.0
+        state["exp_avg"] = zeros_state(param)
+        state["exp_avg_sq"] = zeros_state(param)
+
+    def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
+                group: dict[str, Any]) -> None:
+        xp = backend.xp(param.device)
+        data = param.data
+        lr, weight_decay = group["lr"], group["weight_decay"]
+        beta1, beta2 = group["betas"]
+        step, psi = state["step"], group["momentum_decay"]
+        if weight_decay:
+            if group["decoupled_weight_decay"]:
+                data *= 1.0 - lr * weight_decay
+            else:
+                grad = grad + weight_decay * data
+        mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * psi))
+        mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * psi))
+        mu_product = state["mu_product"] = state["mu_product"] * mu
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        scratch = xp.empty_like(data)
+        ema_(exp_avg, grad, beta1, scratch)
+        ema_(exp_avg_sq, xp.multiply(grad, grad, out=scratch), beta2, scratch)
+        denom = xp.divide(exp_avg_sq, 1.0 - beta2 ** step, out=scratch)
+        xp.sqrt(denom, out=denom)
+        denom += group["eps"]
+        gradient_part = xp.divide(grad, denom, out=xp.empty_like(data))
+        gradient_part *= lr * (1.0 - mu) / (1.0 - mu_product)
+        data -= gradient_part
+        momentum_part = xp.divide(exp_avg, denom, out=denom)
+        momentum_part *= lr * mu_next / (1.0 - mu_product * mu_next)
+        data -= momentum_part

@@ -1,0 +1,74 @@
+"""RMSprop: gradients divided by a running root-mean-square of recent gradients."""
+from __future__ import annotations
+
+from typing import Any
+
+from minigrad import backend
+from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, zeros_state
+from minigrad.tensor import Tensor
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Hinton, Coursera lecture 6e, 2012; centered form from Graves 2013,
+    "Generating Sequences With Recurrent Neural Networks"), as ``torch.optim.RMSprop``.
+
+    With ``g`` the gradient (negated when ``maximize``)::
+
+        g = g + wd * p                                  # L2 (coupled) weight decay
+        v = alpha * v + (1 - alpha) * g^2
+        centered:  a = alpha * a + (1 - alpha) * g ;  d = sqrt(v - a^2) + eps
+        otherwise: d = sqrt(v) + eps
+        momentum > 0:  b = momentum * b + g / d ;  p = p - lr * b      (b starts at zero)
+        otherwise:     p = p - lr * g / d
+
+    Weight decay is L2: added to the gradient before the squared average.
+    """
+
+    def __init__(self, params: ParamsT, lr: float = 1e-2, alpha: float = 0.99,
+                 eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0,
+                 centered: bool = False, *, maximize: bool = False) -> None:
+        lr = self._scalar_lr(lr)
+        self._validate_nonnegative(alpha=alpha, eps=eps, weight_decay=weight_decay,
+                                   momentum=momentum)
+        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
+                                      momentum=momentum, centered=centered, maximize=maximize))
+
+    def _init_state(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        state["square_avg"] = zeros_state(param)
+
+    def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
+                group: dict[str, Any]) -> None:
+        xp = backend.xp(param.device)
+        data = param.data
+        alpha, momentum = group["alpha"], group["momentum"]
+        if group["weight_decay"]:
+            grad = grad + group["weight_decay"] * data
+        scratch = xp.multiply(grad, grad, out=xp.empty_like(data))
+        ema_(state["square_avg"], scratch, alpha, scratch)
+        if group["centered"]:
+            grad_avg = _buffer(state, "grad_avg", param)
+            ema_(grad_avg, grad, alpha, scratch)
+            xp.multiply(grad_avg, grad_avg, out=scratch)
+            xp.subtract(state["square_avg"], scratch, out=scratch)
+            denom = xp.sqrt(scratch, out=scratch)
+        else:
+            denom = xp.sqrt(state["square_avg"], out=scratch)
+        denom += group["eps"]
+        update = xp.divide(grad, denom, out=scratch)
+        if momentum > 0:
+            buf = _buffer(state, "momentum_buffer", param)
+            buf *= momentum
+            buf += update
+            update = xp.multiply(buf, group["lr"], out=scratch)
+        else:
+            update *= group["lr"]
+        data -= update
+
+
+def _buffer(state: dict[str, Any], key: str, param: Tensor) -> Any:
+    """``state[key]``, created as zeros the first time (also when an option is switched on
+    mid-training, e.g. momentum set by a cyclic scheduler)."""
+    buf = state.get(key)
+    if buf is None:
+        buf = state[key] = zeros_state(param)
+    return buf

@@ -1,0 +1,56 @@
+"""Rprop: per-coordinate step sizes adapted from the sign of successive gradients."""
+from __future__ import annotations
+
+from typing import Any
+
+from minigrad import backend
+from minigrad.optim.optimizer import Optimizer, ParamsT, zeros_state
+from minigrad.tensor import Tensor
+
+
+class Rprop(Optimizer):
+    """Resilient backpropagation (Riedmiller & Braun 1993, "A Direct Adaptive Method for
+    Faster Backpropagation Learning: The RPROP Algorithm"), as ``torch.optim.Rprop``.
+
+    Only the sign of the gradient is used. With ``g`` the gradient (negated when
+    ``maximize``), ``g_prev`` the one kept from the previous step (zero at first), each
+    coordinate's step size ``s`` (``lr`` at first) and ``etas = (eta_minus, eta_plus)``::
+
+        s = clip(s * eta_plus,  *step_sizes)    where g * g_prev > 0   (same sign: speed up)
+        s = clip(s * eta_minus, *step_sizes)    where g * g_prev < 0   (sign flip: slow down)
+        g = 0                                   where g * g_prev < 0   (and no move there)
+        p = p - sign(g) * s ;   g_prev = g
+
+    This is the variant without weight backtracking (Rprop-). There is no weight decay.
+    """
+
+    def __init__(self, params: ParamsT, lr: float = 1e-2, etas: tuple[float, float] = (0.5, 1.2),
+                 step_sizes: tuple[float, float] = (1e-6, 50.0), *,
+                 maximize: bool = False) -> None:
+        lr = self._scalar_lr(lr)
+        ok = isinstance(etas, (tuple, list)) and len(etas) == 2 and 0.0 < etas[0] < 1.0 < etas[1]
+        self._validate("etas", etas, ok, "a pair (eta_minus, eta_plus) with "
+                       "0 < eta_minus < 1 < eta_plus")
+        ok = (isinstance(step_sizes, (tuple, list)) and len(step_sizes) == 2
+              and 0.0 <= step_sizes[0] <= step_sizes[1])
+        self._validate("step_sizes", step_sizes, ok, "a pair (min, max) with 0 <= min <= max")
+        super().__init__(params, dict(lr=lr, etas=tuple(etas), step_sizes=tuple(step_sizes),
+                                      maximize=maximize))
+
+    def _init_state(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        state["prev"] = zeros_state(param)
+        state["step_size"] = backend.xp(param.device).full_like(param.data, group["lr"])
+
+    def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
+                group: dict[str, Any]) -> None:
+        xp = backend.xp(param.device)
+        eta_minus, eta_plus = group["etas"]
+        prev, step_size = state["prev"], state["step_size"]
+        agreement = xp.multiply(grad, prev, out=xp.empty_like(param.data))
+        same_sign, flipped = agreement > 0, agreement < 0
+        step_size[same_sign] *= eta_plus
+        step_size[flipped] *= eta_minus
+        xp.clip(step_size, *group["step_sizes"], out=step_size)
+        prev[...] = grad
+        prev[flipped] = 0
+        param.data -= xp.sign(prev, out=agreement) * step_size
