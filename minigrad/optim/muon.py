@@ -13,9 +13,11 @@ from minigrad.tensor import Tensor
 NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
 
 _LR_ADJUSTMENTS = {
-    # scale so the update's RMS matches across shapes: the original Muon rule
+    # K. Jordan's rule: tall matrices (more outputs than inputs) take larger steps
     "original": lambda rows, cols: math.sqrt(max(1.0, rows / cols)),
-    # scale so the update's RMS matches AdamW's (~0.2), letting AdamW's lr and wd be reused
+    # Liu et al. 2025 ("Muon is Scalable for LLM Training"): NS output has an RMS of
+    # 1/sqrt(max(rows, cols)); this makes it 0.2, AdamW's typical update RMS, so AdamW's
+    # lr and weight decay can be reused
     "match_rms_adamw": lambda rows, cols: 0.2 * math.sqrt(max(rows, cols)),
     "spectral_unclamped": lambda rows, cols: math.sqrt(rows / cols),
 }
@@ -54,7 +56,6 @@ class Muon(Optimizer):
                  adamw_betas: tuple[float, float] = (0.9, 0.999), adamw_eps: float = 1e-8,
                  adamw_weight_decay: float = 0.01, maximize: bool = False) -> None:
         lr = self._scalar_lr(lr)
-        adamw_lr = float(adamw_lr)
         self._validate_nonnegative(weight_decay=weight_decay, eps=eps, adamw_lr=adamw_lr,
                                    adamw_eps=adamw_eps, adamw_weight_decay=adamw_weight_decay)
         self._validate("momentum", momentum, 0.0 <= momentum < 1.0, "a number in [0, 1)")
@@ -93,6 +94,8 @@ class Muon(Optimizer):
                     weight_decay=group["adamw_weight_decay"], amsgrad=False,
                     decoupled_weight_decay=True)
 
+    # Parameters outside Muon's scope run AdamW's own rule (Adam's methods keep nothing on the
+    # instance), reading this group's adamw_* values.
     def _init_state(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         if self._uses_muon(param, group):
             state["momentum_buffer"] = zeros_state(param)
@@ -123,9 +126,9 @@ def newton_schulz_orthogonalize(matrix: Any, steps: int = 5,
     The matrix is scaled by its Frobenius norm (so every singular value is <= 1), then
     ``steps`` iterations of the odd quintic ``X <- a X + b (X X^T) X + c (X X^T)^2 X`` push
     each singular value towards 1 without a decomposition. The default coefficients trade
-    exactness for speed: after 5 steps the singular values lie roughly in [0.7, 1.2] rather
-    than at 1, which Muon does not need. Works on the shorter side (``X X^T`` is the small
-    Gram matrix) by transposing a tall matrix.
+    exactness, which Muon does not need, for speed: after 5 steps the singular values lie
+    roughly in [0.68, 1.13] instead of at 1. A tall matrix is transposed so that ``X X^T`` is
+    the smaller Gram matrix.
     """
     if matrix.ndim != 2:
         raise ValueError(f"Newton-Schulz orthogonalisation needs a 2-D array, got shape "

@@ -34,8 +34,8 @@ class ScheduleFreeAdamW(Optimizer):
     checkpoint (a new optimizer is in eval mode; :meth:`step` refuses to run in it).
     """
 
-    def __init__(self, params: ParamsT, lr: float = 0.0025, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 0.0, warmup_steps: int = 0,
+    def __init__(self, params: ParamsT, lr: float = 0.0025,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0, warmup_steps: int = 0,
                  r: float = 0.0, weight_lr_power: float = 2.0, *, maximize: bool = False) -> None:
         lr = self._scalar_lr(lr)
         self._validate_betas(betas)
