@@ -7,27 +7,36 @@ SGD update, and is the floor for any NumPy-backed framework: minigrad/NumPy is w
 framework costs. The three run from the same initial weights and batch, interleaved in
 one process so that they share machine noise. Run:
 
-    python benchmarks/mlp_step.py [--device cpu|cuda] [--repeats 15]
-        [--sizes 2-16-16-2/32,784-512-512-10/128] [--threads N] [--profile]
+    [OMP_NUM_THREADS=1] python benchmarks/mlp_step.py [--device cpu|cuda] [--repeats 15]
+        [--sizes 2-16-16-2/32,784-512-512-10/128] [--profile]
+
+NumPy's BLAS and PyTorch both use OMP_NUM_THREADS threads (default 1): two thread pools
+in one process, one spinning while the other works, would distort every number.
 """
 from __future__ import annotations
 
-import argparse
-import cProfile
-import math
 import os
-import pstats
-import statistics
-import time
-from typing import Any, Callable
 
-import numpy as np
+# Before NumPy or PyTorch load their thread pools.
+THREADS = int(os.environ.setdefault("OMP_NUM_THREADS", "1"))
+for _variable in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, str(THREADS))
 
-import minigrad as mg
-from minigrad import backend
-from minigrad.nn import Linear, ReLU, Sequential
-from minigrad.nn.functional import cross_entropy
-from minigrad.optim.sgd import SGD
+import argparse  # noqa: E402
+import cProfile  # noqa: E402
+import math  # noqa: E402
+import pstats  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+from typing import Any, Callable  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+import minigrad as mg  # noqa: E402
+from minigrad import backend  # noqa: E402
+from minigrad.nn import Linear, ReLU, Sequential  # noqa: E402
+from minigrad.nn.functional import cross_entropy  # noqa: E402
+from minigrad.optim.sgd import SGD  # noqa: E402
 
 try:
     import torch
@@ -225,18 +234,16 @@ def main() -> None:
                         help="timed blocks per contender and size (the median is reported)")
     parser.add_argument("--sizes", default=SIZES,
                         help="comma-separated layer widths/batch, e.g. 784-512-512-10/128")
-    parser.add_argument("--threads", type=int, default=os.cpu_count(),
-                        help="PyTorch intra-op threads (NumPy's BLAS uses all cores)")
     parser.add_argument("--profile", action="store_true",
                         help="also print a cProfile of minigrad on the first size")
     args = parser.parse_args()
 
     use_torch = torch is not None and (args.device == "cpu" or torch.cuda.is_available())
     if use_torch:
-        torch.set_num_threads(args.threads)
+        torch.set_num_threads(THREADS)
     sync = _synchronizer(args.device)
-    print(f"device {args.device}, float32, SGD lr {LR}, median of {args.repeats} blocks; "
-          f"PyTorch {torch.__version__ + f' ({args.threads} threads)' if use_torch else 'not run'}")
+    print(f"device {args.device}, float32, SGD lr {LR}, {THREADS} thread(s), median of "
+          f"{args.repeats} blocks; PyTorch {torch.__version__ if use_torch else 'not run'}")
     header = f"{'network/batch':<28}{'NumPy ms':>10}{'minigrad ms':>13}{'PyTorch ms':>12}" \
              f"{'mg/NumPy':>10}{'mg/PyTorch':>12}"
     print(header)
