@@ -28,6 +28,7 @@ class Lookahead(Optimizer):
     checkpoint resumes the exact trajectory. Weight decay is whatever the inner optimizer does.
     """
 
+    # Optimizer.__init__ is not called: the groups and defaults are the inner optimizer's.
     def __init__(self, base_optimizer: Optimizer, k: int = 5, alpha: float = 0.5) -> None:
         if not isinstance(base_optimizer, Optimizer):
             raise TypeError(f"base_optimizer must be a minigrad Optimizer, got "
