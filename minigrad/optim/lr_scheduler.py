@@ -1,0 +1,992 @@
+"""Learning-rate schedulers, with ``torch.optim.lr_scheduler``'s names, defaults and semantics.
+
+A scheduler writes ``group["lr"]`` of every param group of an optimizer (or of any object
+with ``param_groups``, such as a wrapper around an optimizer); the optimizer reads it at its
+next step. Use it as in PyTorch::
+
+    scheduler = CosineAnnealingLR(optimizer, T_max=100)
+    for epoch in range(100):
+        train(...)              # ends with optimizer.step()
+        scheduler.step()
+
+Construction already applies the value for epoch 0, so the first ``optimizer.step()`` uses it.
+Most schedules are computed as PyTorch computes them, recursively from the current lr
+("chainable"), so that two schedulers on one optimizer (or a hand-made change of the lr)
+compose; ``step(epoch)`` (deprecated, as in PyTorch) jumps to the closed form instead. The
+schedules PyTorch lacks, :class:`InverseTimeLR` and :class:`ExponentialDecayLR`, and the
+warm-up helpers :func:`warmup_cosine` and :func:`warmup_linear` follow the same rules.
+"""
+from __future__ import annotations
+
+import copy
+import functools
+import math
+import numbers
+import types
+import warnings
+from bisect import bisect_right
+from collections import Counter
+from typing import Any, Callable, Iterable, Sequence
+
+__all__ = ["LRScheduler", "LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR",
+           "LinearLR", "ExponentialLR", "PolynomialLR", "InverseTimeLR", "ExponentialDecayLR",
+           "CosineAnnealingLR", "CosineAnnealingWarmRestarts", "CyclicLR", "OneCycleLR",
+           "ReduceLROnPlateau", "SequentialLR", "ChainedScheduler", "warmup_cosine",
+           "warmup_linear"]
+
+_ORDER_WARNING = (
+    "Detected call of `lr_scheduler.step()` before `optimizer.step()`. Call "
+    "`optimizer.step()` first and `lr_scheduler.step()` after it; in this order the first "
+    "value of the learning-rate schedule is not skipped.")
+_EPOCH_WARNING = (
+    "Passing an epoch to `scheduler.step()` is deprecated (as in PyTorch): the lr jumps to the "
+    "schedule's closed form, which ignores other changes of the lr. Call `step()` once per "
+    "epoch instead.")
+
+
+class LRScheduler:
+    """Base class: sets each group's lr from ``last_epoch`` and the groups' ``base_lrs``.
+
+    The first scheduler attached to an optimizer records each group's lr as
+    ``group["initial_lr"]``; ``base_lrs`` are read from there, so a second scheduler on the
+    same optimizer starts from the same base. ``last_epoch=k`` resumes a schedule at epoch
+    ``k`` (every group then needs ``"initial_lr"``, e.g. from a loaded optimizer state).
+
+    Subclasses implement :meth:`get_lr` (the lrs at ``last_epoch``, usually computed from the
+    current ``group["lr"]``) and, when that is recursive, :meth:`_closed_form_lr`.
+    """
+
+    _not_saved: tuple[str, ...] = ("optimizer", "_checks_step_order")
+
+    def __init__(self, optimizer: Any, last_epoch: int = -1) -> None:
+        self._attach(optimizer)
+        if not isinstance(last_epoch, int) or last_epoch < -1:
+            raise ValueError(f"last_epoch must be an int >= -1, got {last_epoch!r}")
+        self.base_lrs = self._initial_lrs(last_epoch)
+        self.last_epoch = last_epoch
+        self._advance()  # the initial step: the lrs of epoch last_epoch + 1
+
+    # --- public API ------------------------------------------------------------------------
+    def step(self, epoch: int | None = None) -> None:
+        """Move to the next epoch (or to ``epoch``, deprecated) and write the new lrs."""
+        self._check_step_order()
+        if epoch is None:
+            self._advance()
+        else:
+            warnings.warn(_EPOCH_WARNING, UserWarning, stacklevel=2)
+            self._jump(epoch)
+
+    def get_last_lr(self) -> list[float]:
+        """The lr of each param group, as set by the last step."""
+        return list(self._last_lr)
+
+    def get_lr(self) -> list[float]:
+        """The lr of each group at ``last_epoch``; called by :meth:`step`, which writes them.
+
+        To read the current lrs, use :meth:`get_last_lr`.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not define get_lr()")
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything that defines the schedule's position, without the optimizer."""
+        return {key: copy.deepcopy(value) for key, value in self.__dict__.items()
+                if key not in self._not_saved}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore a :meth:`state_dict` (the optimizer's lrs come from its own state dict)."""
+        self.__dict__.update(copy.deepcopy(state_dict))
+
+    # --- machinery shared by subclasses ------------------------------------------------------
+    def _attach(self, optimizer: Any) -> None:
+        _param_groups(optimizer)
+        self.optimizer = optimizer
+        _record_optimizer_steps(optimizer)
+        self._checks_step_order = True
+
+    def _initial_lrs(self, last_epoch: int) -> list[float]:
+        """The groups' base lrs (``initial_lr``); recorded by the first scheduler attached."""
+        groups = self.optimizer.param_groups
+        if last_epoch == -1:
+            for group in groups:
+                group.setdefault("initial_lr", group["lr"])
+        missing = [i for i, group in enumerate(groups) if "initial_lr" not in group]
+        if missing:
+            raise KeyError(f"param groups {missing} have no 'initial_lr', needed to resume a "
+                           f"schedule at last_epoch={last_epoch}; load the optimizer's state "
+                           "dict first, or use last_epoch=-1")
+        return [group["initial_lr"] for group in groups]
+
+    def _advance(self) -> None:
+        """One step of the schedule: the recursive (chainable) form."""
+        self.last_epoch += 1
+        self._apply(self.get_lr())
+
+    def _jump(self, epoch: int) -> None:
+        """Set the schedule to ``epoch`` with the closed form."""
+        self.last_epoch = epoch
+        self._apply(self._closed_form_lr())
+
+    def _rewind(self) -> None:
+        """Undo the initial step of construction (a composite makes its own)."""
+        self.last_epoch -= 1
+
+    def _closed_form_lr(self) -> list[float]:
+        """The lrs at ``last_epoch`` computed from ``base_lrs`` alone.
+
+        This default serves the schedules whose :meth:`get_lr` is already a closed form.
+        """
+        return self.get_lr()
+
+    def _apply(self, lrs: Sequence[float]) -> None:
+        for group, lr in zip(self.optimizer.param_groups, lrs):
+            group["lr"] = lr
+        self._last_lr = list(lrs)
+
+    def _check_step_order(self) -> None:
+        """Warn once, at the first step, if the optimizer has not stepped yet."""
+        if self._checks_step_order:
+            self._checks_step_order = False
+            if getattr(self.optimizer, "_opt_called", True) is False:
+                warnings.warn(_ORDER_WARNING, UserWarning, stacklevel=3)
+
+
+class LambdaLR(LRScheduler):
+    """``lr = base_lr * lr_lambda(epoch)``; one function, or one per param group.
+
+    Function objects (not plain functions or lambdas) have their ``__dict__`` saved in
+    :meth:`state_dict`.
+    """
+
+    _not_saved = LRScheduler._not_saved + ("lr_lambdas",)
+
+    def __init__(self, optimizer: Any, lr_lambda: Callable[[int], float] | Sequence[Callable],
+                 last_epoch: int = -1) -> None:
+        self.lr_lambdas = _per_group_callables("lr_lambda", lr_lambda, optimizer)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        return [base * fn(self.last_epoch) for base, fn in zip(self.base_lrs, self.lr_lambdas)]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "lr_lambdas": _save_callables(self.lr_lambdas)}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state_dict = dict(state_dict)
+        _load_callables(self.lr_lambdas, state_dict.pop("lr_lambdas", None))
+        super().load_state_dict(state_dict)
+
+
+class MultiplicativeLR(LambdaLR):
+    """``lr_t = lr_{t-1} * lr_lambda(t)`` for t >= 1, i.e. ``base_lr * Π_{i<=t} lr_lambda(i)``."""
+
+    def get_lr(self) -> list[float]:
+        groups = self.optimizer.param_groups
+        if self.last_epoch == 0:
+            return [group["lr"] for group in groups]
+        return [group["lr"] * fn(self.last_epoch) for group, fn in zip(groups, self.lr_lambdas)]
+
+    def _closed_form_lr(self) -> list[float]:
+        return [base * math.prod(fn(i) for i in range(1, self.last_epoch + 1))
+                for base, fn in zip(self.base_lrs, self.lr_lambdas)]
+
+
+class _FactorScheduler(LRScheduler):
+    """A schedule ``lr_t = base_lr * closed_factor(t)``, stepped as ``lr_t = lr_{t-1} *
+    factor(t)`` so that other changes of the lr carry through (``factor(0)`` scales the lr
+    found at construction)."""
+
+    def _factor(self, t: int) -> float:
+        raise NotImplementedError
+
+    def _closed_factor(self, t: int) -> float:
+        raise NotImplementedError
+
+    def get_lr(self) -> list[float]:
+        factor = self._factor(self.last_epoch)
+        return [group["lr"] * factor for group in self.optimizer.param_groups]
+
+    def _closed_form_lr(self) -> list[float]:
+        factor = self._closed_factor(self.last_epoch)
+        return [base * factor for base in self.base_lrs]
+
+
+class StepLR(_FactorScheduler):
+    """Multiply the lr by ``gamma`` every ``step_size`` epochs: ``base_lr * gamma^(t // step_size)``."""
+
+    def __init__(self, optimizer: Any, step_size: int, gamma: float = 0.1,
+                 last_epoch: int = -1) -> None:
+        self.step_size = _positive_int("step_size", step_size)
+        self.gamma = _positive_number("gamma", gamma)
+        super().__init__(optimizer, last_epoch)
+
+    def _factor(self, t: int) -> float:
+        return self.gamma if t > 0 and t % self.step_size == 0 else 1.0
+
+    def _closed_factor(self, t: int) -> float:
+        return self.gamma ** (t // self.step_size)
+
+
+class MultiStepLR(_FactorScheduler):
+    """Multiply the lr by ``gamma`` at each milestone epoch (a milestone listed twice counts
+    twice): ``base_lr * gamma^(number of milestones <= t)``."""
+
+    def __init__(self, optimizer: Any, milestones: Iterable[int], gamma: float = 0.1,
+                 last_epoch: int = -1) -> None:
+        milestones = list(milestones)
+        for m in milestones:
+            _nonnegative_int("each milestone", m)
+        self.milestones = Counter(milestones)
+        self.gamma = _positive_number("gamma", gamma)
+        super().__init__(optimizer, last_epoch)
+
+    def _factor(self, t: int) -> float:
+        return self.gamma ** self.milestones[t]
+
+    def _closed_factor(self, t: int) -> float:
+        return self.gamma ** bisect_right(sorted(self.milestones.elements()), t)
+
+
+class ConstantLR(_FactorScheduler):
+    """``base_lr * factor`` for the first ``total_iters`` epochs, then ``base_lr`` (a constant
+    warm-up). ``factor`` must lie in (0, 1]."""
+
+    def __init__(self, optimizer: Any, factor: float = 1.0 / 3, total_iters: int = 5,
+                 last_epoch: int = -1) -> None:
+        self.factor = _number_in("factor", factor, 0.0, 1.0, low_open=True)
+        self.total_iters = _positive_int("total_iters", total_iters)
+        super().__init__(optimizer, last_epoch)
+
+    def _factor(self, t: int) -> float:
+        if t == 0:
+            return self.factor
+        return 1.0 / self.factor if t == self.total_iters else 1.0
+
+    def _closed_factor(self, t: int) -> float:
+        return self.factor if t < self.total_iters else 1.0
+
+
+class LinearLR(_FactorScheduler):
+    """The lr factor moves linearly from ``start_factor`` to ``end_factor`` over
+    ``total_iters`` epochs, then stays: ``base_lr * (s + (e - s) * min(t, T) / T)``.
+
+    A linear warm-up (``end_factor=1``) or a linear decay (``start_factor=1``, ``end_factor<1``).
+    """
+
+    def __init__(self, optimizer: Any, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
+                 total_iters: int = 5, last_epoch: int = -1) -> None:
+        self.start_factor = _number_in("start_factor", start_factor, 0.0, 1.0, low_open=True)
+        self.end_factor = _number_in("end_factor", end_factor, 0.0, 1.0)
+        self.total_iters = _positive_int("total_iters", total_iters)
+        super().__init__(optimizer, last_epoch)
+
+    def _factor(self, t: int) -> float:
+        s, e, total = self.start_factor, self.end_factor, self.total_iters
+        if t == 0:
+            return s
+        if t > total:
+            return 1.0
+        return 1.0 + (e - s) / (total * s + (t - 1) * (e - s))
+
+    def _closed_factor(self, t: int) -> float:
+        s, e = self.start_factor, self.end_factor
+        return s + (e - s) * min(t, self.total_iters) / self.total_iters
+
+
+class ExponentialLR(_FactorScheduler):
+    """Multiply the lr by ``gamma`` every epoch: ``base_lr * gamma^t``."""
+
+    def __init__(self, optimizer: Any, gamma: float, last_epoch: int = -1) -> None:
+        self.gamma = _positive_number("gamma", gamma)
+        super().__init__(optimizer, last_epoch)
+
+    def _factor(self, t: int) -> float:
+        return 1.0 if t == 0 else self.gamma
+
+    def _closed_factor(self, t: int) -> float:
+        return self.gamma ** t
+
+
+class ExponentialDecayLR(ExponentialLR):
+    """Exponential decay by a continuous rate: ``base_lr * exp(-decay_rate * t)``.
+
+    The same schedule as ``ExponentialLR(gamma=exp(-decay_rate))``, parametrised as in the
+    literature (and Keras' ``ExponentialDecay`` with ``decay_steps=1``).
+    """
+
+    def __init__(self, optimizer: Any, decay_rate: float, last_epoch: int = -1) -> None:
+        self.decay_rate = _nonnegative_number("decay_rate", decay_rate)
+        super().__init__(optimizer, math.exp(-self.decay_rate), last_epoch)
+
+    def _closed_factor(self, t: int) -> float:
+        return math.exp(-self.decay_rate * t)
+
+
+class InverseTimeLR(_FactorScheduler):
+    """The 1/t decay of stochastic approximation: ``base_lr / (1 + decay_rate * t)``.
+
+    Robbins & Monro's (1951) conditions (Σ lr = ∞, Σ lr² < ∞) hold for this decay; Keras
+    calls it ``InverseTimeDecay``. PyTorch has no class for it (``LambdaLR`` can express it).
+    """
+
+    def __init__(self, optimizer: Any, decay_rate: float, last_epoch: int = -1) -> None:
+        self.decay_rate = _nonnegative_number("decay_rate", decay_rate)
+        super().__init__(optimizer, last_epoch)
+
+    def _factor(self, t: int) -> float:
+        k = self.decay_rate
+        return 1.0 if t == 0 else (1.0 + k * (t - 1)) / (1.0 + k * t)
+
+    def _closed_factor(self, t: int) -> float:
+        return 1.0 / (1.0 + self.decay_rate * t)
+
+
+class PolynomialLR(_FactorScheduler):
+    """Decay to 0 over ``total_iters`` epochs: ``base_lr * (1 - min(t, T) / T)^power``."""
+
+    def __init__(self, optimizer: Any, total_iters: int = 5, power: float = 1.0,
+                 last_epoch: int = -1) -> None:
+        self.total_iters = _positive_int("total_iters", total_iters)
+        self.power = _nonnegative_number("power", power)
+        super().__init__(optimizer, last_epoch)
+
+    def _factor(self, t: int) -> float:
+        total = self.total_iters
+        if t == 0 or t > total:
+            return 1.0
+        return ((1.0 - t / total) / (1.0 - (t - 1) / total)) ** self.power
+
+    def _closed_factor(self, t: int) -> float:
+        return (1.0 - min(t, self.total_iters) / self.total_iters) ** self.power
+
+
+class CosineAnnealingLR(LRScheduler):
+    """Cosine annealing (Loshchilov & Hutter 2017, "SGDR"), without restarts::
+
+        lr_t = eta_min + (base_lr - eta_min) * (1 + cos(pi * t / T_max)) / 2
+
+    It is not clamped at ``T_max``: the lr rises again, with period ``2 * T_max``. Stepped
+    recursively as in PyTorch, ``lr_t = eta_min + (lr_{t-1} - eta_min) * (1 + cos(pi t /
+    T_max)) / (1 + cos(pi (t-1) / T_max))``, which equals the formula above while nothing
+    else changes the lr, and carries such changes otherwise. Where the ratio's denominator
+    is 0 (after the minimum) PyTorch adds ``(base_lr - eta_min) * (1 - cos(pi / T_max)) / 2``
+    instead; so does this class, so the lrs agree with PyTorch's in every case.
+    """
+
+    def __init__(self, optimizer: Any, T_max: int, eta_min: float = 0.0,
+                 last_epoch: int = -1) -> None:
+        self.T_max = _positive_int("T_max", T_max)
+        self.eta_min = _nonnegative_number("eta_min", eta_min)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        t, period, eta_min = self.last_epoch, self.T_max, self.eta_min
+        groups = self.optimizer.param_groups
+        if t == 0:
+            return [group["lr"] for group in groups]
+        if (t - 1 - period) % (2 * period) == 0:
+            rise = (1.0 - math.cos(math.pi / period)) / 2.0
+            return [group["lr"] + (base - eta_min) * rise
+                    for base, group in zip(self.base_lrs, groups)]
+        ratio = (1.0 + math.cos(math.pi * t / period)) / (1.0 + math.cos(math.pi * (t - 1) / period))
+        return [eta_min + (group["lr"] - eta_min) * ratio for group in groups]
+
+    def _closed_form_lr(self) -> list[float]:
+        cosine = (1.0 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2.0
+        return [self.eta_min + (base - self.eta_min) * cosine for base in self.base_lrs]
+
+
+class CosineAnnealingWarmRestarts(LRScheduler):
+    """Cosine annealing with warm restarts (Loshchilov & Hutter 2017, "SGDR")::
+
+        lr = eta_min + (base_lr - eta_min) * (1 + cos(pi * T_cur / T_i)) / 2
+
+    ``T_cur`` counts the epochs since the last restart; the first cycle lasts ``T_0`` epochs,
+    each next one ``T_mult`` times longer. ``step(epoch)`` accepts fractional epochs, for
+    restarts within an epoch: call ``step(epoch + i / iters_per_epoch)`` after each batch.
+    The lr is computed from ``base_lrs`` (not chainable).
+    """
+
+    def __init__(self, optimizer: Any, T_0: int, T_mult: int = 1, eta_min: float = 0.0,
+                 last_epoch: int = -1) -> None:
+        self.T_0 = _positive_int("T_0", T_0)
+        self.T_mult = _positive_int("T_mult", T_mult)
+        self.eta_min = _nonnegative_number("eta_min", eta_min)
+        self.T_i = self.T_0
+        self.T_cur = last_epoch
+        super().__init__(optimizer, last_epoch)
+
+    def step(self, epoch: float | None = None) -> None:
+        """Advance one epoch, or go to ``epoch`` (a number >= 0, possibly fractional)."""
+        self._check_step_order()
+        if epoch is None:
+            self._advance()
+        else:
+            self._jump(epoch)
+
+    def get_lr(self) -> list[float]:
+        cosine = (1.0 + math.cos(math.pi * self.T_cur / self.T_i)) / 2.0
+        return [self.eta_min + (base - self.eta_min) * cosine for base in self.base_lrs]
+
+    def _advance(self) -> None:
+        self.T_cur += 1
+        if self.T_cur >= self.T_i:
+            self.T_cur -= self.T_i
+            self.T_i *= self.T_mult
+        super()._advance()
+
+    def _jump(self, epoch: float) -> None:
+        if not isinstance(epoch, numbers.Real) or not epoch >= 0:
+            raise ValueError(f"epoch must be a number >= 0, got {epoch!r}")
+        t_cur, t_i = epoch, self.T_0
+        if self.T_mult == 1:
+            t_cur = epoch % self.T_0
+        else:
+            while t_cur >= t_i:  # cycle lengths grow geometrically: few iterations
+                t_cur -= t_i
+                t_i *= self.T_mult
+        self.T_cur, self.T_i = t_cur, t_i
+        self.last_epoch = math.floor(epoch)
+        self._apply(self.get_lr())
+
+    def _rewind(self) -> None:
+        super()._rewind()
+        self.T_cur -= 1
+
+
+class _MomentumCycling(LRScheduler):
+    """Shared by the cyclical schedules, which move momentum (or Adam's beta1) against the
+    lr: high momentum while the lr is low and the other way round (Smith 2018, "A
+    disciplined approach to neural network hyper-parameters")."""
+
+    _momentum_key: str | None = None
+
+    def _init_momentum(self, optimizer: Any, cycle_momentum: bool, base_momentum: Any,
+                       max_momentum: Any, last_epoch: int) -> None:
+        self.cycle_momentum = bool(cycle_momentum)
+        if not self.cycle_momentum:
+            return
+        groups = optimizer.param_groups
+        if all("betas" in group for group in groups):
+            self._momentum_key = "betas"
+        elif all("momentum" in group for group in groups):
+            self._momentum_key = "momentum"
+        else:
+            raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` "
+                             "option enabled (or pass cycle_momentum=False)")
+        self.base_momentums = _per_group("base_momentum", base_momentum, groups)
+        self.max_momentums = _per_group("max_momentum", max_momentum, groups)
+        if last_epoch == -1:
+            for group, momentum in zip(groups, self.max_momentums):
+                self._write_momentum(group, momentum)
+
+    def _momenta(self) -> list[float]:
+        raise NotImplementedError
+
+    def _apply(self, lrs: Sequence[float]) -> None:
+        super()._apply(lrs)
+        if self.cycle_momentum:
+            for group, momentum in zip(self.optimizer.param_groups, self._momenta()):
+                self._write_momentum(group, momentum)
+
+    def _write_momentum(self, group: dict[str, Any], momentum: float) -> None:
+        if self._momentum_key == "betas":
+            group["betas"] = (momentum, *group["betas"][1:])
+        else:
+            group["momentum"] = momentum
+
+
+class CyclicLR(_MomentumCycling):
+    """Cyclical learning rates (Smith 2017, "Cyclical Learning Rates for Training Neural
+    Networks"), stepped once per batch.
+
+    The lr moves linearly from ``base_lr`` up to ``max_lr`` in ``step_size_up`` steps and
+    back in ``step_size_down`` (default: the same), the amplitude scaled per cycle or per
+    step by ``mode``: ``"triangular"`` (constant), ``"triangular2"`` (halved every cycle),
+    ``"exp_range"`` (``gamma ** step``), or a custom ``scale_fn`` with ``scale_mode``.
+    Construction sets every group's lr to ``base_lr``. With ``cycle_momentum`` (the default,
+    as in PyTorch) momentum or beta1 moves the opposite way between ``max_momentum`` and
+    ``base_momentum`` — which switches momentum on for ``SGD(momentum=0)``.
+    """
+
+    _not_saved = _MomentumCycling._not_saved + ("scale_fn",)
+
+    def __init__(self, optimizer: Any, base_lr: float | Sequence[float],
+                 max_lr: float | Sequence[float], step_size_up: float = 2000,
+                 step_size_down: float | None = None, mode: str = "triangular",
+                 gamma: float = 1.0, scale_fn: Callable[[float], float] | None = None,
+                 scale_mode: str = "cycle", cycle_momentum: bool = True,
+                 base_momentum: float | Sequence[float] = 0.8,
+                 max_momentum: float | Sequence[float] = 0.9, last_epoch: int = -1) -> None:
+        groups = _param_groups(optimizer)
+        self._base_lr = _per_group("base_lr", base_lr, groups)
+        self.max_lrs = _per_group("max_lr", max_lr, groups)
+        up = _positive_number("step_size_up", step_size_up)
+        down = up if step_size_down is None else _positive_number("step_size_down", step_size_down)
+        self.total_size = float(up + down)
+        self.step_ratio = up / self.total_size
+        if scale_fn is None:
+            if mode not in ("triangular", "triangular2", "exp_range"):
+                raise ValueError(f"mode must be 'triangular', 'triangular2' or 'exp_range' "
+                                 f"(or give scale_fn), got {mode!r}")
+            scale_mode = "iterations" if mode == "exp_range" else "cycle"
+        elif scale_mode not in ("cycle", "iterations"):
+            raise ValueError(f"scale_mode must be 'cycle' or 'iterations', got {scale_mode!r}")
+        self.mode, self.gamma, self.scale_fn, self.scale_mode = mode, gamma, scale_fn, scale_mode
+        if last_epoch == -1:
+            for group, lr in zip(groups, self._base_lr):
+                group["lr"] = lr
+        self._init_momentum(optimizer, cycle_momentum, base_momentum, max_momentum, last_epoch)
+        super().__init__(optimizer, last_epoch)
+
+    def _initial_lrs(self, last_epoch: int) -> list[float]:
+        super()._initial_lrs(last_epoch)
+        return list(self._base_lr)
+
+    def get_lr(self) -> list[float]:
+        height = self._height()
+        return [base + (peak - base) * height for base, peak in zip(self.base_lrs, self.max_lrs)]
+
+    def _momenta(self) -> list[float]:
+        height = self._height()
+        return [peak - (peak - low) * height
+                for low, peak in zip(self.base_momentums, self.max_momentums)]
+
+    def _height(self) -> float:
+        """Where in [0, 1] between base and max the current step lies, after scaling."""
+        t = self.last_epoch
+        cycle = math.floor(1 + t / self.total_size)
+        x = 1.0 + t / self.total_size - cycle
+        rising = x <= self.step_ratio
+        position = x / self.step_ratio if rising else (x - 1) / (self.step_ratio - 1)
+        return position * self._scale(cycle if self.scale_mode == "cycle" else t)
+
+    def _scale(self, x: float) -> float:
+        if self.scale_fn is not None:
+            return self.scale_fn(x)
+        if self.mode == "triangular":
+            return 1.0
+        if self.mode == "triangular2":
+            return 1.0 / 2.0 ** (x - 1)
+        return self.gamma ** x
+
+    def state_dict(self) -> dict[str, Any]:
+        saved = _save_callables([self.scale_fn]) if self.scale_fn is not None else None
+        return {**super().state_dict(), "scale_fn": saved}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state_dict = dict(state_dict)
+        saved = state_dict.pop("scale_fn", None)
+        if self.scale_fn is not None:
+            _load_callables([self.scale_fn], saved)
+        super().load_state_dict(state_dict)
+
+
+class OneCycleLR(_MomentumCycling):
+    """The 1cycle policy (Smith & Topin 2019, "Super-Convergence"), stepped once per batch.
+
+    The lr rises from ``max_lr / div_factor`` to ``max_lr`` over the first ``pct_start`` of
+    ``total_steps`` (or ``epochs * steps_per_epoch``), then anneals to ``initial_lr /
+    final_div_factor``; ``three_phase=True`` first comes back down to the initial lr
+    symmetrically, as in the paper. ``anneal_strategy`` is ``"cos"`` or ``"linear"``.
+    Momentum (or beta1) moves between ``max_momentum`` and ``base_momentum`` against the lr.
+    Stepping past ``total_steps`` raises ``ValueError``. The values are computed from the
+    per-group ``initial_lr``/``max_lr``/``min_lr`` it stores in the groups (not chainable).
+    """
+
+    def __init__(self, optimizer: Any, max_lr: float | Sequence[float],
+                 total_steps: int | None = None, epochs: int | None = None,
+                 steps_per_epoch: int | None = None, pct_start: float = 0.3,
+                 anneal_strategy: str = "cos", cycle_momentum: bool = True,
+                 base_momentum: float | Sequence[float] = 0.85,
+                 max_momentum: float | Sequence[float] = 0.95, div_factor: float = 25.0,
+                 final_div_factor: float = 1e4, three_phase: bool = False,
+                 last_epoch: int = -1) -> None:
+        groups = _param_groups(optimizer)
+        if total_steps is not None:
+            self.total_steps = _positive_int("total_steps", total_steps)
+        elif epochs is not None and steps_per_epoch is not None:
+            self.total_steps = (_positive_int("epochs", epochs)
+                                * _positive_int("steps_per_epoch", steps_per_epoch))
+        else:
+            raise ValueError("OneCycleLR needs total_steps, or both epochs and steps_per_epoch")
+        pct_start = _number_in("pct_start", pct_start, 0.0, 1.0)
+        if anneal_strategy not in ("cos", "linear"):
+            raise ValueError(f"anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}")
+        self.anneal_strategy = anneal_strategy
+        self.three_phase = bool(three_phase)
+        self._phases = self._make_phases(pct_start * self.total_steps)
+        if last_epoch == -1:
+            div = _positive_number("div_factor", div_factor)
+            final_div = _positive_number("final_div_factor", final_div_factor)
+            for group, peak in zip(groups, _per_group("max_lr", max_lr, groups)):
+                group["initial_lr"] = peak / div
+                group["max_lr"] = peak
+                group["min_lr"] = group["initial_lr"] / final_div
+        self._init_momentum(optimizer, cycle_momentum, base_momentum, max_momentum, last_epoch)
+        super().__init__(optimizer, last_epoch)
+
+    def _make_phases(self, warmup: float) -> list[tuple[float, str, str, str, str]]:
+        """(last step, lr from, lr to, momentum from, momentum to) of each phase."""
+        last = self.total_steps - 1.0
+        if self.three_phase:
+            return [(warmup - 1, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                    (2 * warmup - 2, "max_lr", "initial_lr", "base_momentum", "max_momentum"),
+                    (last, "initial_lr", "min_lr", "max_momentum", "max_momentum")]
+        return [(warmup - 1, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                (last, "max_lr", "min_lr", "base_momentum", "max_momentum")]
+
+    def _position(self) -> tuple[int, float]:
+        """The current phase and the fraction of it done."""
+        t = self.last_epoch
+        if t > self.total_steps:
+            raise ValueError(f"Tried to step {t} times. The specified number of total steps "
+                             f"is {self.total_steps}")
+        start = 0.0
+        for index, (end, *_) in enumerate(self._phases):
+            if t <= end or index == len(self._phases) - 1:
+                return index, (t - start) / (end - start) if end > start else 1.0
+            start = end
+        raise AssertionError("unreachable: the last phase always matches")
+
+    def _anneal(self, start: float, end: float, pct: float) -> float:
+        if self.anneal_strategy == "cos":
+            return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1.0)
+        return start + (end - start) * pct
+
+    def get_lr(self) -> list[float]:
+        index, pct = self._position()
+        _, lr_from, lr_to, _, _ = self._phases[index]
+        return [self._anneal(group[lr_from], group[lr_to], pct)
+                for group in self.optimizer.param_groups]
+
+    def _momenta(self) -> list[float]:
+        index, pct = self._position()
+        _, _, _, m_from, m_to = self._phases[index]
+        ends = {"base_momentum": self.base_momentums, "max_momentum": self.max_momentums}
+        return [self._anneal(start, end, pct) for start, end in zip(ends[m_from], ends[m_to])]
+
+
+class ReduceLROnPlateau(LRScheduler):
+    """Multiply the lr by ``factor`` when a metric has stopped improving.
+
+    ``step(metric)`` after each validation. A value improves on the best so far when it is
+    lower (``mode="min"``) or higher (``"max"``) by more than ``threshold``, relative
+    (``"rel"``: ``best * (1 ∓ threshold)``) or absolute (``"abs"``: ``best ∓ threshold``).
+    After more than ``patience`` epochs without improvement the lr of each group becomes
+    ``max(lr * factor, min_lr)`` (changes smaller than ``eps`` are skipped), and the next
+    ``cooldown`` epochs are not counted.
+    """
+
+    def __init__(self, optimizer: Any, mode: str = "min", factor: float = 0.1,
+                 patience: int = 10, threshold: float = 1e-4, threshold_mode: str = "rel",
+                 cooldown: int = 0, min_lr: float | Sequence[float] = 0,
+                 eps: float = 1e-8) -> None:
+        self._attach(optimizer)
+        groups = optimizer.param_groups
+        if not isinstance(factor, numbers.Real) or not 0 <= factor < 1.0:
+            raise ValueError(f"Factor should be < 1.0 (and >= 0), got {factor!r}")
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+        if threshold_mode not in ("rel", "abs"):
+            raise ValueError(f"threshold_mode must be 'rel' or 'abs', got {threshold_mode!r}")
+        self.factor, self.mode, self.threshold_mode = factor, mode, threshold_mode
+        self.patience = _nonnegative_int("patience", patience)
+        self.cooldown = _nonnegative_int("cooldown", cooldown)
+        self.threshold = _nonnegative_number("threshold", threshold)
+        self.eps = _nonnegative_number("eps", eps)
+        self.min_lrs = [_nonnegative_number("min_lr", lr)
+                        for lr in _per_group("min_lr", min_lr, groups)]
+        self.best = math.inf if mode == "min" else -math.inf
+        self.num_bad_epochs = 0
+        self.cooldown_counter = 0
+        self.last_epoch = 0
+        self._last_lr = [group["lr"] for group in groups]
+
+    def step(self, metrics: Any, epoch: int | None = None) -> None:  # type: ignore[override]
+        """Record one epoch's ``metrics`` (a number or one-element tensor) and maybe reduce."""
+        self._check_step_order()
+        current = float(metrics)
+        if epoch is None:
+            self.last_epoch += 1
+        else:
+            warnings.warn(_EPOCH_WARNING, UserWarning, stacklevel=2)
+            self.last_epoch = epoch
+        if self._is_better(current):
+            self.best, self.num_bad_epochs = current, 0
+        else:
+            self.num_bad_epochs += 1
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0
+        if self.num_bad_epochs > self.patience:
+            self._reduce()
+            self.cooldown_counter, self.num_bad_epochs = self.cooldown, 0
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+    @property
+    def in_cooldown(self) -> bool:
+        return self.cooldown_counter > 0
+
+    def _is_better(self, value: float) -> bool:
+        sign = 1.0 if self.mode == "min" else -1.0
+        if self.threshold_mode == "rel":
+            return sign * value < sign * self.best * (1.0 - sign * self.threshold)
+        return sign * value < sign * self.best - self.threshold
+
+    def _reduce(self) -> None:
+        for group, min_lr in zip(self.optimizer.param_groups, self.min_lrs):
+            old = group["lr"]
+            new = max(old * self.factor, min_lr)
+            if old - new > self.eps:
+                group["lr"] = new
+
+
+class _Composite(LRScheduler):
+    """A scheduler that steps child schedulers; its state dict holds theirs."""
+
+    _not_saved = LRScheduler._not_saved + ("_schedulers",)
+    _schedulers: list[LRScheduler]
+
+    def step(self) -> None:  # type: ignore[override]
+        """Step the schedule (composites take no epoch)."""
+        self._check_step_order()
+        self._advance()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(),
+                "_schedulers": [s.state_dict() for s in self._schedulers]}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state_dict = dict(state_dict)
+        for scheduler, saved in zip(self._schedulers, state_dict.pop("_schedulers")):
+            scheduler.load_state_dict(saved)
+        super().load_state_dict(state_dict)
+
+
+class SequentialLR(_Composite):
+    """Run ``schedulers`` one after another, switching at the ``milestones`` epochs.
+
+    Scheduler ``i + 1`` starts at epoch ``milestones[i]`` from its own epoch 0, i.e. from the
+    base lr. The usual warm-up then decay::
+
+        SequentialLR(opt, [LinearLR(opt, 0.01, total_iters=5), CosineAnnealingLR(opt, 95)],
+                     milestones=[5])
+
+    (see :func:`warmup_cosine`). Construction undoes the children's own initial steps.
+    """
+
+    def __init__(self, optimizer: Any, schedulers: Sequence[LRScheduler],
+                 milestones: Sequence[int], last_epoch: int = -1) -> None:
+        self._attach(optimizer)
+        self._schedulers = _check_children("SequentialLR", schedulers, optimizer)
+        milestones = [_nonnegative_int("each milestone", m) for m in milestones]
+        if len(milestones) != len(self._schedulers) - 1:
+            raise ValueError(f"SequentialLR needs one milestone fewer than schedulers: got "
+                             f"{len(self._schedulers)} schedulers and {len(milestones)} "
+                             "milestones")
+        if any(a >= b for a, b in zip(milestones, milestones[1:])):
+            raise ValueError(f"milestones must increase, got {milestones}")
+        self._milestones = milestones
+        self.last_epoch = last_epoch + 1
+        for group in optimizer.param_groups:
+            group["lr"] = group["initial_lr"]
+        for scheduler in self._schedulers:
+            scheduler._rewind()
+        first = self._schedulers[bisect_right(milestones, self.last_epoch)]
+        first._advance()
+        self._last_lr = first.get_last_lr()
+
+    def _advance(self) -> None:
+        self.last_epoch += 1
+        index = bisect_right(self._milestones, self.last_epoch)
+        scheduler = self._schedulers[index]
+        if index > 0 and self._milestones[index - 1] == self.last_epoch:
+            scheduler._jump(0)
+        else:
+            scheduler._advance()
+        self._last_lr = scheduler.get_last_lr()
+
+
+class ChainedScheduler(_Composite):
+    """Step several schedulers together; their effects multiply through the recursive forms.
+
+    E.g. ``ChainedScheduler([ConstantLR(opt, 0.1, 2), ExponentialLR(opt, 0.9)])``: a tenth
+    of the decayed lr for two epochs, then the decay alone.
+    """
+
+    def __init__(self, schedulers: Sequence[LRScheduler], optimizer: Any = None) -> None:
+        schedulers = list(schedulers)
+        if not schedulers:
+            raise ValueError("ChainedScheduler needs at least one scheduler")
+        optimizer = schedulers[0].optimizer if optimizer is None else optimizer
+        self._attach(optimizer)
+        self._schedulers = _check_children("ChainedScheduler", schedulers, optimizer)
+        self._last_lr = [group["lr"] for group in optimizer.param_groups]
+
+    def _advance(self) -> None:
+        for scheduler in self._schedulers:
+            scheduler._advance()
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+
+def warmup_cosine(optimizer: Any, warmup_steps: int, total_steps: int, eta_min: float = 0.0,
+                  start_factor: float | None = None) -> SequentialLR:
+    """Linear warm-up for ``warmup_steps``, then cosine annealing to ``eta_min`` at
+    ``total_steps`` (the schedule of most transformer training recipes).
+
+    The warm-up lr is ``base_lr * (s + (1 - s) t / warmup_steps)``; the default ``s`` is
+    ``1 / (warmup_steps + 1)``, so the lr climbs ``base_lr / (warmup_steps + 1)`` per step.
+    """
+    start_factor = _warmup_start(warmup_steps, total_steps, start_factor)
+    warmup = LinearLR(optimizer, start_factor, 1.0, warmup_steps)
+    decay = CosineAnnealingLR(optimizer, total_steps - warmup_steps, eta_min)
+    return SequentialLR(optimizer, [warmup, decay], [warmup_steps])
+
+
+def warmup_linear(optimizer: Any, warmup_steps: int, total_steps: int, end_factor: float = 0.0,
+                  start_factor: float | None = None) -> SequentialLR:
+    """Linear warm-up for ``warmup_steps`` (as in :func:`warmup_cosine`), then a linear decay
+    to ``base_lr * end_factor`` at ``total_steps`` (BERT's schedule with the default 0)."""
+    start_factor = _warmup_start(warmup_steps, total_steps, start_factor)
+    warmup = LinearLR(optimizer, start_factor, 1.0, warmup_steps)
+    decay = LinearLR(optimizer, 1.0, end_factor, total_steps - warmup_steps)
+    return SequentialLR(optimizer, [warmup, decay], [warmup_steps])
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+def _param_groups(optimizer: Any) -> list[dict[str, Any]]:
+    """The optimizer's param groups, checked: a scheduler needs at least one, each with an lr."""
+    groups = getattr(optimizer, "param_groups", None)
+    if groups is None:
+        raise TypeError(f"a scheduler needs an optimizer (an object with param_groups), got "
+                        f"{type(optimizer).__name__}")
+    if not groups:
+        raise ValueError("the optimizer has no param groups, so there is no lr to schedule")
+    for i, group in enumerate(groups):
+        if "lr" not in group:
+            raise ValueError(f"param group {i} has no 'lr' to schedule")
+    return groups
+
+
+def _record_optimizer_steps(optimizer: Any) -> None:
+    """Make ``optimizer.step`` set ``optimizer._opt_called``, so a scheduler can tell whether
+    the optimizer has stepped (as PyTorch does, under the same attribute name).
+
+    The wrapper is bound to the optimizer, so ``copy.deepcopy(optimizer)`` rebinds it to the
+    copy. Objects whose ``step`` is not a method are left alone (and never warned about).
+    """
+    step = getattr(optimizer, "step", None)
+    if not isinstance(step, types.MethodType) or getattr(step, "_records_call", False):
+        return
+    unbound = step.__func__
+
+    @functools.wraps(unbound)
+    def recording_step(opt: Any, *args: Any, **kwargs: Any) -> Any:
+        opt._opt_called = True
+        return unbound(opt, *args, **kwargs)
+
+    recording_step._records_call = True  # type: ignore[attr-defined]
+    try:
+        optimizer.step = types.MethodType(recording_step, optimizer)
+        if not hasattr(optimizer, "_opt_called"):
+            optimizer._opt_called = False
+    except AttributeError:  # e.g. __slots__: no tracking, no warning
+        pass
+
+
+def _check_children(owner: str, schedulers: Iterable[Any], optimizer: Any) -> list[LRScheduler]:
+    """The schedulers a composite steps, checked; their own step-order checks are handed to
+    the composite, so the warning comes once."""
+    schedulers = list(schedulers)
+    if not schedulers:
+        raise ValueError(f"{owner} needs at least one scheduler")
+    for i, scheduler in enumerate(schedulers):
+        if isinstance(scheduler, ReduceLROnPlateau):
+            raise ValueError(f"{owner} does not accept ReduceLROnPlateau (scheduler {i}): it "
+                             "needs a metric at every step")
+        if isinstance(scheduler, (SequentialLR, ChainedScheduler)):
+            raise ValueError(f"{owner} does not accept another SequentialLR or "
+                             f"ChainedScheduler (scheduler {i})")
+        if not isinstance(scheduler, LRScheduler):
+            raise TypeError(f"{owner} expects LRSchedulers, got {type(scheduler).__name__} "
+                            f"(scheduler {i})")
+        if scheduler.optimizer is not optimizer:
+            raise ValueError(f"{owner}: scheduler {i} is attached to a different optimizer")
+        scheduler._checks_step_order = False
+    return schedulers
+
+
+def _per_group(name: str, value: Any, groups: Sequence[dict[str, Any]]) -> list[Any]:
+    """``value`` repeated for each group, or a list/tuple with one value per group."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != len(groups):
+            raise ValueError(f"expected {len(groups)} values of {name} (one per param group), "
+                             f"got {len(value)}")
+        return list(value)
+    return [value] * len(groups)
+
+
+def _per_group_callables(name: str, value: Any, optimizer: Any) -> list[Callable]:
+    functions = _per_group(name, value, _param_groups(optimizer))
+    for fn in functions:
+        if not callable(fn):
+            raise TypeError(f"{name} must be a function of the epoch, got {type(fn).__name__}")
+    return functions
+
+
+def _save_callables(functions: Sequence[Callable]) -> list[dict[str, Any] | None]:
+    """The state of callable objects (their ``__dict__``); None for plain functions, whose
+    code cannot be saved as data."""
+    return [None if isinstance(fn, types.FunctionType) else copy.deepcopy(fn.__dict__)
+            for fn in functions]
+
+
+def _load_callables(functions: Sequence[Callable], saved: Sequence[Any] | None) -> None:
+    for fn, state in zip(functions, saved or ()):
+        if state is not None:
+            fn.__dict__.update(copy.deepcopy(state))
+
+
+def _warmup_start(warmup_steps: int, total_steps: int, start_factor: float | None) -> float:
+    _positive_int("warmup_steps", warmup_steps)
+    if not isinstance(total_steps, int) or total_steps <= warmup_steps:
+        raise ValueError(f"total_steps must be an int > warmup_steps ({warmup_steps}), got "
+                         f"{total_steps!r}")
+    return 1.0 / (warmup_steps + 1) if start_factor is None else start_factor
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _positive_int(name: str, value: Any) -> int:
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def _nonnegative_int(name: str, value: Any) -> int:
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{name} must be an int >= 0, got {value!r}")
+    return int(value)
+
+
+def _positive_number(name: str, value: Any) -> float:
+    if not _is_real(value) or not value > 0:
+        raise ValueError(f"{name} must be a number > 0, got {value!r}")
+    return value
+
+
+def _nonnegative_number(name: str, value: Any) -> float:
+    if not _is_real(value) or not value >= 0:
+        raise ValueError(f"{name} must be a number >= 0, got {value!r}")
+    return value
+
+
+def _number_in(name: str, value: Any, low: float, high: float, low_open: bool = False) -> float:
+    inside = _is_real(value) and (low < value if low_open else low <= value) and value <= high
+    if not inside:
+        interval = f"{'(' if low_open else '['}{low}, {high}]"
+        raise ValueError(f"{name} must be a number in {interval}, got {value!r}")
+    return value
