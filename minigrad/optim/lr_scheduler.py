@@ -25,7 +25,6 @@ import numbers
 import types
 import warnings
 from bisect import bisect_right
-from collections import Counter
 from typing import Any, Callable, Iterable, Sequence
 
 __all__ = ["LRScheduler", "LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR",
@@ -232,18 +231,15 @@ class MultiStepLR(_FactorScheduler):
 
     def __init__(self, optimizer: Any, milestones: Iterable[int], gamma: float = 0.1,
                  last_epoch: int = -1) -> None:
-        milestones = list(milestones)
-        for m in milestones:
-            _nonnegative_int("each milestone", m)
-        self.milestones = Counter(milestones)
+        self.milestones = sorted(_nonnegative_int("each milestone", m) for m in milestones)
         self.gamma = _positive_number("gamma", gamma)
         super().__init__(optimizer, last_epoch)
 
     def _factor(self, t: int) -> float:
-        return self.gamma ** self.milestones[t]
+        return self.gamma ** self.milestones.count(t)
 
     def _closed_factor(self, t: int) -> float:
-        return self.gamma ** bisect_right(sorted(self.milestones.elements()), t)
+        return self.gamma ** bisect_right(self.milestones, t)
 
 
 class ConstantLR(_FactorScheduler):
@@ -728,10 +724,12 @@ class ReduceLROnPlateau(LRScheduler):
         return self.cooldown_counter > 0
 
     def _is_better(self, value: float) -> bool:
-        sign = 1.0 if self.mode == "min" else -1.0
-        if self.threshold_mode == "rel":
-            return sign * value < sign * self.best * (1.0 - sign * self.threshold)
-        return sign * value < sign * self.best - self.threshold
+        relative = self.threshold_mode == "rel"
+        if self.mode == "min":
+            bar = self.best * (1.0 - self.threshold) if relative else self.best - self.threshold
+            return value < bar
+        bar = self.best * (1.0 + self.threshold) if relative else self.best + self.threshold
+        return value > bar
 
     def _reduce(self) -> None:
         for group, min_lr in zip(self.optimizer.param_groups, self.min_lrs):

@@ -390,6 +390,36 @@ def test_state_dict_round_trip_mid_schedule(name):
     np.testing.assert_allclose(lrs, reference[cut:], rtol=1e-12)
 
 
+def step_both(optimizer, scheduler):
+    optimizer.step()
+    if isinstance(scheduler, sched.ReduceLROnPlateau):
+        scheduler.step(1.0)
+    else:
+        scheduler.step()
+
+
+@pytest.mark.parametrize("name", [*GOLDEN, "ReduceLROnPlateau"])
+def test_state_dicts_survive_a_file_round_trip(name, tmp_path):
+    """Scheduler state dicts hold only what mg.save stores (no Counter, no functions)."""
+    from minigrad.serialization import load, save
+    make = GOLDEN[name][0] if name in GOLDEN else lambda o: sched.ReduceLROnPlateau(o)
+    optimizer = make_sgd()
+    scheduler = make(optimizer)
+    for _ in range(3):
+        step_both(optimizer, scheduler)
+    save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
+         tmp_path / "checkpoint")
+    saved = load(tmp_path / "checkpoint")
+    resumed_opt = make_sgd()
+    resumed = make(resumed_opt)
+    resumed_opt.load_state_dict(saved["optimizer"])
+    resumed.load_state_dict(saved["scheduler"])
+    for _ in range(4):
+        step_both(optimizer, scheduler)
+        step_both(resumed_opt, resumed)
+        assert resumed.get_last_lr() == pytest.approx(scheduler.get_last_lr(), rel=1e-12)
+
+
 def test_reduce_on_plateau_state_dict_round_trip():
     optimizer = make_sgd()
     scheduler = sched.ReduceLROnPlateau(optimizer, patience=0)
@@ -485,6 +515,20 @@ def test_schedulers_drive_any_object_with_param_groups():
     assert wrapper.steps == 4
     cosine_at_1_of_7 = (1 + math.cos(math.pi / 7)) / 2
     assert wrapper.inner.param_groups[1]["lr"] == pytest.approx(BASES[1] * cosine_at_1_of_7)
+
+
+def test_schedulers_drive_lookahead():
+    from minigrad.optim.lookahead import Lookahead
+    optimizer = Lookahead(make_sgd(), k=2)
+    scheduler = sched.OneCycleLR(optimizer, max_lr=0.4, total_steps=10)
+    with pytest.warns(UserWarning, match="before `optimizer.step"):
+        scheduler.step()
+    for t in range(2, 10):
+        optimizer.step()
+        scheduler.step()
+        inner = optimizer.base_optimizer.param_groups
+        assert [g["lr"] for g in inner] == pytest.approx([one_cycle_closed(0.4, t, 10, 0.3)] * 2)
+        assert 0.85 <= inner[0]["momentum"] == inner[1]["momentum"] <= 0.95
 
 
 def test_a_deep_copied_optimizer_records_its_own_steps():
