@@ -11,6 +11,7 @@ from minigrad.optim.radam import RAdam
 from minigrad.optim.asgd import ASGD
 from minigrad.optim.rprop import Rprop
 from minigrad.optim.adafactor import Adafactor
+from minigrad.optim.lbfgs import LBFGS
 
 __all__ = ["Optimizer", "required", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adadelta",
-           "Adamax", "NAdam", "RAdam", "ASGD", "Rprop", "Adafactor"]
+           "Adamax", "NAdam", "RAdam", "ASGD", "Rprop", "Adafactor", "LBFGS"]
