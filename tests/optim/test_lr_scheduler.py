@@ -398,6 +398,16 @@ def step_both(optimizer, scheduler):
         scheduler.step()
 
 
+def test_reduce_on_plateau_skips_reductions_smaller_than_eps():
+    optimizer = make_sgd(lrs=(4e-8, 1e-8))
+    scheduler = sched.ReduceLROnPlateau(optimizer, factor=0.5, patience=0, eps=1e-8)
+    for _ in range(3):
+        optimizer.step()
+        scheduler.step(1.0)
+    # 4e-8 -> 2e-8 (a change of 2e-8 > eps); changes of 1e-8 or less are skipped
+    assert scheduler.get_last_lr() == [2e-8, 1e-8]
+
+
 @pytest.mark.parametrize("name", [*GOLDEN, "ReduceLROnPlateau"])
 def test_state_dicts_survive_a_file_round_trip(name, tmp_path):
     """Scheduler state dicts hold only what mg.save stores (no Counter, no functions)."""
