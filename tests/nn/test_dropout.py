@@ -4,6 +4,7 @@ import pytest
 import minigrad as mg
 from minigrad import nn
 import minigrad.nn.functional as F
+from minigrad.autograd import gradcheck, gradgradcheck
 
 
 @pytest.mark.parametrize("p", [0.1, 0.5, 0.8])
@@ -52,3 +53,13 @@ def test_dropout_is_seeded():
     a = F.dropout(mg.ones(100)).numpy()
     mg.manual_seed(5)
     np.testing.assert_array_equal(F.dropout(mg.ones(100)).numpy(), a)
+
+
+def test_dropout_gradcheck(device):
+    x = mg.randn(4, 5, dtype=mg.float64, device=device, requires_grad=True)
+
+    def fixed_mask_dropout(t):
+        mg.manual_seed(1)  # the same mask at every evaluation, so finite differences apply
+        return F.dropout(t, 0.3)
+    assert gradcheck(fixed_mask_dropout, (x,))
+    assert gradgradcheck(fixed_mask_dropout, (x,))

@@ -255,3 +255,23 @@ def test_parameter_wraps_tensors_and_arrays():
     assert nn.Parameter(np.ones(2)).dtype == np.float64
     assert type(p * 2) is mg.Tensor  # results of ops are plain tensors
     assert nn.Parameter().shape == (0,)
+
+
+def test_deepcopy_gives_an_independent_model():
+    import copy
+    net = Net()
+    clone = copy.deepcopy(net)
+    assert clone.block.fc.weight is not net.block.fc.weight
+    assert clone.block.fc.weight is clone.block.fc._parameters["weight"]
+    with mg.no_grad():
+        clone.block.fc.weight[...] = 0.0
+    assert not np.all(net.block.fc.weight.numpy() == 0)
+
+
+def test_to_missing_cuda_fails_early_with_a_device_error():
+    if mg.cuda_is_available():
+        pytest.skip("a GPU is present")
+    net = Net()
+    with pytest.raises(mg.DeviceError, match="cuda"):
+        net.to("cuda")
+    assert all(p.device == "cpu" for p in net.parameters())

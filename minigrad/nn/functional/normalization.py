@@ -84,14 +84,17 @@ def normalize(input: Tensor, axes: tuple[int, ...], eps: float, weight: Tensor |
     xp = backend.xp(input.device)
     x = input.data
     mean = x.mean(axis=axes, keepdims=True)
-    centred = x - mean
-    var = (centred * centred).mean(axis=axes, keepdims=True)
+    xhat = x - mean
+    var = (xhat * xhat).mean(axis=axes, keepdims=True)
     inv_std = 1.0 / xp.sqrt(var + eps)
-    xhat = centred * inv_std
+    xhat *= inv_std  # in place: each large temporary costs page faults on some systems
     count = x.size // max(mean.size, 1)
-    data = xhat if weight is None else xhat * weight.data
-    if bias is not None:
-        data = data + bias.data
+    if weight is not None:
+        data = xhat * weight.data
+        if bias is not None:
+            data += bias.data
+    else:
+        data = xhat if bias is None else xhat + bias.data
     parents = tuple(t for t in (input, weight, bias) if t is not None)
 
     def backward(g: Tensor, out: Tensor) -> list[Tensor | None]:
