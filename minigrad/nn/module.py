@@ -44,32 +44,32 @@ class Module:
 
     # --- registration ---------------------------------------------------------------------
     def __setattr__(self, name: str, value: Any) -> None:
-        if isinstance(value, (Parameter, Module)) and "_parameters" not in self.__dict__:
-            raise AttributeError(f"cannot assign {type(value).__name__} '{name}' before "
-                                 f"Module.__init__() ran; call super().__init__() first")
+        state = self.__dict__
         if isinstance(value, (Parameter, Module)):
-            if name not in self._parameters and name not in self._modules:
-                self.__dict__.pop(name, None)  # a plain attribute becomes a registered one
+            if "_parameters" not in state:
+                raise AttributeError(f"cannot assign {type(value).__name__} '{name}' before "
+                                     "Module.__init__() ran; call super().__init__() first")
+            if name not in state["_parameters"] and name not in state["_modules"]:
+                state.pop(name, None)  # a plain attribute (or buffer) gives way
             if isinstance(value, Parameter):
                 self.register_parameter(name, value)
             else:
                 self.add_module(name, value)
-        elif name in self.__dict__.get("_parameters", ()):
+        elif name in state.get("_parameters", ()):
             if value is not None:
                 raise TypeError(f"cannot assign {type(value).__name__} to parameter '{name}': "
                                 "expected an nn.Parameter or None")
             self.register_parameter(name, None)
-        elif name in self.__dict__.get("_modules", ()):
+        elif name in state.get("_modules", ()):
             if value is not None:
                 raise TypeError(f"cannot assign {type(value).__name__} to submodule '{name}': "
                                 "expected an nn.Module or None")
             self.add_module(name, None)
-        elif name in self.__dict__.get("_buffers", ()):
+        elif name in state.get("_buffers", ()):
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(f"cannot assign {type(value).__name__} to buffer '{name}': "
                                 "expected a Tensor or None")
-            self._buffers[name] = value
-            self.__dict__[name] = value
+            self._buffers[name] = state[name] = value
         else:
             object.__setattr__(self, name, value)
 
