@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import numbers
 import os
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Union
 
 from minigrad import backend
 from minigrad.tensor import Tensor
@@ -18,10 +18,10 @@ from minigrad.tensor import Tensor
 _STRUCTURE_KEY = "__minigrad_structure__"
 _FORMAT = "minigrad-state-v1"
 
-Path = "str | os.PathLike[str] | BinaryIO"
+PathOrFile = Union[str, "os.PathLike[str]", BinaryIO]
 
 
-def save(obj: Any, f: Path) -> None:
+def save(obj: Any, f: PathOrFile) -> None:
     """Write ``obj`` (a tensor, or dicts/lists/tuples of tensors, numbers, strings, None)
     to the file ``f`` (a path, written exactly as given, or a binary file object)."""
     arrays: dict[str, Any] = {}
@@ -35,7 +35,7 @@ def save(obj: Any, f: Path) -> None:
         numpy.savez(f, **arrays)
 
 
-def load(f: Path, map_location: str | None = None) -> Any:
+def load(f: PathOrFile, map_location: str | None = None) -> Any:
     """Read what :func:`save` wrote. Tensors come back on ``map_location`` (default "cpu")
     with their dtypes and ``requires_grad`` flags."""
     device = backend.normalize_device(map_location or "cpu")

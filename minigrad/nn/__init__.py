@@ -11,6 +11,7 @@ from minigrad.nn.module import Module
 from minigrad.nn.normalization import BatchNorm1d, LayerNorm
 from minigrad.nn.parameter import Parameter
 
-__all__ = ["functional", "init", "utils", "Module", "Parameter", "Sequential", "ModuleList", "Linear", "Identity",
-           "Flatten", "Dropout", "BatchNorm1d", "LayerNorm", "ReLU", "ReLU6", "LeakyReLU", "Tanh", "Sigmoid", "GELU", "Softmax",
-           "LogSoftmax", "CrossEntropyLoss", "NLLLoss", "MSELoss"]
+__all__ = ["functional", "init", "utils", "Module", "Parameter", "Sequential", "ModuleList",
+           "Linear", "Identity", "Flatten", "Dropout", "BatchNorm1d", "LayerNorm", "ReLU",
+           "ReLU6", "LeakyReLU", "Tanh", "Sigmoid", "GELU", "Softmax", "LogSoftmax",
+           "CrossEntropyLoss", "NLLLoss", "MSELoss"]

@@ -24,7 +24,8 @@ REFERENCES = {
     "sigmoid": (F.sigmoid, lambda x: 1 / (1 + np.exp(-x))),
     "gelu": (F.gelu, lambda x: x * 0.5 * (1 + np.vectorize(math.erf)(x / math.sqrt(2)))),
     "gelu_tanh": (lambda t: F.gelu(t, approximate="tanh"),
-                  lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))),
+                  lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi)
+                                                   * (x + 0.044715 * x**3)))),
 }
 
 

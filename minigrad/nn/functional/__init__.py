@@ -11,4 +11,5 @@ from minigrad.nn.functional.normalization import batch_norm, layer_norm
 from minigrad.nn.functional.special import erf
 
 __all__ = ["relu", "relu6", "leaky_relu", "gelu", "tanh", "sigmoid", "softmax", "log_softmax",
-           "linear", "dropout", "batch_norm", "layer_norm", "cross_entropy", "nll_loss", "mse_loss", "erf"]
+           "linear", "dropout", "batch_norm", "layer_norm", "cross_entropy", "nll_loss",
+           "mse_loss", "erf"]
