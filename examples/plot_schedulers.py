@@ -40,7 +40,8 @@ SCHEDULES = {
         o, max_lr=0.1, total_steps=n, three_phase=True, anneal_strategy="linear"),
     "ReduceLROnPlateau  (patience 5)": lambda o, n: sched.ReduceLROnPlateau(
         o, factor=0.5, patience=5),
-    "warmup_cosine  (a SequentialLR)": lambda o, n: sched.warmup_cosine(o, n // 10, n, eta_min=0.005),
+    "warmup_cosine  (a SequentialLR)": lambda o, n: sched.warmup_cosine(
+        o, n // 10, n, eta_min=0.005),
     "warmup_linear  (a SequentialLR)": lambda o, n: sched.warmup_linear(o, n // 10, n),
     "ChainedScheduler  cosine × 0.98ᵗ": lambda o, n: sched.ChainedScheduler(
         [sched.CosineAnnealingLR(o, T_max=n // 4), sched.ExponentialLR(o, gamma=0.98)]),

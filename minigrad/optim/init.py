@@ -374,4 +374,5 @@ def _robert_uniform_width(alpha: float) -> float:
     """Widest [alpha, alpha + w] (alpha > 0) on which a uniform proposal beats Robert's
     exponential one."""
     root = math.sqrt(alpha * alpha + 4.0)
-    return 2.0 * math.sqrt(math.e) / (alpha + root) * math.exp(0.25 * (alpha * alpha - alpha * root))
+    scale = math.exp(0.25 * (alpha * alpha - alpha * root))
+    return 2.0 * math.sqrt(math.e) / (alpha + root) * scale

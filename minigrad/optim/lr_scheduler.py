@@ -210,7 +210,8 @@ class _FactorScheduler(LRScheduler):
 
 
 class StepLR(_FactorScheduler):
-    """Multiply the lr by ``gamma`` every ``step_size`` epochs: ``base_lr * gamma^(t // step_size)``."""
+    """Multiply the lr by ``gamma`` every ``step_size`` epochs:
+    ``base_lr * gamma^(t // step_size)``."""
 
     def __init__(self, optimizer: Any, step_size: int, gamma: float = 0.1,
                  last_epoch: int = -1) -> None:
@@ -383,7 +384,8 @@ class CosineAnnealingLR(LRScheduler):
             rise = (1.0 - math.cos(math.pi / period)) / 2.0
             return [group["lr"] + (base - eta_min) * rise
                     for base, group in zip(self.base_lrs, groups)]
-        ratio = (1.0 + math.cos(math.pi * t / period)) / (1.0 + math.cos(math.pi * (t - 1) / period))
+        ratio = ((1.0 + math.cos(math.pi * t / period))
+                 / (1.0 + math.cos(math.pi * (t - 1) / period)))
         return [eta_min + (group["lr"] - eta_min) * ratio for group in groups]
 
     def _closed_form_lr(self) -> list[float]:

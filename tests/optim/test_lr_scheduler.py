@@ -246,6 +246,19 @@ def test_cyclic_lr_moves_momentum_against_the_lr_and_turns_it_on():
     assert optimizer.param_groups[0]["momentum"] == 0.0
 
 
+def test_cyclic_lr_custom_scale_function():
+    half = run(lambda o: sched.CyclicLR(o, 0.01, 0.1, 4, scale_fn=lambda x: 0.5 ** x,
+                                        scale_mode="iterations", cycle_momentum=False), 40)
+    full = run(lambda o: sched.CyclicLR(o, 0.01, 0.1, 4, cycle_momentum=False), 40)
+    decay = 0.5 ** np.arange(40)[:, None]
+    np.testing.assert_allclose(half - 0.01, (full - 0.01) * decay, atol=1e-15)
+    scale = Decay(0.9)
+    scheduler = sched.CyclicLR(make_sgd(), 0.01, 0.1, scale_fn=scale)
+    assert scheduler.state_dict()["scale_fn"] == [{"rate": 0.9}]
+    with pytest.raises(ValueError, match="scale_mode must be 'cycle' or 'iterations'"):
+        sched.CyclicLR(make_sgd(), 0.01, 0.1, scale_fn=scale, scale_mode="epoch")
+
+
 # --- the recursive form where it differs from the closed one --------------------------------
 
 def test_cosine_annealing_carries_a_manual_lr_change_like_pytorch():
