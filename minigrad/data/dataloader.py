@@ -68,8 +68,8 @@ class DataLoader:
 
     def __len__(self) -> int:
         """The number of batches per epoch."""
-        n, full = divmod(len(self.dataset), self.batch_size)
-        return n if self.drop_last or full == 0 else n + 1
+        batches, rest = divmod(len(self.dataset), self.batch_size)
+        return batches if self.drop_last or rest == 0 else batches + 1
 
     def __iter__(self) -> Iterator[Any]:
         order = self._epoch_order()
@@ -105,7 +105,8 @@ class DataLoader:
     def _collated_batches(self, order: Any) -> Iterator[Any]:
         indices = order.tolist()
         for start in self._batch_bounds():
-            batch = self.collate_fn([self.dataset[i] for i in indices[start:start + self.batch_size]])
+            samples = [self.dataset[i] for i in indices[start:start + self.batch_size]]
+            batch = self.collate_fn(samples)
             yield batch if self.device is None else _to_device(batch, self.device)
 
 
