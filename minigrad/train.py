@@ -64,7 +64,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--seed", type=int, default=0, help="seeds initialisation and shuffling")
-    parser.add_argument("--checkpoint", default=os.path.join("checkpoints", "digits_mlp.pkl"),
+    parser.add_argument("--checkpoint", default=os.path.join("checkpoints", "digits_mlp.npz"),
                         help="where to save the trained model ('' to skip saving)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
@@ -146,7 +146,7 @@ def train_epoch(model: Module, loader: DataLoader, optimizer: Optimizer,
         optimizer.step()
         batch_loss = loss.item()
         total_loss += batch_loss * len(y)
-        correct += int((logits.argmax(axis=1) == y).sum().item())
+        correct += _correct(logits, y)
         seen += len(y)
         if progress is not None:
             progress.update(1)
@@ -162,9 +162,14 @@ def evaluate(model: Module, loader: DataLoader) -> tuple[float, float]:
         for X, y in loader:
             logits = model(X)
             total_loss += cross_entropy(logits, y, reduction="sum").item()
-            correct += int((logits.argmax(axis=1) == y).sum().item())
+            correct += _correct(logits, y)
             seen += len(y)
     return total_loss / seen, correct / seen
+
+
+def _correct(logits: mg.Tensor, y: mg.Tensor) -> int:
+    """How many samples the logits classify right."""
+    return int((logits.argmax(axis=1) == y).sum().item())
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

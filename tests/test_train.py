@@ -46,7 +46,7 @@ def _run_module(*args, cwd):
 
 
 def test_main_job_smoke(tmp_path):
-    checkpoint = tmp_path / "run" / "model.pkl"
+    checkpoint = tmp_path / "run" / "model.npz"
     result = _run_module("--epochs", "1", "--hidden", "16", "--checkpoint", str(checkpoint),
                          "--no-progress", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -58,7 +58,7 @@ def test_main_job_smoke(tmp_path):
 
 def test_main_returns_metrics_and_checkpoint_restores_the_model(tmp_path, capsys):
     from minigrad.train import build_model, evaluate, load_data, main
-    checkpoint = str(tmp_path / "model.pkl")
+    checkpoint = str(tmp_path / "model.npz")
     metrics = main(["--epochs", "3", "--hidden", "32", "--norm", "layer", "--checkpoint",
                     checkpoint, "--no-progress", "--optimizer", "sgd"])
     assert metrics["test_accuracy"] > 0.8
@@ -68,6 +68,28 @@ def test_main_returns_metrics_and_checkpoint_restores_the_model(tmp_path, capsys
     model.load_state_dict(saved["model"])
     loaders, _ = load_data(batch_size=64, device="cpu")
     assert evaluate(model, loaders["test"])[1] == pytest.approx(metrics["test_accuracy"])
+
+
+def test_progress_bar_with_tqdm_and_plain_lines_without(monkeypatch, capsys):
+    from minigrad import train
+    flags = ["--epochs", "1", "--hidden", "8", "--checkpoint", ""]
+    if train.tqdm is not None:
+        train.main(flags)
+        assert "loss=" in capsys.readouterr().err  # the live loss on the bar
+    monkeypatch.setattr(train, "tqdm", None)
+    train.main(flags)
+    out, err = capsys.readouterr()
+    assert "epoch   1/1  train loss" in out and "loss=" not in err
+
+
+def test_main_is_reproducible_for_a_seed(capsys):
+    from minigrad.train import main
+    flags = ["--epochs", "1", "--hidden", "16", "--checkpoint", "", "--no-progress"]
+    first, again = main(flags + ["--seed", "3"]), main(flags + ["--seed", "3"])
+    other = main(flags + ["--seed", "4"])
+    assert first["train_loss"] == again["train_loss"]
+    assert first["test_loss"] == again["test_loss"]
+    assert first["train_loss"] != other["train_loss"]
 
 
 @pytest.mark.parametrize("flags, message", [
