@@ -1,4 +1,8 @@
-"""Loss layers: modules around the functions of :mod:`minigrad.nn.functional`."""
+"""Loss layers: modules around the functions of :mod:`minigrad.nn.functional`.
+
+Arguments after ``weight`` are keyword-only: PyTorch's positional order still holds the
+deprecated ``size_average``, so a positional call would bind the wrong argument.
+"""
 from __future__ import annotations
 
 from minigrad.nn import functional as F
@@ -15,29 +19,37 @@ class _Loss(Module):
 
 
 class _WeightedLoss(_Loss):
-    def __init__(self, weight: Tensor | None = None, reduction: str = "mean") -> None:
+    def __init__(self, weight: Tensor | None = None, ignore_index: int = -100,
+                 reduction: str = "mean") -> None:
         super().__init__(reduction)
         self.register_buffer("weight", weight)
+        self.ignore_index = ignore_index
 
 
 class CrossEntropyLoss(_WeightedLoss):
     """Cross-entropy of logits (N, C) against integer class targets (N,); see
     :func:`minigrad.nn.functional.cross_entropy`."""
 
-    def __init__(self, weight: Tensor | None = None, reduction: str = "mean",
-                 label_smoothing: float = 0.0) -> None:
-        super().__init__(weight, reduction)
+    def __init__(self, weight: Tensor | None = None, *, ignore_index: int = -100,
+                 reduction: str = "mean", label_smoothing: float = 0.0) -> None:
+        super().__init__(weight, ignore_index, reduction)
         self.label_smoothing = label_smoothing
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return F.cross_entropy(input, target, self.weight, self.reduction, self.label_smoothing)
+        return F.cross_entropy(input, target, self.weight, ignore_index=self.ignore_index,
+                               reduction=self.reduction, label_smoothing=self.label_smoothing)
 
 
 class NLLLoss(_WeightedLoss):
     """Negative log-likelihood of log-probabilities (N, C) at integer targets (N,)."""
 
+    def __init__(self, weight: Tensor | None = None, *, ignore_index: int = -100,
+                 reduction: str = "mean") -> None:
+        super().__init__(weight, ignore_index, reduction)
+
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return F.nll_loss(input, target, self.weight, self.reduction)
+        return F.nll_loss(input, target, self.weight, ignore_index=self.ignore_index,
+                          reduction=self.reduction)
 
 
 class MSELoss(_Loss):

@@ -13,23 +13,28 @@ def _log_softmax_np(x):
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
-def _cross_entropy_np(logits, target, weight=None, reduction="mean", smoothing=0.0):
-    """PyTorch's definition, transcribed: smoothed, weighted target distribution."""
+def _cross_entropy_np(logits, target, weight=None, reduction="mean", smoothing=0.0,
+                      ignore_index=-100):
+    """PyTorch's definition, transcribed: smoothed, weighted target distribution; ignored
+    samples count nothing."""
     n, c = logits.shape
     w = np.ones(c) if weight is None else weight
+    counted = target != ignore_index
+    safe = np.where(counted, target, 0)
     logp = _log_softmax_np(logits)
-    onehot = np.eye(c)[target]
-    a = w[None, :] * ((1 - smoothing) * onehot + smoothing / c)
+    onehot = np.eye(c)[safe]
+    a = w[None, :] * ((1 - smoothing) * onehot + smoothing / c) * counted[:, None]
     losses = -(a * logp).sum(axis=1)
     if reduction == "none":
         return losses
     if reduction == "sum":
         return losses.sum()
-    return losses.sum() / w[target].sum()
+    return losses.sum() / (w[safe] * counted).sum()
 
 
 CASES = [dict(), dict(label_smoothing=0.2), dict(weighted=True),
-         dict(weighted=True, label_smoothing=0.1)]
+         dict(weighted=True, label_smoothing=0.1), dict(ignore_index=3),
+         dict(weighted=True, label_smoothing=0.1, ignore_index=1)]
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
@@ -40,13 +45,14 @@ def test_cross_entropy_value_and_grad_against_numpy(device, reduction, case):
     target = np.array([0, 3, 1, 1, 2, 3])
     weight = rng.random(4) + 0.5 if case.get("weighted") else None
     smoothing = case.get("label_smoothing", 0.0)
+    ignore = case.get("ignore_index", -100)
     x = mg.tensor(logits, requires_grad=True, device=device)
     w = None if weight is None else mg.tensor(weight, device=device)
     t = mg.tensor(target, device=device)
-    loss = F.cross_entropy(x, t, w, reduction=reduction, label_smoothing=smoothing)
-    expected = _cross_entropy_np(logits, target, weight, reduction, smoothing)
-    np.testing.assert_allclose(loss.numpy(), expected, rtol=1e-12)
-    fn = lambda x: F.cross_entropy(x, t, w, reduction=reduction, label_smoothing=smoothing)
+    fn = lambda x: F.cross_entropy(x, t, w, ignore_index=ignore, reduction=reduction,
+                                   label_smoothing=smoothing)
+    expected = _cross_entropy_np(logits, target, weight, reduction, smoothing, ignore)
+    np.testing.assert_allclose(fn(x).numpy(), expected, rtol=1e-12)
     assert gradcheck(fn, (x,))
     assert gradgradcheck(fn, (x,))
 
@@ -74,6 +80,9 @@ def test_cross_entropy_bad_targets():
         F.cross_entropy(x, mg.tensor([0, 1, 10, 2]))
     with pytest.raises(ValueError, match="class -1"):
         F.cross_entropy(x, mg.tensor([0, 1, -1, 2]))
+    F.cross_entropy(x, mg.tensor([0, 1, -100, 2]))  # the default ignore_index is allowed
+    with pytest.raises(ValueError, match="class -100"):
+        F.cross_entropy(x, mg.tensor([0, 1, -100, 2]), ignore_index=-1)
     with pytest.raises(TypeError, match="float32"):
         F.cross_entropy(x, mg.tensor([0.0, 1.0, 2.0, 3.0]))
     with pytest.raises(ShapeError, match=r"shape \(4,\)"):
@@ -98,20 +107,24 @@ def test_cross_entropy_module_matches_functional():
     w = mg.tensor([1.0, 2.0, 0.5])
     module = nn.CrossEntropyLoss(weight=w, label_smoothing=0.1, reduction="sum")
     np.testing.assert_allclose(module(x, t).numpy(),
-                               F.cross_entropy(x, t, w, "sum", 0.1).numpy(), rtol=1e-6)
+                               F.cross_entropy(x, t, w, reduction="sum",
+                                               label_smoothing=0.1).numpy(), rtol=1e-6)
     assert "weight" in module.state_dict()
 
 
-def test_cross_entropy_matches_torch():
+@pytest.mark.parametrize("ignore_index", [-100, 2])
+def test_cross_entropy_matches_torch(ignore_index):
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(2)
-    logits, target, weight = rng.standard_normal((7, 5)), rng.integers(0, 5, 7), rng.random(5)
+    logits, weight = rng.standard_normal((7, 5)), rng.random(5)
+    target = np.array([0, 2, 1, 3, 2, 4, 1])
     x = mg.tensor(logits, requires_grad=True)
-    loss = F.cross_entropy(x, mg.tensor(target), mg.tensor(weight), label_smoothing=0.3)
+    loss = F.cross_entropy(x, mg.tensor(target), mg.tensor(weight), label_smoothing=0.3,
+                           ignore_index=ignore_index)
     loss.backward()
     tx = torch.tensor(logits, requires_grad=True)
     tloss = torch.nn.functional.cross_entropy(tx, torch.tensor(target), torch.tensor(weight),
-                                              label_smoothing=0.3)
+                                              label_smoothing=0.3, ignore_index=ignore_index)
     tloss.backward()
     np.testing.assert_allclose(loss.item(), tloss.item(), rtol=1e-12)
     np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-10, atol=1e-14)
@@ -119,7 +132,8 @@ def test_cross_entropy_matches_torch():
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_nll_loss_against_numpy(device, reduction, weighted):
+@pytest.mark.parametrize("ignore_index", [-100, 0])
+def test_nll_loss_against_numpy(device, reduction, weighted, ignore_index):
     rng = np.random.default_rng(3)
     log_p = _log_softmax_np(rng.standard_normal((5, 3)))
     target = np.array([2, 0, 1, 2, 2])
@@ -127,12 +141,14 @@ def test_nll_loss_against_numpy(device, reduction, weighted):
     x = mg.tensor(log_p, requires_grad=True, device=device)
     t = mg.tensor(target, device=device)
     w = mg.tensor(weight, device=device) if weighted else None
-    losses = -weight[target] * log_p[np.arange(5), target]
+    sample_weight = weight[target] * (target != ignore_index)
+    losses = -sample_weight * log_p[np.arange(5), target]
     expected = {"none": losses, "sum": losses.sum(),
-                "mean": losses.sum() / weight[target].sum()}[reduction]
-    np.testing.assert_allclose(F.nll_loss(x, t, w, reduction).numpy(), expected, rtol=1e-12)
-    assert gradcheck(lambda x: F.nll_loss(x, t, w, reduction), (x,))
-    module = nn.NLLLoss(weight=w, reduction=reduction)
+                "mean": losses.sum() / sample_weight.sum()}[reduction]
+    fn = lambda x: F.nll_loss(x, t, w, ignore_index=ignore_index, reduction=reduction)
+    np.testing.assert_allclose(fn(x).numpy(), expected, rtol=1e-12)
+    assert gradcheck(fn, (x,))
+    module = nn.NLLLoss(weight=w, ignore_index=ignore_index, reduction=reduction)
     np.testing.assert_allclose(module(x, t).numpy(), expected, rtol=1e-12)
 
 

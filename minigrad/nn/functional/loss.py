@@ -15,67 +15,76 @@ from minigrad.tensor import Tensor, _make, record
 _REDUCTIONS = ("mean", "sum", "none")
 
 
-def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
-                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, *,
+                  ignore_index: int = -100, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Tensor:
     """Cross-entropy between softmax(input) and the target classes, as one fused op.
 
     With smoothing e and class weights w (1 without), sample i's loss is
     -sum_c a_ic log p_ic, where p = softmax(input_i) and
-    a_ic = w_c ((1 - e) [c = t_i] + e / C). 'mean' divides the sum by sum_i w_{t_i} (N
-    without weights). The gradient w.r.t. the logits is s_i p_ic - a_ic with
-    s_i = sum_c a_ic: for plain targets, softmax minus one-hot. Softmax is computed once.
+    a_ic = w_c ((1 - e) [c = t_i] + e / C); samples whose target is ``ignore_index`` count
+    0. 'mean' divides the sum by sum_i w_{t_i} over the counted samples. The gradient
+    w.r.t. the logits is s_i p_ic - a_ic with s_i = sum_c a_ic: for plain targets, softmax
+    minus one-hot. Softmax is computed once.
     """
-    _check_classification(input, target, weight, reduction, "cross_entropy")
+    _check_classification(input, target, weight, ignore_index, reduction, "cross_entropy")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     xp = backend.xp(input.device)
     n, c = input.shape
     rows = xp.arange(n)
-    targets = target.data
+    w = None if weight is None else weight.data.astype(input.dtype, copy=False)
+    targets, counted, sample_weight = _target_weights(target.data, w, ignore_index, input.dtype)
     shifted = input.data - input.data.max(axis=1, keepdims=True)
     exps = xp.exp(shifted)
     sums = exps.sum(axis=1)
     log_sums = xp.log(sums)
-    w = None if weight is None else weight.data.astype(input.dtype, copy=False)
-    target_weight = 1.0 if w is None else w[targets]
     keep = 1.0 - label_smoothing
     # -sum_c a_ic log p_ic, with log p_ic = shifted_ic - log_sums_i
-    losses = log_sums - shifted[rows, targets]
-    if w is not None or label_smoothing:
-        losses *= keep * target_weight
+    losses = (log_sums - shifted[rows, targets]) * (keep * sample_weight)
     if label_smoothing:
         class_sum = c if w is None else w.sum()
         weighted_shifted = shifted.sum(axis=1) if w is None else shifted @ w
-        losses += label_smoothing / c * (class_sum * log_sums - weighted_shifted)
-    denominator = n if w is None else target_weight.sum()
+        losses += label_smoothing / c * counted * (class_sum * log_sums - weighted_shifted)
+    one_hot = w is None and not label_smoothing and bool(counted.all())
+    denominator = sample_weight.sum()
 
     def backward(g: Tensor, out: Tensor) -> tuple[Tensor]:
         probs = softmax_node(input, exps / sums[:, None], 1)
         target_part = xp.zeros(input.shape, dtype=input.dtype)
-        target_part[rows, targets] = keep * target_weight
+        target_part[rows, targets] = keep * sample_weight
         if label_smoothing:
-            target_part += label_smoothing / c * (1.0 if w is None else w)
-        if w is not None or label_smoothing:
+            target_part += label_smoothing / c * counted[:, None] * (1.0 if w is None else w)
+        if not one_hot:
             probs = probs * _make(target_part.sum(axis=1, keepdims=True), input.device)
         grad = probs - _make(target_part, input.device)
         if reduction == "none":
             return (grad * g.reshape(n, 1),)
         return (grad * (g * (1.0 / denominator) if reduction == "mean" else g),)
-    return record(_reduce(losses, reduction, denominator), input.device, (input,),
-                  backward)
+    return record(_reduce(losses, reduction, denominator), input.device, (input,), backward)
 
 
-def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
-             reduction: str = "mean") -> Tensor:
+def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, *,
+             ignore_index: int = -100, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of the target classes, given log-probabilities ``input``
-    (N, C): sample i's loss is -w_{t_i} input[i, t_i]; 'mean' divides by sum_i w_{t_i}."""
-    _check_classification(input, target, weight, reduction, "nll_loss")
+    (N, C): sample i's loss is -w_{t_i} input[i, t_i] (0 where t_i is ``ignore_index``);
+    'mean' divides by the sum of w_{t_i} over the counted samples."""
+    _check_classification(input, target, weight, ignore_index, reduction, "nll_loss")
+    w = None if weight is None else weight.data.astype(input.dtype, copy=False)
+    targets, _, sample_weight = _target_weights(target.data, w, ignore_index, input.dtype)
     rows = backend.xp(input.device).arange(input.shape[0])
-    losses = -input[rows, target.data]
-    if weight is None:
-        return _reduce(losses, reduction, input.shape[0])
-    target_weight = weight[target.data]
-    return _reduce(losses * target_weight, reduction, target_weight.sum())
+    losses = input[rows, targets] * _make(-sample_weight, input.device)
+    return _reduce(losses, reduction, sample_weight.sum())
+
+
+def _target_weights(targets: Any, w: Any, ignore_index: int, dtype: Any) -> tuple[Any, Any, Any]:
+    """Targets safe to index with (ignored ones replaced by 0), the mask of counted samples
+    (as 0/1 in ``dtype``) and each sample's weight w[t_i] (0 where ignored)."""
+    ignored = targets == ignore_index
+    counted = (~ignored).astype(dtype)
+    if ignored.any():
+        targets = targets * ~ignored
+    return targets, counted, counted if w is None else w[targets] * counted
 
 
 def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
@@ -105,8 +114,9 @@ def _check_reduction(reduction: str, name: str) -> None:
 
 
 def _check_classification(input: Tensor, target: Tensor, weight: Tensor | None,
-                          reduction: str, name: str) -> None:
-    """Input (N, C) floating, target (N,) integer classes in 0..C-1, weight (C,)."""
+                          ignore_index: int, reduction: str, name: str) -> None:
+    """Input (N, C) floating, target (N,) integer classes in 0..C-1 (or ignore_index),
+    weight (C,)."""
     _check_reduction(reduction, name)
     if not isinstance(input, Tensor) or not isinstance(target, Tensor):
         raise TypeError(f"{name}: input and target must be Tensors, got "
@@ -125,11 +135,12 @@ def _check_classification(input: Tensor, target: Tensor, weight: Tensor | None,
     if target.device != input.device:
         raise DeviceError(f"{name}: input is on {input.device} but target is on "
                           f"{target.device}; move one with .to(device)")
-    if n:
-        low, high = int(target.data.min()), int(target.data.max())
-        if low < 0 or high >= c:
-            raise ValueError(f"{name}: target contains class {low if low < 0 else high} but "
-                             f"input has {c} classes (valid: 0..{c - 1})")
+    t = target.data
+    if n and (int(t.min()) < 0 or int(t.max()) >= c):
+        bad = t[((t < 0) | (t >= c)) & (t != ignore_index)]
+        if bad.size:
+            raise ValueError(f"{name}: target contains class {int(bad[0])} but input has {c} "
+                             f"classes (valid: 0..{c - 1})")
     if weight is not None:
         if not isinstance(weight, Tensor) or weight.shape != (c,) or weight.data.dtype.kind != "f":
             raise ShapeError(f"{name}: weight must be a floating-point Tensor of shape ({c},), "
