@@ -50,6 +50,10 @@ class Optimizer:
         if isinstance(params, dict):
             raise TypeError("params must be an iterable of Tensors or of dicts; to pass one "
                             "param group, wrap the dict in a list: [group]")
+        if isinstance(params, (set, frozenset)):
+            warnings.warn("params given as a set: their order, and so the indices in "
+                          "state_dict(), can change between runs; pass a list",
+                          UserWarning, stacklevel=2)
         self.defaults = dict(defaults)
         self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
         self.param_groups: list[dict[str, Any]] = []

@@ -38,6 +38,12 @@ class TestConstruction:
         with pytest.raises(TypeError, match="not a set"):
             optim.SGD([{"params": {w}}], lr=0.1)
 
+    def test_set_of_params_warns(self):
+        w = mg.ones(2, requires_grad=True)
+        with pytest.warns(UserWarning, match="set"):
+            opt = optim.SGD({w}, lr=0.1)
+        assert opt.param_groups[0]["params"] == [w]
+
     def test_same_tensor_in_two_groups_is_rejected(self):
         w = mg.ones(2, requires_grad=True)
         with pytest.raises(ValueError, match="more than one parameter group"):
@@ -227,3 +233,24 @@ class TestStateDict:
 def test_repr_lists_groups():
     text = repr(optim.SGD(_params((2,)), lr=0.1, momentum=0.9))
     assert text.startswith("SGD (") and "momentum: 0.9" in text and "Parameter Group 0" in text
+
+
+# Rprop is left out: its lr is only the initial step size, which is then clipped from below.
+ALL_WITH_LR = [optim.SGD, optim.Adam, optim.AdamW, optim.RAdam, optim.Adagrad, optim.RMSprop,
+               optim.Adadelta, optim.Adamax, optim.NAdam, optim.ASGD, optim.Adafactor]
+
+
+@pytest.mark.parametrize("cls", ALL_WITH_LR, ids=lambda c: c.__name__)
+def test_each_group_reads_its_own_lr_and_weight_decay(cls):
+    frozen, moving, decayed = _params((2, 3), (3,), (3,))
+    opt = cls([{"params": [frozen], "lr": 0.0},
+               {"params": [moving], "lr": 0.1, "weight_decay": 0.0},
+               {"params": [decayed], "lr": 0.1, "weight_decay": 0.5}])
+    for _ in range(3):
+        opt.zero_grad()
+        _backward_sum(frozen, moving, decayed)
+        opt.step()
+    np.testing.assert_array_equal(frozen.numpy(), np.ones((2, 3)))
+    assert np.all(moving.numpy() < 1.0)
+    assert not np.array_equal(decayed.numpy(), moving.numpy())  # the decay was applied
+    assert opt.state[frozen]["step"] == 3

@@ -402,11 +402,13 @@ GOLDEN = [
 ]
 
 
+@pytest.mark.parametrize("dtype, rtol", [(mg.float64, 1e-10), (mg.float32, 3e-5)],
+                         ids=["float64", "float32"])
 @pytest.mark.parametrize("cls, kwargs, expected", GOLDEN,
                          ids=[_case_id((c, k, None)) for c, k, _ in GOLDEN])
-def test_golden_numbers(cls, kwargs, expected):
-    p = mg.tensor(GOLDEN_START, dtype=mg.float64, requires_grad=True)
-    h, b = mg.tensor(GOLDEN_H), mg.tensor(GOLDEN_B)
+def test_golden_numbers(cls, kwargs, expected, dtype, rtol):
+    p = mg.tensor(GOLDEN_START, dtype=dtype, requires_grad=True)
+    h, b = mg.tensor(GOLDEN_H, dtype=dtype), mg.tensor(GOLDEN_B, dtype=dtype)
     sign = -1.0 if kwargs.get("maximize") else 1.0
     opt = cls([p], **kwargs)
     for t in range(1, max(expected) + 1):
@@ -414,8 +416,10 @@ def test_golden_numbers(cls, kwargs, expected):
         (sign * (0.5 * h * p * p + b * p + 0.1 * p ** 4).sum()).backward()
         opt.step()
         if t in expected:
-            np.testing.assert_allclose(p.numpy(), expected[t], rtol=1e-10, atol=1e-11,
+            np.testing.assert_allclose(p.numpy(), expected[t], rtol=rtol, atol=rtol / 10,
                                        err_msg=f"after step {t}")
+    assert p.dtype == dtype
+    assert all(v.dtype == dtype for v in opt.state[p].values() if hasattr(v, "dtype"))
 
 
 # --- convergence ---------------------------------------------------------------------------------
