@@ -45,7 +45,7 @@ except ImportError:
 
 SIZES = "2-16-16-2/32,64-128-128-10/64,784-512-512-10/128,1024-4096-4096-10/256"
 LR = 0.01
-MIN_BLOCK_S = 0.02  # time steps in blocks at least this long, so the timer's grain is noise-free
+MIN_BLOCK_S = 0.02  # steps are timed in blocks this long, so timer resolution does not matter
 
 Step = Callable[[], Any]
 Weights = list[tuple[np.ndarray, np.ndarray]]
@@ -73,11 +73,11 @@ def numpy_step(weights: Weights, x: Any, y: Any, xp: Any) -> Step:
     rows = xp.arange(len(y))
 
     def step() -> Any:
-        inputs = [x]
-        for W, b in params:
-            z = inputs[-1] @ W.T + b
-            inputs.append(xp.maximum(z, 0))
-        logits = z  # the last layer has no ReLU
+        inputs = [x]  # the input of every layer, kept for the backward pass
+        for W, b in params[:-1]:
+            inputs.append(xp.maximum(inputs[-1] @ W.T + b, 0))
+        W, b = params[-1]
+        logits = inputs[-1] @ W.T + b
         shifted = logits - logits.max(axis=1, keepdims=True)
         exp = xp.exp(shifted)
         total = exp.sum(axis=1, keepdims=True)
