@@ -10,7 +10,8 @@ from minigrad.tensor import Tensor
 
 
 class Adam(Optimizer):
-    """Adam (Kingma & Ba 2015, "Adam: A Method for Stochastic Optimization"), as ``torch.optim.Adam``.
+    """Adam (Kingma & Ba 2015, "Adam: A Method for Stochastic Optimization"), as
+    ``torch.optim.Adam``.
 
     With ``g`` the gradient (negated when ``maximize``) and ``t`` the parameter's step count::
 

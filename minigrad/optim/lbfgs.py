@@ -278,7 +278,8 @@ def strong_wolfe(objective: Objective, xp: Any, t: float, d: Any, f: float, g: A
     if done:
         bracket, bracket_f, bracket_g, bracket_gtd = [t], [f_new], [g_new], [gtd_new]
     elif ls_iter == max_ls:  # out of evaluations while still extrapolating
-        bracket, bracket_f, bracket_g, bracket_gtd = [0.0, t], [f, f_new], [g, g_new], [gtd, gtd_new]
+        bracket, bracket_f = [0.0, t], [f, f_new]
+        bracket_g, bracket_gtd = [g, g_new], [gtd, gtd_new]
     else:
         bracket, bracket_f = [t_prev, t], [f_prev, f_new]
         bracket_g, bracket_gtd = [g_prev, g_new], [gtd_prev, gtd_new]
