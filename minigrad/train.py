@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import minigrad as mg
 from minigrad import backend
@@ -28,7 +28,8 @@ from minigrad.optim.optimizer import Optimizer
 from minigrad.optim.radam import RAdam
 from minigrad.optim.rmsprop import RMSprop
 from minigrad.optim.sgd import SGD
-from minigrad.serialization import save
+from minigrad.serialization import load, save
+from minigrad.tensor import Tensor
 
 try:
     from tqdm import tqdm
@@ -229,15 +230,27 @@ def _save_checkpoint(args: argparse.Namespace, model: Module, optimizer: Optimiz
 
 
 
-def _arrays_as_tensors(obj: Any) -> Any:
-    """``obj`` with backend arrays (optimizer state) wrapped as tensors, which ``save`` stores."""
-    if backend.is_array(obj):
-        return mg.tensor(obj)
+def load_checkpoint(path: str, map_location: str | None = None) -> dict[str, Any]:
+    """A checkpoint written by this script, ready for ``model.load_state_dict`` and
+    ``optimizer.load_state_dict`` (so that training can resume)."""
+    checkpoint = load(path, map_location=map_location)
+    checkpoint["optimizer"] = _map_leaves(
+        checkpoint["optimizer"], lambda value: value.data if isinstance(value, Tensor) else value)
+    return checkpoint
+
+
+def _arrays_as_tensors(state: Any) -> Any:
+    """Optimizer state with its backend arrays wrapped as tensors, which ``save`` can store."""
+    return _map_leaves(state, lambda value: mg.tensor(value) if backend.is_array(value) else value)
+
+
+def _map_leaves(obj: Any, convert: Callable[[Any], Any]) -> Any:
+    """``obj`` (nested dicts, lists and tuples) with ``convert`` applied to every other value."""
     if isinstance(obj, dict):
-        return {key: _arrays_as_tensors(value) for key, value in obj.items()}
+        return {key: _map_leaves(value, convert) for key, value in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return type(obj)(_arrays_as_tensors(value) for value in obj)
-    return obj
+        return type(obj)(_map_leaves(value, convert) for value in obj)
+    return convert(obj)
 
 
 if __name__ == "__main__":
