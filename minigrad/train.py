@@ -3,7 +3,7 @@
 The whole recipe of supervised learning in one file: standardise the features with
 statistics of the training set, train with mini-batches, watch the validation set every
 epoch, report accuracy on the untouched test set once at the end, and save a checkpoint.
-The defaults reach about 97% test accuracy in a few seconds on a laptop CPU;
+The defaults reach about 98.5% test accuracy in about a second on one CPU core;
 ``python -m minigrad.train --help`` lists the knobs.
 """
 from __future__ import annotations
