@@ -66,8 +66,9 @@ def test_rosenbrock_golden(line_search_fn, maximize):
         assert got[2:] == want[2:]
 
 
-def test_strong_wolfe_reaches_rosenbrock_minimum():
-    final_x = _rosenbrock_run("strong_wolfe", steps=4)[-1][1]
+@pytest.mark.parametrize("line_search_fn, steps", [(None, 6), ("strong_wolfe", 4)])
+def test_reaches_rosenbrock_minimum(line_search_fn, steps):
+    final_x = _rosenbrock_run(line_search_fn, steps=steps)[-1][1]
     np.testing.assert_allclose(final_x, [1.0, 1.0], atol=1e-4)
 
 
