@@ -176,3 +176,17 @@ def test_mse_loss_refuses_broadcasting_shapes():
         F.mse_loss(mg.randn(4, 1), mg.randn(4))
     with pytest.raises(ValueError, match="reduction"):
         nn.MSELoss("average")
+
+
+@pytest.mark.parametrize("fn", [F.cross_entropy, lambda x, t: F.nll_loss(F.log_softmax(x, 1), t)])
+def test_ignored_samples_are_left_out(fn):
+    x = mg.randn(5, 3, dtype=mg.float64, requires_grad=True)
+    kept = [0, 2, 3]
+    fn(x, mg.tensor([2, -100, 0, 1, -100])).backward()
+    subset = mg.tensor(x.numpy()[kept], requires_grad=True)
+    expected = fn(subset, mg.tensor([2, 0, 1]))
+    np.testing.assert_allclose(fn(x, mg.tensor([2, -100, 0, 1, -100])).numpy(),
+                               expected.numpy(), rtol=1e-12)
+    expected.backward()
+    np.testing.assert_allclose(x.grad.numpy()[kept], subset.grad.numpy(), rtol=1e-12)
+    np.testing.assert_array_equal(x.grad.numpy()[[1, 4]], 0.0)

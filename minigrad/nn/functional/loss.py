@@ -27,37 +27,44 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, *
     w.r.t. the logits is s_i p_ic - a_ic with s_i = sum_c a_ic: for plain targets, softmax
     minus one-hot. Softmax is computed once.
     """
-    _check_classification(input, target, weight, ignore_index, reduction, "cross_entropy")
+    ignored = _check_classification(input, target, weight, ignore_index, reduction,
+                                    "cross_entropy")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     xp = backend.xp(input.device)
     n, c = input.shape
     rows = xp.arange(n)
+    targets = _stand_in_targets(target.data, ignored)
     w = None if weight is None else weight.data.astype(input.dtype, copy=False)
-    targets, counted, sample_weight = _target_weights(target.data, w, ignore_index, input.dtype)
+    target_weight = 1.0 if w is None else w[targets]
+    keep = 1.0 - label_smoothing
     shifted = input.data - input.data.max(axis=1, keepdims=True)
     exps = xp.exp(shifted)
     sums = exps.sum(axis=1)
     log_sums = xp.log(sums)
-    keep = 1.0 - label_smoothing
     # -sum_c a_ic log p_ic, with log p_ic = shifted_ic - log_sums_i
-    losses = (log_sums - shifted[rows, targets]) * (keep * sample_weight)
+    losses = log_sums - shifted[rows, targets]
+    if w is not None or label_smoothing:
+        losses *= keep * target_weight
     if label_smoothing:
         class_sum = c if w is None else w.sum()
         weighted_shifted = shifted.sum(axis=1) if w is None else shifted @ w
-        losses += label_smoothing / c * counted * (class_sum * log_sums - weighted_shifted)
-    one_hot = w is None and not label_smoothing and bool(counted.all())
-    denominator = sample_weight.sum()
+        losses += label_smoothing / c * (class_sum * log_sums - weighted_shifted)
+    if ignored is not None:
+        losses *= ~ignored
+    denominator = _denominator(target_weight, ignored, n)
 
     def backward(g: Tensor, out: Tensor) -> tuple[Tensor]:
         probs = softmax_node(input, exps / sums[:, None], 1)
         target_part = xp.zeros(input.shape, dtype=input.dtype)
-        target_part[rows, targets] = keep * sample_weight
+        target_part[rows, targets] = keep * target_weight
         if label_smoothing:
-            target_part += label_smoothing / c * counted[:, None] * (1.0 if w is None else w)
-        if not one_hot:
+            target_part += label_smoothing / c * (1.0 if w is None else w)
+        if w is not None or label_smoothing:
             probs = probs * _make(target_part.sum(axis=1, keepdims=True), input.device)
         grad = probs - _make(target_part, input.device)
+        if ignored is not None:
+            grad = grad * _make(~ignored[:, None], input.device)
         if reduction == "none":
             return (grad * g.reshape(n, 1),)
         return (grad * (g * (1.0 / denominator) if reduction == "mean" else g),)
@@ -69,22 +76,28 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, *,
     """Negative log-likelihood of the target classes, given log-probabilities ``input``
     (N, C): sample i's loss is -w_{t_i} input[i, t_i] (0 where t_i is ``ignore_index``);
     'mean' divides by the sum of w_{t_i} over the counted samples."""
-    _check_classification(input, target, weight, ignore_index, reduction, "nll_loss")
-    w = None if weight is None else weight.data.astype(input.dtype, copy=False)
-    targets, _, sample_weight = _target_weights(target.data, w, ignore_index, input.dtype)
-    rows = backend.xp(input.device).arange(input.shape[0])
-    losses = input[rows, targets] * _make(-sample_weight, input.device)
-    return _reduce(losses, reduction, sample_weight.sum())
+    ignored = _check_classification(input, target, weight, ignore_index, reduction, "nll_loss")
+    xp = backend.xp(input.device)
+    n = input.shape[0]
+    targets = _stand_in_targets(target.data, ignored)
+    losses = -input[xp.arange(n), targets]
+    target_weight = 1.0 if weight is None else weight.data.astype(input.dtype)[targets]
+    if weight is not None or ignored is not None:
+        factor = target_weight if ignored is None else target_weight * ~ignored
+        losses = losses * _make(xp.asarray(factor, dtype=input.dtype), input.device)
+    return _reduce(losses, reduction, _denominator(target_weight, ignored, n))
 
 
-def _target_weights(targets: Any, w: Any, ignore_index: int, dtype: Any) -> tuple[Any, Any, Any]:
-    """Targets safe to index with (ignored ones replaced by 0), the mask of counted samples
-    (as 0/1 in ``dtype``) and each sample's weight w[t_i] (0 where ignored)."""
-    ignored = targets == ignore_index
-    counted = (~ignored).astype(dtype)
-    if ignored.any():
-        targets = targets * ~ignored
-    return targets, counted, counted if w is None else w[targets] * counted
+def _stand_in_targets(targets: Any, ignored: Any) -> Any:
+    """The targets, with class 0 standing in for ignored ones (masked out afterwards)."""
+    return targets if ignored is None else targets * ~ignored
+
+
+def _denominator(target_weight: Any, ignored: Any, n: int) -> Any:
+    """What 'mean' divides by: the total weight of the counted samples."""
+    if ignored is None:
+        return n if isinstance(target_weight, float) else target_weight.sum()
+    return (target_weight * ~ignored).sum()
 
 
 def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
@@ -114,9 +127,10 @@ def _check_reduction(reduction: str, name: str) -> None:
 
 
 def _check_classification(input: Tensor, target: Tensor, weight: Tensor | None,
-                          ignore_index: int, reduction: str, name: str) -> None:
-    """Input (N, C) floating, target (N,) integer classes in 0..C-1 (or ignore_index),
-    weight (C,)."""
+                          ignore_index: int, reduction: str, name: str) -> Any:
+    """Check input (N, C) floating, target (N,) integer classes in 0..C-1 (or ignore_index),
+    weight (C,). Returns the mask of ignored samples, or None when no sample is ignored (found
+    without a scan when ignore_index lies outside the targets' range, as -100 does)."""
     _check_reduction(reduction, name)
     if not isinstance(input, Tensor) or not isinstance(target, Tensor):
         raise TypeError(f"{name}: input and target must be Tensors, got "
@@ -135,12 +149,6 @@ def _check_classification(input: Tensor, target: Tensor, weight: Tensor | None,
     if target.device != input.device:
         raise DeviceError(f"{name}: input is on {input.device} but target is on "
                           f"{target.device}; move one with .to(device)")
-    t = target.data
-    if n and (int(t.min()) < 0 or int(t.max()) >= c):
-        bad = t[((t < 0) | (t >= c)) & (t != ignore_index)]
-        if bad.size:
-            raise ValueError(f"{name}: target contains class {int(bad[0])} but input has {c} "
-                             f"classes (valid: 0..{c - 1})")
     if weight is not None:
         if not isinstance(weight, Tensor) or weight.shape != (c,) or weight.data.dtype.kind != "f":
             raise ShapeError(f"{name}: weight must be a floating-point Tensor of shape ({c},), "
@@ -148,3 +156,16 @@ def _check_classification(input: Tensor, target: Tensor, weight: Tensor | None,
         if weight.device != input.device:
             raise DeviceError(f"{name}: input is on {input.device} but weight is on "
                               f"{weight.device}")
+    if not n:
+        return None
+    t = target.data
+    low, high = int(t.min()), int(t.max())
+    ignored = t == ignore_index if low <= ignore_index <= high else None
+    if ignored is not None and not ignored.any():
+        ignored = None
+    if low < 0 or high >= c:
+        bad = t[((t < 0) | (t >= c)) & (t != ignore_index)]
+        if bad.size:
+            raise ValueError(f"{name}: target contains class {int(bad[0])} but input has {c} "
+                             f"classes (valid: 0..{c - 1})")
+    return ignored
