@@ -84,29 +84,11 @@ class Optimizer:
         if "params" not in param_group:
             raise ValueError("a param group needs a 'params' entry")
         group = dict(param_group)
-        params = group["params"]
-        if isinstance(params, Tensor):
-            params = [params]
-        elif isinstance(params, (set, frozenset)):
-            raise TypeError("a param group's params must be an ordered collection (list or "
-                            "tuple), not a set: state_dict() relies on their order")
-        params = list(params)
-        names = [item[0] for item in params if isinstance(item, tuple)]
-        if names:
-            if len(names) != len(params):
-                raise ValueError("all parameters of a group must be named (name, tensor) "
-                                 "pairs, or none of them")
+        params, names = _params_and_names(group["params"])
+        if names is not None:
             group["param_names"] = names
-            params = [item[1] for item in params]
         for p in params:
-            if not isinstance(p, Tensor):
-                raise TypeError(f"optimizer can only optimize Tensors, got {type(p).__name__}")
-            if not p.is_leaf:
-                raise ValueError("can't optimize a non-leaf Tensor (it is computed from other "
-                                 "tensors); optimize the leaves it comes from")
-            if p.dtype.kind not in "fc":
-                raise TypeError(f"can't optimize a tensor of dtype {p.dtype}: parameters must "
-                                "be floating point")
+            _check_parameter(p)
         if len({id(p) for p in params}) != len(params):
             warnings.warn("a param group holds the same tensor twice; it will be updated twice "
                           "per step", UserWarning, stacklevel=2)
@@ -255,6 +237,34 @@ class Optimizer:
             lr = lr.item()
         Optimizer._validate("lr", lr, _is_number(lr) and lr >= 0, "a number >= 0")
         return float(lr)
+
+
+def _params_and_names(params: Any) -> tuple[list[Tensor], list[str] | None]:
+    """A group's parameters as a list, and their names when given as (name, tensor) pairs."""
+    if isinstance(params, Tensor):
+        return [params], None
+    if isinstance(params, (set, frozenset)):
+        raise TypeError("a param group's params must be an ordered collection (list or "
+                        "tuple), not a set: state_dict() relies on their order")
+    params = list(params)
+    named = [isinstance(item, tuple) for item in params]
+    if not any(named):
+        return params, None
+    if not all(named):
+        raise ValueError("all parameters of a group must be named (name, tensor) pairs, "
+                         "or none of them")
+    return [tensor for _, tensor in params], [name for name, _ in params]
+
+
+def _check_parameter(p: Any) -> None:
+    if not isinstance(p, Tensor):
+        raise TypeError(f"optimizer can only optimize Tensors, got {type(p).__name__}")
+    if not p.is_leaf:
+        raise ValueError("can't optimize a non-leaf Tensor (it is computed from other "
+                         "tensors); optimize the leaves it comes from")
+    if p.dtype.kind not in "fc":
+        raise TypeError(f"can't optimize a tensor of dtype {p.dtype}: parameters must be "
+                        "floating point")
 
 
 def _is_number(value: Any) -> bool:
