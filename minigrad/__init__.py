@@ -13,6 +13,8 @@ from minigrad.creation import (arange, eye, full, ones, ones_like, rand, randint
                                zeros, zeros_like)
 from minigrad.ops import (abs, clip, concatenate, exp, log, matmul, maximum, minimum, relu,
                           sigmoid, sqrt, stack, tanh, where)
+from minigrad.serialization import load, save
+from minigrad import data, datasets, nn, optim
 
 bool = bool_
 clamp = clip

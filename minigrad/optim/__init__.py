@@ -1,4 +1,9 @@
-"""Optimizers: update parameters from their gradients (``torch.optim``'s names and semantics)."""
+"""Optimizers, learning-rate schedulers, initializers and gradient clipping.
+
+``torch.optim``'s names and semantics; beyond PyTorch's core: FTRL, Lion, AdaBelief,
+ScheduleFreeAdamW, Muon, and the Lookahead / Ranger wrappers.
+"""
+from minigrad.optim import clip_grad, init, lr_scheduler
 from minigrad.optim.optimizer import Optimizer, required
 from minigrad.optim.sgd import SGD
 from minigrad.optim.adam import Adam, AdamW
@@ -12,6 +17,18 @@ from minigrad.optim.asgd import ASGD
 from minigrad.optim.rprop import Rprop
 from minigrad.optim.adafactor import Adafactor
 from minigrad.optim.lbfgs import LBFGS
+from minigrad.optim.ftrl import FTRL
+from minigrad.optim.lion import Lion
+from minigrad.optim.adabelief import AdaBelief
+from minigrad.optim.schedule_free import ScheduleFreeAdamW
+from minigrad.optim.muon import Muon
+from minigrad.optim.lookahead import Lookahead
+from minigrad.optim.ranger import Ranger
+from minigrad.optim.gradient_centralization import centralize_gradient
+from minigrad.optim.clip_grad import clip_grad_norm_, clip_grad_value_
 
 __all__ = ["Optimizer", "required", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adadelta",
-           "Adamax", "NAdam", "RAdam", "ASGD", "Rprop", "Adafactor", "LBFGS"]
+           "Adamax", "NAdam", "RAdam", "ASGD", "Rprop", "Adafactor", "LBFGS", "FTRL", "Lion",
+           "AdaBelief", "ScheduleFreeAdamW", "Muon", "Lookahead", "Ranger",
+           "centralize_gradient", "clip_grad_norm_", "clip_grad_value_", "lr_scheduler", "init",
+           "clip_grad"]
