@@ -34,20 +34,23 @@ def erf_array(x: Any, xp: Any) -> Any:
 
 
 def _series(x: Any, xp: Any) -> Any:
-    term = x.copy()
-    total = x.copy()
-    two_x2 = 2.0 * x * x
-    for n in range(1, _SERIES_TERMS):
-        term *= two_x2 / (2 * n + 1)
-        total += term
-    return _TWO_OVER_SQRT_PI * xp.exp(-x * x) * total
+    """erf for |x| < 2.5: the series sum_n u^n / (3*5*...*(2n+1)), u = 2x^2, evaluated from
+    its last term inwards as 1 + u/3 (1 + u/5 (1 + ...)), in place."""
+    u = 2.0 * x * x
+    total = xp.ones_like(x)
+    for n in range(_SERIES_TERMS - 1, 0, -1):
+        total *= u
+        total *= 1.0 / (2 * n + 1)
+        total += 1.0
+    return _TWO_OVER_SQRT_PI * x * xp.exp(-x * x) * total
 
 
 def _erfc_fraction(x: Any, xp: Any) -> Any:
     """erfc for x >= 2.5, evaluating the continued fraction from its deepest level up."""
     denominator = x.copy()
     for k in range(_FRACTION_DEPTH, 0, -1):
-        denominator = x + (0.5 * k) / denominator
+        xp.divide(0.5 * k, denominator, out=denominator)
+        denominator += x
     return xp.exp(-x * x) / (math.sqrt(math.pi) * denominator)
 
 
