@@ -1,7 +1,7 @@
 """The error function, which the exact GELU needs and the array libraries lack.
 
 erf is computed in float64 from two expansions, each used where it converges fast
-(Abramowitz & Stegun 7.1.6 and 7.1.14), to about 1e-15 absolute error:
+(Abramowitz & Stegun, chapter 7), to about 1e-15 absolute error:
 
 * |x| < 2.5: erf(x) = 2/sqrt(pi) exp(-x^2) sum_n (2x^2)^n x / (1*3*...*(2n+1)), a series of
   positive terms (no cancellation), 36 terms;
