@@ -68,14 +68,14 @@ class Tensor:
         return (self[i] for i in range(len(self)))
 
     def __repr__(self) -> str:
-        body = repr(backend.to_numpy(self.data)).removeprefix("array(").removesuffix(")")
-        body = body.split(", dtype=")[0]
+        body = backend.xp("cpu").array2string(backend.to_numpy(self.data), separator=", ",
+                                              prefix="tensor(")
         extras = []
         if self.device != "cpu":
             extras.append(f"device='{self.device}'")
         if self.data.dtype != backend.get_default_dtype() and self.data.dtype.kind == "f":
             extras.append(f"dtype={self.data.dtype}")
-        if self._backward is not None:
+        if self._parents:  # a live graph node (a freed one has dropped its inputs)
             extras.append(f"grad_fn=<{_op_name(self._backward)}>")
         elif self.requires_grad:
             extras.append("requires_grad=True")

@@ -42,7 +42,13 @@ def test_repr_is_readable():
     assert repr(mg.tensor([1.0, 2.0])) == "tensor([1., 2.])"
     assert "requires_grad=True" in repr(mg.ones(1, requires_grad=True))
     assert "dtype=float64" in repr(mg.ones(1, dtype=mg.float64))
-    assert "grad_fn=<mulBackward>" in repr(mg.ones(1, requires_grad=True) * 2.0)
+    y = (mg.ones(1, requires_grad=True) * 2.0).sum()
+    assert "grad_fn=<sumBackward>" in repr(y)
+    y.backward()
+    assert repr(y) == "tensor(2., requires_grad=True)"  # the graph is freed
+    wide = repr(mg.tensor([[-1.5402765, 1.0195082, 0.73603714, -0.21526884],
+                           [-1.3121709, -0.6178093, 0.8344715, 1.0955086]]))
+    assert "dtype" not in wide and wide.count("\n") == 1
 
 
 def test_numpy_arrays_meet_tensors_through_the_tensor_operators():
