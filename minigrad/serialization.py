@@ -1,7 +1,8 @@
 """Saving and loading state dicts: ``mg.save(obj, path)`` and ``mg.load(path)``.
 
-The file is a NumPy ``.npz`` archive: each tensor is one array, and one more entry holds the
-structure (nested dicts, lists, tuples, numbers, strings, None) as JSON. Loading uses
+The file is a NumPy ``.npz`` archive: each tensor (or bare array, as in an optimizer's state)
+is one array, and one more entry holds the structure (nested dicts, lists, tuples, numbers,
+strings, None) as JSON. Loading uses
 ``allow_pickle=False`` and parses only JSON, so opening a file never runs code from it,
 unlike a pickle.
 """
@@ -22,8 +23,8 @@ PathOrFile = Union[str, "os.PathLike[str]", BinaryIO]
 
 
 def save(obj: Any, f: PathOrFile) -> None:
-    """Write ``obj`` (a tensor, or dicts/lists/tuples of tensors, numbers, strings, None)
-    to the file ``f`` (a path, written exactly as given, or a binary file object)."""
+    """Write ``obj`` (a tensor, or dicts/lists/tuples of tensors, arrays, numbers, strings,
+    None) to the file ``f`` (a path, written exactly as given, or a binary file object)."""
     arrays: dict[str, Any] = {}
     structure = {"format": _FORMAT, "root": _encode(obj, arrays, "obj")}
     numpy = backend.xp("cpu")
@@ -36,8 +37,8 @@ def save(obj: Any, f: PathOrFile) -> None:
 
 
 def load(f: PathOrFile, map_location: str | None = None) -> Any:
-    """Read what :func:`save` wrote. Tensors come back on ``map_location`` (default "cpu")
-    with their dtypes and ``requires_grad`` flags."""
+    """Read what :func:`save` wrote. Tensors (and arrays) come back on ``map_location``
+    (default "cpu") with their dtypes, tensors with their ``requires_grad`` flags."""
     device = backend.normalize_device(map_location or "cpu")
     with backend.xp("cpu").load(f, allow_pickle=False) as archive:
         if _STRUCTURE_KEY not in archive.files:
@@ -55,6 +56,10 @@ def _encode(obj: Any, arrays: dict[str, Any], path: str) -> Any:
         key = f"tensor{len(arrays)}"
         arrays[key] = backend.to_numpy(obj.data)
         return {"tensor": key, "requires_grad": obj.requires_grad}
+    if backend.is_array(obj):  # optimizer state keeps bare arrays
+        key = f"array{len(arrays)}"
+        arrays[key] = backend.to_numpy(obj)
+        return {"array": key}
     if obj is None or isinstance(obj, (bool, str)):
         return obj
     if isinstance(obj, numbers.Integral):
@@ -72,7 +77,7 @@ def _encode(obj: Any, arrays: dict[str, Any], path: str) -> Any:
         values = [_encode(v, arrays, f"{path}[{i}]") for i, v in enumerate(obj)]
         return {"tuple": values} if isinstance(obj, tuple) else {"list": values}
     raise TypeError(f"save: cannot store a {type(obj).__name__} (at {path}); supported are "
-                    "tensors, dicts, lists, tuples, numbers, strings and None")
+                    "tensors, arrays, dicts, lists, tuples, numbers, strings and None")
 
 
 def _decode(data: Any, archive: Any, device: str) -> Any:
@@ -82,6 +87,8 @@ def _decode(data: Any, archive: Any, device: str) -> Any:
         array = archive[data["tensor"]]
         tensor = Tensor(backend.to_device(array, device), device=device)
         return tensor.requires_grad_(True) if data.get("requires_grad") else tensor
+    if "array" in data:
+        return backend.to_device(archive[data["array"]], device)
     if "dict" in data:
         return {key: _decode(value, archive, device) for key, value in data["dict"]}
     if "tuple" in data:

@@ -11,10 +11,9 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 import minigrad as mg
-from minigrad import backend
 from minigrad.data import DataLoader, StandardScaler, TensorDataset
 from minigrad.datasets.digits import NUM_CLASSES, load_digits
 from minigrad.nn import BatchNorm1d, Dropout, LayerNorm, Linear, Module, ReLU, Sequential
@@ -28,8 +27,7 @@ from minigrad.optim.optimizer import Optimizer
 from minigrad.optim.radam import RAdam
 from minigrad.optim.rmsprop import RMSprop
 from minigrad.optim.sgd import SGD
-from minigrad.serialization import load, save
-from minigrad.tensor import Tensor
+from minigrad.serialization import save
 
 try:
     from tqdm import tqdm
@@ -222,35 +220,11 @@ def _save_checkpoint(args: argparse.Namespace, model: Module, optimizer: Optimiz
     directory = os.path.dirname(args.checkpoint)
     if directory:
         os.makedirs(directory, exist_ok=True)
-    save({"model": model.state_dict(), "optimizer": _arrays_as_tensors(optimizer.state_dict()),
+    save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
           "args": vars(args),
           "scaler": {"mean": scaler.mean_, "scale": scaler.scale_},
           "test_accuracy": test_accuracy}, args.checkpoint)
     print(f"saved checkpoint to {args.checkpoint}")
-
-
-
-def load_checkpoint(path: str, map_location: str | None = None) -> dict[str, Any]:
-    """A checkpoint written by this script, ready for ``model.load_state_dict`` and
-    ``optimizer.load_state_dict`` (so that training can resume)."""
-    checkpoint = load(path, map_location=map_location)
-    checkpoint["optimizer"] = _map_leaves(
-        checkpoint["optimizer"], lambda value: value.data if isinstance(value, Tensor) else value)
-    return checkpoint
-
-
-def _arrays_as_tensors(state: Any) -> Any:
-    """Optimizer state with its backend arrays wrapped as tensors, which ``save`` can store."""
-    return _map_leaves(state, lambda value: mg.tensor(value) if backend.is_array(value) else value)
-
-
-def _map_leaves(obj: Any, convert: Callable[[Any], Any]) -> Any:
-    """``obj`` (nested dicts, lists and tuples) with ``convert`` applied to every other value."""
-    if isinstance(obj, dict):
-        return {key: _map_leaves(value, convert) for key, value in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_map_leaves(value, convert) for value in obj)
-    return convert(obj)
 
 
 if __name__ == "__main__":
