@@ -19,7 +19,7 @@ def operands(a: Any, b: Any) -> tuple[Tensor, Tensor]:
     """Both operands as tensors on one device, numbers taking the other's dtype.
 
     An integer tensor meeting a float tensor is cast to the float's dtype (PyTorch's rule,
-    where NumPy would widen float32 to float64).
+    where NumPy would widen float32 to float64); booleans (masks) need no cast.
     """
     if not isinstance(a, Tensor):
         a = constant(a, b)
@@ -28,11 +28,11 @@ def operands(a: Any, b: Any) -> tuple[Tensor, Tensor]:
     elif a.device != b.device:
         raise DeviceError(f"operands are on different devices ({a.device} and {b.device}); "
                           "move one with .to(device)")
-    if a.data.dtype != b.data.dtype:
-        fa, fb = a.data.dtype.kind == "f", b.data.dtype.kind == "f"
-        if fa and not fb:
+    if a.data.dtype is not b.data.dtype:
+        kind_a, kind_b = a.data.dtype.kind, b.data.dtype.kind
+        if kind_a == "f" and kind_b in "iu":
             b = _make(b.data.astype(a.data.dtype), b.device)
-        elif fb and not fa:
+        elif kind_b == "f" and kind_a in "iu":
             a = _make(a.data.astype(b.data.dtype), a.device)
     return a, b
 
