@@ -5,7 +5,7 @@ import math
 from typing import Any
 
 from minigrad import backend
-from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, zeros_state
+from minigrad.optim.optimizer import Optimizer, ParamsT, apply_weight_decay, ema_, zeros_state
 from minigrad.tensor import Tensor
 
 
@@ -51,11 +51,7 @@ class Adam(Optimizer):
         lr, weight_decay = group["lr"], group["weight_decay"]
         beta1, beta2 = group["betas"]
         step = state["step"]
-        if weight_decay:
-            if group["decoupled_weight_decay"]:
-                data *= 1.0 - lr * weight_decay
-            else:
-                grad = grad + weight_decay * data
+        grad = apply_weight_decay(data, grad, lr, weight_decay, group["decoupled_weight_decay"])
         exp_avg, second_moment = state["exp_avg"], state["exp_avg_sq"]
         scratch = xp.empty_like(data)
         ema_(exp_avg, grad, beta1, scratch)

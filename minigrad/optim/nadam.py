@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from minigrad import backend
-from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, zeros_state
+from minigrad.optim.optimizer import Optimizer, ParamsT, apply_weight_decay, ema_, zeros_state
 from minigrad.tensor import Tensor
 
 
@@ -50,11 +50,7 @@ class NAdam(Optimizer):
         lr, weight_decay = group["lr"], group["weight_decay"]
         beta1, beta2 = group["betas"]
         step, psi = state["step"], group["momentum_decay"]
-        if weight_decay:
-            if group["decoupled_weight_decay"]:
-                data *= 1.0 - lr * weight_decay
-            else:
-                grad = grad + weight_decay * data
+        grad = apply_weight_decay(data, grad, lr, weight_decay, group["decoupled_weight_decay"])
         mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * psi))
         mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * psi))
         mu_product = state["mu_product"] = state["mu_product"] * mu

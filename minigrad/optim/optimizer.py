@@ -290,6 +290,22 @@ def _cast_like(value: Any, param: Tensor) -> Any:
     return copy.deepcopy(value)
 
 
+def apply_weight_decay(param: Any, grad: Any, lr: float, weight_decay: float,
+                       decoupled: bool) -> Any:
+    """Weight decay of either kind; returns the gradient the update should use.
+
+    Decoupled (Loshchilov & Hutter 2019): the parameter shrinks in place, ``p *= 1 - lr * wd``,
+    and the gradient is unchanged. L2 (coupled): ``g + wd * p`` is returned, so the decay
+    goes through the optimizer's adaptive scaling like any other gradient.
+    """
+    if weight_decay:
+        if decoupled:
+            param *= 1.0 - lr * weight_decay
+        else:
+            grad = grad + weight_decay * param
+    return grad
+
+
 def ema_(average: Any, value: Any, decay: float, scratch: Any = None) -> None:
     """``average = decay * average + (1 - decay) * value``, in place.
 
