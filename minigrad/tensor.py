@@ -148,8 +148,7 @@ class Tensor:
         ``create_graph``); ``create_graph=True`` records the backward pass itself, so the
         gradients can be differentiated again.
         """
-        from minigrad.autograd.engine import backward
-        backward([self], [gradient], retain_graph=retain_graph, create_graph=create_graph)
+        engine.backward([self], [gradient], retain_graph=retain_graph, create_graph=create_graph)
 
     def detach(self) -> "Tensor":
         """The same data, cut from the graph."""
@@ -289,7 +288,7 @@ def check_same_device(*tensors: Tensor) -> None:
 
 
 # Ops (and the autograd package, which uses them) import Tensor from here: import them last.
-from minigrad.autograd import grad_mode  # noqa: E402
+from minigrad.autograd import engine, grad_mode  # noqa: E402
 from minigrad.ops.movement import to_device, to_dtype  # noqa: E402
 from minigrad.ops import bind_tensor_methods  # noqa: E402
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from minigrad import backend
-from minigrad.autograd.grad_mode import set_grad_enabled
+from minigrad.autograd import grad_mode
 from minigrad.errors import ShapeError
 from minigrad.ops.movement import sum_to, to_dtype
 from minigrad.tensor import Tensor, _make
@@ -84,7 +84,8 @@ def run_backward(roots: Sequence[Tensor], grads: Sequence[Any], retain_graph: bo
     found: dict[int, Tensor] = {}
     # arrays already handed to a leaf's .grad (or owned by the caller) are copied, not shared
     owned = {id(_memory_owner(s.data)) for s in seeds}
-    with set_grad_enabled(create_graph):
+    previous_mode, grad_mode.enabled = grad_mode.enabled, create_graph
+    try:
         for node in reversed(topological_order(roots)):
             grad = pending.pop(node, None)
             if grad is None:
@@ -109,6 +110,8 @@ def run_backward(roots: Sequence[Tensor], grads: Sequence[Any], retain_graph: bo
                 pending[parent] = pending[parent] + pgrad if parent in pending else pgrad
             if not retain_graph:
                 node._backward, node._parents = _freed, ()
+    finally:
+        grad_mode.enabled = previous_mode
     return found
 
 
