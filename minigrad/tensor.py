@@ -194,13 +194,7 @@ def _make(data: Any, device: str) -> Tensor:
     if isinstance(data, _numpy_scalar):  # NumPy returns scalars from 0-d arithmetic
         data = backend.xp("cpu").asarray(data)
     t = _new(Tensor)
-    t.data = data
-    t.device = device
-    t.grad = None
-    t.requires_grad = False
-    t._backward = None
-    t._parents = ()
-    t._retains_grad = False
+    _init(t, data, device)
     return t
 
 

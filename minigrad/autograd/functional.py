@@ -40,14 +40,21 @@ def jacobian(f: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
         return _rows(f(x), x, create_graph=False)
 
 
+def _gradient_with_graph(f: Callable[[Tensor], Tensor], x: Tensor,
+                         name: str) -> tuple[Tensor, Tensor, Tensor]:
+    """``(x, f(x), grad f(x))`` for a scalar ``f``, the gradient kept differentiable."""
+    x = _fresh_input(x)
+    y = f(x)
+    if y.numel() != 1:
+        raise ValueError(f"{name} needs a scalar function, but f(x) has shape {y.shape}")
+    (g,) = grad(y, x, create_graph=True)
+    return x, y, g
+
+
 def hessian(f: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
     """The matrix of second derivatives of a scalar ``f`` at ``x``: shape ``x.shape * 2``."""
-    x = _fresh_input(x)
     with enable_grad():
-        y = f(x)
-        if y.numel() != 1:
-            raise ValueError(f"hessian needs a scalar function, but f(x) has shape {y.shape}")
-        (g,) = grad(y, x, create_graph=True)
+        x, _, g = _gradient_with_graph(f, x, "hessian")
         return _rows(g, x, create_graph=False)
 
 
@@ -56,15 +63,9 @@ def hvp(f: Callable[[Tensor], Tensor], x: Tensor, v: Tensor) -> tuple[Tensor, Te
     and without forming H (the gradient of <grad f(x), v>)."""
     if v.shape != x.shape:
         raise ValueError(f"v has shape {v.shape} but x has shape {x.shape}")
-    x = _fresh_input(x)
     with enable_grad():
-        y = f(x)
-        if y.numel() != 1:
-            raise ValueError(f"hvp needs a scalar function, but f(x) has shape {y.shape}")
-        (g,) = grad(y, x, create_graph=True)
-        if not g.requires_grad:  # f is linear in x: H = 0
-            return y.detach(), _make(backend.xp(x.device).zeros_like(x.data), x.device)
-        (hv,) = grad(g, x, grad_outputs=v.detach(), allow_unused=True)
-    if hv is None:
+        x, y, g = _gradient_with_graph(f, x, "hvp")
+        hv = grad(g, x, grad_outputs=v.detach(), allow_unused=True)[0] if g.requires_grad else None
+    if hv is None:  # f is linear in x: H = 0
         hv = _make(backend.xp(x.device).zeros_like(x.data), x.device)
     return y.detach(), hv
