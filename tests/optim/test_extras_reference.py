@@ -22,23 +22,13 @@ from minigrad.optim.muon import Muon
 from minigrad.optim.ranger import Ranger
 from minigrad.optim.schedule_free import ScheduleFreeAdamW
 from minigrad.optim.sgd import SGD
+from tests.optim.problems import (GOLDEN as GOLDEN_PROBLEM, QuarticProblem,
+                                  assert_trajectories_close, minigrad_trajectory,
+                                  reference_trajectory)
 
 STEPS = 50
 SHAPES = [(3, 2), (2, 4), (4,), ()]
-_rng = np.random.default_rng(7)
-START = [_rng.uniform(-1.5, 1.5, shape) for shape in SHAPES]
-CURVATURE = [_rng.uniform(0.5, 3.0, shape) for shape in SHAPES]
-SHIFT = [_rng.uniform(-0.5, 0.5, shape) for shape in SHAPES]
-
-
-def numpy_grad(p, h, b):
-    """Gradient of sum(0.5 h p^2 + b p + 0.1 p^4)."""
-    return h * p + b + 0.4 * p ** 3
-
-
-def minigrad_loss(params, curvature, shift):
-    return sum(((0.5 * h * p * p + b * p + 0.1 * p ** 4).sum()
-                for p, h, b in zip(params, curvature, shift)), mg.tensor(0.0, dtype=mg.float64))
+PROBLEM = QuarticProblem.random(SHAPES, seed=7, spread=1.5)
 
 
 # --- references (plain NumPy, float64) ---------------------------------------------------------
@@ -228,29 +218,13 @@ CASES = [
 
 @pytest.mark.parametrize("make, reference", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_matches_numpy_reference_step_by_step(make, reference, device):
-    params = [mg.tensor(p, dtype=mg.float64, device=device, requires_grad=True) for p in START]
-    curvature = [mg.tensor(h, dtype=mg.float64, device=device) for h in CURVATURE]
-    shift = [mg.tensor(b, dtype=mg.float64, device=device) for b in SHIFT]
-    optimizer = make(params)
-    expected = [p.copy() for p in START]
-    states = [{} for _ in START]
-    for t in range(1, STEPS + 1):
-        optimizer.zero_grad()
-        minigrad_loss(params, curvature, shift).backward()
-        optimizer.step()
-        for i, (h, b) in enumerate(zip(CURVATURE, SHIFT)):
-            expected[i] = reference(expected[i], numpy_grad(expected[i], h, b), states[i], t)
-        for i, p in enumerate(params):
-            assert p.shape == SHAPES[i] and p.dtype == mg.float64
-            np.testing.assert_allclose(p.numpy(), expected[i], rtol=1e-10, atol=1e-12,
-                                       err_msg=f"parameter {i} after step {t}")
+    optimizer, trajectory = minigrad_trajectory(PROBLEM, make, STEPS, device)
+    for p, shape in zip(optimizer.param_groups[0]["params"], SHAPES):
+        assert p.shape == shape and p.dtype == mg.float64
+    assert_trajectories_close(trajectory, reference_trajectory(PROBLEM, reference, STEPS))
 
 
 # --- golden trajectories of the reference implementations (sheet section 9.1) ------------------
-
-GOLDEN_H = np.array([1.0, 3.0, 0.5, 2.0])
-GOLDEN_B = np.array([0.3, -0.2, 0.1, 0.0])
-GOLDEN_START = [1.0, -2.0, 0.5, 3.0]
 
 GOLDEN = [
     ("lion-pytorch", lambda ps: Lion(ps, lr=0.01, betas=(0.9, 0.99), weight_decay=0.1), {
@@ -286,16 +260,8 @@ GOLDEN = [
 
 def run_golden_problem(make, steps):
     """The section 9.1 problem: p0 = [1, -2, 0.5, 3], grad = h p + b + 0.4 p^3."""
-    p = mg.tensor(GOLDEN_START, dtype=mg.float64, requires_grad=True)
-    h, b = mg.tensor(GOLDEN_H), mg.tensor(GOLDEN_B)
-    optimizer = make([p])
-    trajectory = {}
-    for t in range(1, steps + 1):
-        optimizer.zero_grad()
-        (0.5 * h * p * p + b * p + 0.1 * p ** 4).sum().backward()
-        optimizer.step()
-        trajectory[t] = p.numpy().copy()
-    return optimizer, trajectory
+    optimizer, trajectory = minigrad_trajectory(GOLDEN_PROBLEM, make, steps)
+    return optimizer, {t: values[0] for t, values in enumerate(trajectory, start=1)}
 
 
 @pytest.mark.parametrize("make, golden", [c[1:] for c in GOLDEN], ids=[c[0] for c in GOLDEN])

@@ -6,6 +6,7 @@ are float64 arrays (``g`` the gradient of the loss the optimizer sees), ``s`` a 
 reference keeps its own buffers in, ``t`` the step count (1 first). The problem has three
 parameters of different shapes (a matrix, a vector, a 0-d scalar) and a non-quadratic loss.
 """
+import functools
 import math
 
 import numpy as np
@@ -13,23 +14,13 @@ import pytest
 
 import minigrad as mg
 from minigrad import optim
+from tests.optim.problems import (GOLDEN as GOLDEN_PROBLEM, QuarticProblem,
+                                  assert_trajectories_close, minigrad_trajectory, quartic_loss,
+                                  reference_trajectory)
 
 STEPS = 50
 SHAPES = [(3, 4), (4,), ()]
-_rng = np.random.default_rng(1234)
-START = [_rng.uniform(-2, 2, shape) for shape in SHAPES]
-CURVATURE = [_rng.uniform(0.5, 3, shape) for shape in SHAPES]
-SHIFT = [_rng.uniform(-0.5, 0.5, shape) for shape in SHAPES]
-
-
-def loss_numpy_grad(p, h, b):
-    """Gradient of sum(0.5 h p^2 + b p + 0.1 p^4)."""
-    return h * p + b + 0.4 * p ** 3
-
-
-def loss_minigrad(params, curvature, shift):
-    return sum(((0.5 * h * p * p + b * p + 0.1 * p ** 4).sum()
-                for p, h, b in zip(params, curvature, shift)), mg.tensor(0.0, dtype=mg.float64))
+PROBLEM = QuarticProblem.random(SHAPES, seed=1234, spread=2.0)
 
 
 # --- reference updates (plain NumPy, float64) --------------------------------------------------
@@ -234,46 +225,26 @@ def _case_id(case):
     return cls.__name__ + "(" + ",".join(f"{k}={v}" for k, v in kwargs.items()) + ")"
 
 
-def minigrad_trajectory(cls, kwargs, steps=STEPS, device="cpu"):
+def _sign(kwargs):
+    return -1.0 if kwargs.get("maximize") else 1.0
+
+
+def run_minigrad(cls, kwargs, steps=STEPS, device="cpu"):
     """Parameter values after each step, optimizing with minigrad."""
-    params = [mg.tensor(x, dtype=mg.float64, device=device, requires_grad=True) for x in START]
-    curvature = [mg.tensor(x, dtype=mg.float64, device=device) for x in CURVATURE]
-    shift = [mg.tensor(x, dtype=mg.float64, device=device) for x in SHIFT]
-    sign = -1.0 if kwargs.get("maximize") else 1.0
-    opt = cls(params, **kwargs)
-    trajectory = []
-    for _ in range(steps):
-        opt.zero_grad()
-        (sign * loss_minigrad(params, curvature, shift)).backward()
-        opt.step()
-        trajectory.append([p.numpy().copy() for p in params])
-    return trajectory
+    return minigrad_trajectory(PROBLEM, lambda ps: cls(ps, **kwargs), steps, device,
+                               sign=_sign(kwargs))[1]
 
 
-def reference_trajectory(reference, kwargs, steps=STEPS):
-    sign = -1.0 if kwargs.get("maximize") else 1.0
-    params = [x.copy() for x in START]
-    states = [{} for _ in params]
-    trajectory = []
-    for t in range(1, steps + 1):
-        params = [reference(p, sign * loss_numpy_grad(p, h, b), s, t, **kwargs)
-                  for p, h, b, s in zip(params, CURVATURE, SHIFT, states)]
-        trajectory.append([np.asarray(p).copy() for p in params])
-    return trajectory
-
-
-def assert_trajectories_close(actual, expected, rtol=1e-10, atol=1e-12):
-    for t, (got, want) in enumerate(zip(actual, expected), start=1):
-        for i, (g, w) in enumerate(zip(got, want)):
-            np.testing.assert_allclose(g, w, rtol=rtol, atol=atol,
-                                       err_msg=f"parameter {i} after step {t}")
+def run_reference(reference, kwargs, steps=STEPS):
+    return reference_trajectory(PROBLEM, functools.partial(reference, **kwargs), steps,
+                                _sign(kwargs))
 
 
 @pytest.mark.parametrize("case", CASES, ids=_case_id)
 def test_matches_numpy_reference(case, device):
     cls, kwargs, reference = case
-    expected = reference_trajectory(reference, kwargs)
-    assert_trajectories_close(minigrad_trajectory(cls, kwargs, device=device), expected)
+    expected = run_reference(reference, kwargs)
+    assert_trajectories_close(run_minigrad(cls, kwargs, device=device), expected)
 
 
 @pytest.mark.parametrize("case", CASES, ids=_case_id)
@@ -288,14 +259,14 @@ def test_matches_torch(case):
         expected = _torch_trajectory(torch, torch_cls, kwargs)
     finally:
         torch.set_default_dtype(saved_dtype)
-    assert_trajectories_close(minigrad_trajectory(cls, kwargs), expected)
+    assert_trajectories_close(run_minigrad(cls, kwargs), expected)
 
 
 def _torch_trajectory(torch, torch_cls, kwargs):
-    params = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in START]
-    curvature = [torch.tensor(x) for x in CURVATURE]
-    shift = [torch.tensor(x) for x in SHIFT]
-    sign = -1.0 if kwargs.get("maximize") else 1.0
+    params = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in PROBLEM.start]
+    curvature = [torch.tensor(x) for x in PROBLEM.curvature]
+    shift = [torch.tensor(x) for x in PROBLEM.shift]
+    sign = _sign(kwargs)
     opt = torch_cls(params, **kwargs)
     expected = []
     for _ in range(STEPS):
@@ -311,17 +282,13 @@ def _torch_trajectory(torch, torch_cls, kwargs):
 @pytest.mark.parametrize("case", CASES, ids=_case_id)
 def test_state_dict_round_trip_continues_identically(case):
     cls, kwargs, _ = case
-    uninterrupted = minigrad_trajectory(cls, kwargs, steps=12)
-
-    params = [mg.tensor(x, dtype=mg.float64, requires_grad=True) for x in START]
-    curvature = [mg.tensor(x, dtype=mg.float64) for x in CURVATURE]
-    shift = [mg.tensor(x, dtype=mg.float64) for x in SHIFT]
-    sign = -1.0 if kwargs.get("maximize") else 1.0
+    uninterrupted = run_minigrad(cls, kwargs, steps=12)
+    params, curvature, shift = PROBLEM.tensors()
 
     def train(opt, steps):
         for _ in range(steps):
             opt.zero_grad()
-            (sign * loss_minigrad(params, curvature, shift)).backward()
+            (_sign(kwargs) * quartic_loss(params, curvature, shift)).backward()
             opt.step()
 
     first = cls(params, **kwargs)
@@ -337,10 +304,6 @@ def test_state_dict_round_trip_continues_identically(case):
 
 
 # --- golden numbers (reference section 9.1: torch 2.13, float64) --------------------------------
-
-GOLDEN_START = [1.0, -2.0, 0.5, 3.0]
-GOLDEN_H = np.array([1.0, 3.0, 0.5, 2.0])
-GOLDEN_B = np.array([0.3, -0.2, 0.1, 0.0])
 
 GOLDEN = [
     (optim.SGD, dict(lr=0.05, momentum=0.9, dampening=0.1, weight_decay=0.01), {
@@ -407,17 +370,12 @@ GOLDEN = [
 @pytest.mark.parametrize("cls, kwargs, expected", GOLDEN,
                          ids=[_case_id((c, k, None)) for c, k, _ in GOLDEN])
 def test_golden_numbers(cls, kwargs, expected, dtype, rtol):
-    p = mg.tensor(GOLDEN_START, dtype=dtype, requires_grad=True)
-    h, b = mg.tensor(GOLDEN_H, dtype=dtype), mg.tensor(GOLDEN_B, dtype=dtype)
-    sign = -1.0 if kwargs.get("maximize") else 1.0
-    opt = cls([p], **kwargs)
-    for t in range(1, max(expected) + 1):
-        opt.zero_grad()
-        (sign * (0.5 * h * p * p + b * p + 0.1 * p ** 4).sum()).backward()
-        opt.step()
-        if t in expected:
-            np.testing.assert_allclose(p.numpy(), expected[t], rtol=rtol, atol=rtol / 10,
-                                       err_msg=f"after step {t}")
+    opt, trajectory = minigrad_trajectory(GOLDEN_PROBLEM, lambda ps: cls(ps, **kwargs),
+                                          max(expected), dtype=dtype, sign=_sign(kwargs))
+    for t, values in expected.items():
+        np.testing.assert_allclose(trajectory[t - 1][0], values, rtol=rtol, atol=rtol / 10,
+                                   err_msg=f"after step {t}")
+    p = opt.param_groups[0]["params"][0]
     assert p.dtype == dtype
     assert all(v.dtype == dtype for v in opt.state[p].values() if hasattr(v, "dtype"))
 
@@ -483,31 +441,18 @@ def test_minimizes_rosenbrock(cls, kwargs, steps):
 
 def test_asgd_averages_after_t0():
     kwargs = dict(lr=0.02, lambd=0.01, alpha=0.5, t0=10)
-    params = [mg.tensor(x, dtype=mg.float64, requires_grad=True) for x in START]
-    curvature = [mg.tensor(x, dtype=mg.float64) for x in CURVATURE]
-    shift = [mg.tensor(x, dtype=mg.float64) for x in SHIFT]
-    opt = optim.ASGD(params, **kwargs)
-    reference = [x.copy() for x in START]
-    states = [{} for _ in params]
-    for t in range(1, 31):
-        opt.zero_grad()
-        loss_minigrad(params, curvature, shift).backward()
-        opt.step()
-        reference = [ref_asgd(p, loss_numpy_grad(p, h, b), s, t, **kwargs)
-                     for p, h, b, s in zip(reference, CURVATURE, SHIFT, states)]
-    for p, s in zip(params, states):
+    opt, _ = minigrad_trajectory(PROBLEM, lambda ps: optim.ASGD(ps, **kwargs), 30)
+    states = [{} for _ in PROBLEM.start]
+    reference_trajectory(PROBLEM, functools.partial(ref_asgd, **kwargs), 30, states=states)
+    for p, s in zip(opt.param_groups[0]["params"], states):
         np.testing.assert_allclose(opt.state[p]["ax"], s["ax"], rtol=1e-10, atol=1e-12)
         assert not np.allclose(opt.state[p]["ax"], p.numpy())  # averaging did start
 
 
 def test_asgd_golden_average_and_swap():
-    p = mg.tensor(GOLDEN_START, dtype=mg.float64, requires_grad=True)
-    h, b = mg.tensor(GOLDEN_H), mg.tensor(GOLDEN_B)
-    opt = optim.ASGD([p], lr=0.05, lambd=0.01, t0=2)
-    for _ in range(10):
-        opt.zero_grad()
-        (0.5 * h * p * p + b * p + 0.1 * p ** 4).sum().backward()
-        opt.step()
+    opt, _ = minigrad_trajectory(GOLDEN_PROBLEM, lambda ps: optim.ASGD(ps, lr=0.05, lambd=0.01,
+                                                                        t0=2), 10)
+    p = opt.param_groups[0]["params"][0]
     averaged = [0.553242058732, -0.488655215794, 0.374732377182, 0.874756708846]
     np.testing.assert_allclose(opt.state[p]["ax"], averaged, rtol=1e-10)
     training_values = p.numpy().copy()
