@@ -9,6 +9,17 @@ from minigrad.optim.optimizer import Optimizer, ParamsT, apply_weight_decay, ema
 from minigrad.tensor import Tensor
 
 
+def update_moments_(state: dict[str, Any], grad: Any, betas: tuple[float, float], xp: Any) -> Any:
+    """Adam's moment estimates, in place: ``exp_avg`` m = b1 m + (1 - b1) g and ``exp_avg_sq``
+    v = b2 v + (1 - b2) g^2 (shared by Adam, NAdam and RAdam). Returns a scratch array shaped
+    like ``grad`` that the caller may overwrite."""
+    beta1, beta2 = betas
+    scratch = xp.empty_like(state["exp_avg"])
+    ema_(state["exp_avg"], grad, beta1, scratch)
+    ema_(state["exp_avg_sq"], xp.multiply(grad, grad, out=scratch), beta2, scratch)
+    return scratch
+
+
 class Adam(Optimizer):
     """Adam (Kingma & Ba 2015, "Adam: A Method for Stochastic Optimization"), as
     ``torch.optim.Adam``.
@@ -52,10 +63,8 @@ class Adam(Optimizer):
         beta1, beta2 = group["betas"]
         step = state["step"]
         grad = apply_weight_decay(data, grad, lr, weight_decay, group["decoupled_weight_decay"])
+        scratch = update_moments_(state, grad, group["betas"], xp)
         exp_avg, second_moment = state["exp_avg"], state["exp_avg_sq"]
-        scratch = xp.empty_like(data)
-        ema_(exp_avg, grad, beta1, scratch)
-        ema_(second_moment, xp.multiply(grad, grad, out=scratch), beta2, scratch)
         if group["amsgrad"]:
             # the maximum is taken over the raw v; the current bias correction applies to it
             second_moment = xp.maximum(state["max_exp_avg_sq"], second_moment,

@@ -4,7 +4,8 @@ from __future__ import annotations
 from typing import Any
 
 from minigrad import backend
-from minigrad.optim.optimizer import Optimizer, ParamsT, apply_weight_decay, ema_, zeros_state
+from minigrad.optim.adam import update_moments_
+from minigrad.optim.optimizer import Optimizer, ParamsT, apply_weight_decay, zeros_state
 from minigrad.tensor import Tensor
 
 
@@ -54,10 +55,8 @@ class NAdam(Optimizer):
         mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * psi))
         mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * psi))
         mu_product = state["mu_product"] = state["mu_product"] * mu
+        scratch = update_moments_(state, grad, group["betas"], xp)
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-        scratch = xp.empty_like(data)
-        ema_(exp_avg, grad, beta1, scratch)
-        ema_(exp_avg_sq, xp.multiply(grad, grad, out=scratch), beta2, scratch)
         denom = xp.divide(exp_avg_sq, 1.0 - beta2 ** step, out=scratch)
         xp.sqrt(denom, out=denom)
         denom += group["eps"]

@@ -5,7 +5,8 @@ import math
 from typing import Any
 
 from minigrad import backend
-from minigrad.optim.optimizer import Optimizer, ParamsT, apply_weight_decay, ema_, zeros_state
+from minigrad.optim.adam import update_moments_
+from minigrad.optim.optimizer import Optimizer, ParamsT, apply_weight_decay, zeros_state
 from minigrad.tensor import Tensor
 
 
@@ -66,10 +67,8 @@ class RAdam(Optimizer):
         beta1, beta2 = group["betas"]
         step = state["step"]
         grad = apply_weight_decay(data, grad, lr, weight_decay, group["decoupled_weight_decay"])
+        scratch = update_moments_(state, grad, group["betas"], xp)
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-        scratch = xp.empty_like(data)
-        ema_(exp_avg, grad, beta1, scratch)
-        ema_(exp_avg_sq, xp.multiply(grad, grad, out=scratch), beta2, scratch)
         step_size = lr / (1.0 - beta1 ** step)
         rect = rectification(beta2, step)
         if rect is None:
