@@ -9,7 +9,7 @@ from typing import Any, Sequence
 
 from minigrad import backend
 from minigrad.errors import ShapeError
-from minigrad.tensor import Tensor, _index_arrays, _make, check_same_device, record
+from minigrad.tensor import Tensor, _index_arrays, check_same_device, record
 
 
 def _shape_arg(shape: tuple[Any, ...]) -> tuple[int, ...]:

@@ -1,5 +1,4 @@
 """gradcheck must catch wrong gradients and explain where they are wrong."""
-import numpy as np
 import pytest
 
 import minigrad as mg
