@@ -101,8 +101,8 @@ def numpy_step(weights: Weights, x: Any, y: Any, xp: Any) -> Step:
 def minigrad_step(weights: Weights, x: Any, y: Any, device: str) -> Step:
     model, linears = _mlp(Sequential, Linear, ReLU, weights)
     for layer, (w, b) in zip(linears, weights):
-        layer.weight.data[...] = w
-        layer.bias.data[...] = b
+        layer.weight.array[...] = w
+        layer.bias.array[...] = b
     model.to(device)
     inputs, targets = mg.tensor(x, device=device), mg.tensor(y, device=device)
     optimizer = SGD(model.parameters(), lr=LR)

@@ -54,7 +54,7 @@ def _encode(obj: Any, arrays: dict[str, Any], path: str) -> Any:
     """``obj`` as JSON-compatible data; tensors go to ``arrays`` and are referenced by key."""
     if isinstance(obj, Tensor):
         key = f"tensor{len(arrays)}"
-        arrays[key] = backend.to_numpy(obj.data)
+        arrays[key] = backend.to_numpy(obj.array)
         return {"tensor": key, "requires_grad": obj.requires_grad}
     if backend.is_array(obj):  # optimizer state keeps bare arrays
         key = f"array{len(arrays)}"

@@ -23,7 +23,7 @@ class Tensor:
     gradient. Tensors hash by identity, so they can key dictionaries (optimizer state).
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "device", "_backward", "_parents",
+    __slots__ = ("array", "grad", "requires_grad", "device", "_backward", "_parents",
                  "_retains_grad", "__weakref__")
     __array_priority__ = 1000.0  # ndarray (op) Tensor defers to Tensor's reflected op
     __hash__ = object.__hash__
@@ -37,16 +37,27 @@ class Tensor:
 
     # --- what it is ----------------------------------------------------------------------
     @property
+    def data(self) -> "Tensor":
+        """A tensor sharing this one's memory that requires no gradient and is never recorded."""
+        return _make(self.array, self.device)
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        array, device = _to_array(value, None, None) if not isinstance(value, Tensor) else \
+            (value.array, value.device)
+        self.array, self.device = array, device
+
+    @property
     def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+        return self.array.shape
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     @property
     def dtype(self) -> Any:
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def is_leaf(self) -> bool:
@@ -54,27 +65,27 @@ class Tensor:
         return self._backward is None
 
     def size(self, dim: int | None = None) -> Any:
-        return self.data.shape if dim is None else self.data.shape[dim]
+        return self.array.shape if dim is None else self.array.shape[dim]
 
     def numel(self) -> int:
-        return int(self.data.size)
+        return int(self.array.size)
 
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self.array.shape[0]
 
     def __iter__(self):
         return (self[i] for i in range(len(self)))
 
     def __repr__(self) -> str:
-        body = backend.xp("cpu").array2string(backend.to_numpy(self.data), separator=", ",
+        body = backend.xp("cpu").array2string(backend.to_numpy(self.array), separator=", ",
                                               prefix="tensor(")
         extras = []
         if self.device != "cpu":
             extras.append(f"device='{self.device}'")
-        if self.data.dtype != backend.get_default_dtype() and self.data.dtype.kind == "f":
-            extras.append(f"dtype={self.data.dtype}")
+        if self.array.dtype != backend.get_default_dtype() and self.array.dtype.kind == "f":
+            extras.append(f"dtype={self.array.dtype}")
         if self._parents:  # a live graph node (a freed one has dropped its inputs)
             extras.append(f"grad_fn=<{_op_name(self._backward)}>")
         elif self.requires_grad:
@@ -84,15 +95,15 @@ class Tensor:
     # --- conversion ----------------------------------------------------------------------
     def numpy(self) -> Any:
         """The values as a NumPy array on the host (the same memory on ``"cpu"``)."""
-        return backend.to_numpy(self.data)
+        return backend.to_numpy(self.array)
 
     def tolist(self) -> Any:
         return self.numpy().tolist()
 
     def item(self) -> Any:
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
-        return self.data.reshape(()).item()
+        return self.array.reshape(()).item()
 
     def __float__(self) -> float:
         return float(self.item())
@@ -101,7 +112,7 @@ class Tensor:
         return int(self.item())
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous; "
                              "use .any() or .all()")
         return bool(self.item())
@@ -152,10 +163,10 @@ class Tensor:
 
     def detach(self) -> "Tensor":
         """The same data, cut from the graph."""
-        return _make(self.data, self.device)
+        return _make(self.array, self.device)
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
-        if requires_grad and self.data.dtype.kind not in "fc":
+        if requires_grad and self.array.dtype.kind not in "fc":
             raise TypeError(f"only floating-point tensors can require gradients, not {self.dtype}")
         if not requires_grad and self._backward is not None:
             raise RuntimeError("requires_grad can only be switched off on a leaf tensor; "
@@ -171,12 +182,12 @@ class Tensor:
         if self.requires_grad and grad_mode.enabled:
             raise RuntimeError("in-place assignment to a tensor that requires grad would corrupt "
                                "its gradient; assign under mg.no_grad() or use mg.where")
-        value = value.data if isinstance(value, Tensor) else value
-        self.data[_index_arrays(index)] = value
+        value = value.array if isinstance(value, Tensor) else value
+        self.array[_index_arrays(index)] = value
 
 
 def _init(t: Tensor, data: Any, device: str) -> None:
-    t.data = data
+    t.array = data
     t.device = device
     t.grad = None
     t.requires_grad = False
@@ -222,7 +233,7 @@ def _op_name(backward: Backward) -> str:
 
 def _to_array(data: Any, dtype: Any, device: str | None) -> tuple[Any, str]:
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     if device is None:
         device = backend.device_of(data) if backend.is_array(data) else backend.get_default_device()
     device = backend.normalize_device(device)
@@ -254,9 +265,9 @@ def _python_floats(data: Any) -> bool:
 def _index_arrays(index: Any) -> Any:
     """An index with tensors replaced by their arrays (for NumPy/CuPy indexing)."""
     if isinstance(index, Tensor):
-        return index.data
+        return index.array
     if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+        return tuple(i.array if isinstance(i, Tensor) else i for i in index)
     return index
 
 
@@ -266,8 +277,8 @@ def constant(value: Any, like: Tensor) -> Tensor:
     A float with an integer tensor gives the default float dtype, as in PyTorch.
     """
     if isinstance(value, (int, float, bool)):
-        if like.data.dtype.kind in "fc" or not isinstance(value, float):
-            dtype = like.data.dtype
+        if like.array.dtype.kind in "fc" or not isinstance(value, float):
+            dtype = like.array.dtype
         else:
             dtype = backend.get_default_dtype()
         return _make(backend.xp(like.device).asarray(value, dtype=dtype), like.device)

@@ -54,7 +54,7 @@ def _seed_gradients(roots: Sequence[Tensor], grads: Sequence[Any]) -> list[Tenso
                                "computed from has requires_grad=True, or it was computed "
                                "under mg.no_grad()")
         if grad is None:
-            if root.data.size != 1:
+            if root.array.size != 1:
                 raise RuntimeError(f"backward of a non-scalar tensor (shape {root.shape}) needs "
                                    "a gradient argument of the same shape")
             grad = _make(backend.xp(root.device).ones(root.shape, dtype=root.dtype), root.device)
@@ -83,7 +83,7 @@ def run_backward(roots: Sequence[Tensor], grads: Sequence[Any], retain_graph: bo
     wanted = None if inputs is None else set(inputs)
     found: dict[int, Tensor] = {}
     # arrays already handed to a leaf's .grad (or owned by the caller) are copied, not shared
-    owned = {id(_memory_owner(s.data)) for s in seeds}
+    owned = {id(_memory_owner(s.array)) for s in seeds}
     previous_mode, grad_mode.enabled = grad_mode.enabled, create_graph
     try:
         for node in reversed(topological_order(roots)):
@@ -102,10 +102,10 @@ def run_backward(roots: Sequence[Tensor], grads: Sequence[Any], retain_graph: bo
             for parent, pgrad in zip(node._parents, backward_rule(grad, node)):
                 if pgrad is None or not parent.requires_grad:
                     continue
-                if pgrad.data.shape != parent.data.shape:
-                    pgrad = sum_to(pgrad, parent.data.shape)
-                dtype = parent.data.dtype
-                if pgrad.data.dtype is not dtype and pgrad.data.dtype != dtype:
+                if pgrad.array.shape != parent.array.shape:
+                    pgrad = sum_to(pgrad, parent.array.shape)
+                dtype = parent.array.dtype
+                if pgrad.array.dtype is not dtype and pgrad.array.dtype != dtype:
                     pgrad = to_dtype(pgrad, dtype)
                 pending[parent] = pending[parent] + pgrad if parent in pending else pgrad
             if not retain_graph:
@@ -121,13 +121,13 @@ def _memory_owner(array: Any) -> Any:
 
 def _accumulate(leaf: Tensor, grad: Tensor, create_graph: bool, owned: set[int]) -> None:
     if not create_graph:
-        owner = id(_memory_owner(grad.data))
+        owner = id(_memory_owner(grad.array))
         if owner in owned:
-            grad = _make(grad.data.copy(), grad.device)
+            grad = _make(grad.array.copy(), grad.device)
         else:
             owned.add(owner)
-        if not getattr(grad.data.flags, "writeable", True):  # e.g. a broadcast view
-            grad = _make(grad.data.copy(), grad.device)
+        if not getattr(grad.array.flags, "writeable", True):  # e.g. a broadcast view
+            grad = _make(grad.array.copy(), grad.device)
     leaf.grad = grad if leaf.grad is None else leaf.grad + grad
 
 

@@ -14,7 +14,7 @@ from minigrad.tensor import Tensor, _make
 
 
 def _fresh_input(x: Tensor) -> Tensor:
-    return _make(x.data, x.device).requires_grad_(True)
+    return _make(x.array, x.device).requires_grad_(True)
 
 
 def _rows(outputs: Tensor, x: Tensor, create_graph: bool) -> Tensor:
@@ -27,7 +27,7 @@ def _rows(outputs: Tensor, x: Tensor, create_graph: bool) -> Tensor:
             rows.append(xp.zeros(x.shape, dtype=x.dtype))
             continue
         (row,) = grad(flat[i], x, retain_graph=True, create_graph=create_graph, allow_unused=True)
-        rows.append(xp.zeros(x.shape, dtype=x.dtype) if row is None else row.data)
+        rows.append(xp.zeros(x.shape, dtype=x.dtype) if row is None else row.array)
     data = xp.stack(rows).reshape(outputs.shape + x.shape) if rows else \
         xp.zeros(outputs.shape + x.shape, dtype=x.dtype)
     return _make(data, x.device)
@@ -67,5 +67,5 @@ def hvp(f: Callable[[Tensor], Tensor], x: Tensor, v: Tensor) -> tuple[Tensor, Te
         x, y, g = _gradient_with_graph(f, x, "hvp")
         hv = grad(g, x, grad_outputs=v.detach(), allow_unused=True)[0] if g.requires_grad else None
     if hv is None:  # f is linear in x: H = 0
-        hv = _make(backend.xp(x.device).zeros_like(x.data), x.device)
+        hv = _make(backend.xp(x.device).zeros_like(x.array), x.device)
     return y.detach(), hv

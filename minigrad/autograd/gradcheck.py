@@ -24,7 +24,7 @@ def _as_tuple(x: Any) -> tuple:
 def _float64_copy(t: Any) -> Any:
     if not isinstance(t, Tensor):
         return t
-    copy = _make(t.data.astype(backend.float64, copy=True), t.device)
+    copy = _make(t.array.astype(backend.float64, copy=True), t.device)
     return copy.requires_grad_(True) if t.requires_grad else copy
 
 
@@ -53,7 +53,7 @@ def _analytic(outs: list[Tensor], wrt: list[Tensor]) -> list[Any]:
                 grads = grad(flat[j], wrt, retain_graph=True, allow_unused=True)
                 for J, g in zip(jac, grads):
                     if g is not None:
-                        J[row] = g.data.reshape(-1)
+                        J[row] = g.array.reshape(-1)
             row += 1
     return jac
 
@@ -63,10 +63,10 @@ def _numeric(fn: Callable[..., Any], args: list[Any], wrt: list[Tensor], eps: fl
 
     def flat_outputs() -> Any:
         outs = _outputs(fn, args)
-        return xp.concatenate([o.data.reshape(-1) for o in outs]) if outs else xp.zeros(0)
+        return xp.concatenate([o.array.reshape(-1) for o in outs]) if outs else xp.zeros(0)
     jac = []
     for x in wrt:
-        flat = x.data.reshape(-1)  # a view: perturbing it perturbs x
+        flat = x.array.reshape(-1)  # a view: perturbing it perturbs x
         columns = []
         for i in range(flat.size):
             original = flat[i].item()
@@ -145,7 +145,7 @@ def gradgradcheck(fn: Callable[..., Any], inputs: Any, grad_outputs: Any = None,
         rng = backend.xp(outs[0].device).random.default_rng(0)
         vs = [_make(rng.standard_normal(o.shape), o.device) for o in outs]
     else:
-        vs = [_make(v.data, v.device) for v in _as_tuple(grad_outputs)]
+        vs = [_make(v.array, v.device) for v in _as_tuple(grad_outputs)]
     vs = [_float64_copy(v).requires_grad_(True) for v in vs]
     n = len(args)
 
@@ -154,10 +154,10 @@ def gradgradcheck(fn: Callable[..., Any], inputs: Any, grad_outputs: Any = None,
         wrt = [x for x in xs if isinstance(x, Tensor) and x.requires_grad]
         pairs = [(o, v) for o, v in zip(_outputs(fn, xs), weights) if o.requires_grad]
         if not pairs:
-            return tuple(_make(backend.xp(x.device).zeros_like(x.data), x.device) for x in wrt)
+            return tuple(_make(backend.xp(x.device).zeros_like(x.array), x.device) for x in wrt)
         with enable_grad():
             grads = grad([o for o, _ in pairs], wrt, [v for _, v in pairs], create_graph=True,
                          allow_unused=True)
-        return tuple(_make(backend.xp(x.device).zeros_like(x.data), x.device) if g is None else g
+        return tuple(_make(backend.xp(x.device).zeros_like(x.array), x.device) if g is None else g
                      for x, g in zip(wrt, grads))
     return gradcheck(first_derivative, [*args, *vs], eps, atol, rtol, raise_exception)

@@ -93,7 +93,7 @@ class DataLoader:
 
     def _on_device(self, t: Tensor) -> tuple[Any, str]:
         device = t.device if self.device is None else self.device
-        return backend.to_device(t.data, device), device
+        return backend.to_device(t.array, device), device
 
     def _gathered_batches(self, order: Any) -> Iterator[tuple[Tensor, ...]]:
         orders = {device: backend.to_device(order, device) for _, device in self._sources}

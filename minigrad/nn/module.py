@@ -221,7 +221,7 @@ class Module:
             if set_to_none:
                 param.grad = None
             elif param.grad is not None:
-                param.grad = _make(backend.xp(param.device).zeros_like(param.data), param.device)
+                param.grad = _make(backend.xp(param.device).zeros_like(param.array), param.device)
 
     # --- devices and dtypes ---------------------------------------------------------------
     def to(self, *args: Any, device: str | None = None, dtype: Any = None) -> "Module":
@@ -306,8 +306,8 @@ class Module:
             for key, target in own.items():
                 if key in state_dict:
                     value = state_dict[key]
-                    target.data[...] = backend.to_device(
-                        value.data if isinstance(value, Tensor) else value, target.device)
+                    target.array[...] = backend.to_device(
+                        value.array if isinstance(value, Tensor) else value, target.device)
         return IncompatibleKeys(missing, unexpected)
 
     # --- printing -------------------------------------------------------------------------
@@ -331,15 +331,15 @@ def _join(prefix: str, name: str) -> str:
 def _move_in_place(tensor: Tensor, device: str | None, dtype: Any) -> None:
     """Give ``tensor`` (and its gradient) a new device and/or floating dtype, keeping the
     Tensor object itself; integer and boolean tensors keep their dtype."""
-    data = tensor.data
+    data = tensor.array
     if device is not None and device != tensor.device:
         data = backend.to_device(data, device)
     if dtype is not None and data.dtype.kind == "f" and data.dtype != dtype:
         data = data.astype(dtype)
-    tensor.data = data
+    tensor.array = data
     tensor.device = device or tensor.device
     if tensor.grad is not None:
-        grad = _make(tensor.grad.data, tensor.grad.device)
+        grad = _make(tensor.grad.array, tensor.grad.device)
         _move_in_place(grad, device, dtype)
         tensor.grad = grad
 

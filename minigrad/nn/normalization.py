@@ -52,9 +52,9 @@ class BatchNorm1d(Module):
 
     def reset_running_stats(self) -> None:
         if self.track_running_stats:
-            self.running_mean.data[...] = 0.0
-            self.running_var.data[...] = 1.0
-            self.num_batches_tracked.data[...] = 0
+            self.running_mean.array[...] = 0.0
+            self.running_var.array[...] = 1.0
+            self.num_batches_tracked.array[...] = 0
 
     def forward(self, input: Tensor) -> Tensor:
         if input.ndim not in (2, 3) or input.shape[1] != self.num_features:
@@ -63,7 +63,7 @@ class BatchNorm1d(Module):
                              f"shape {input.shape}")
         momentum = self.momentum
         if self.training and self.track_running_stats:
-            self.num_batches_tracked.data += 1
+            self.num_batches_tracked.array += 1
             if momentum is None:
                 momentum = 1.0 / float(self.num_batches_tracked.item())
         use_batch_stats = self.training or not self.track_running_stats

@@ -22,7 +22,7 @@ class Parameter(Tensor):
             data = backend.xp(backend.get_default_device()).zeros(
                 0, dtype=backend.get_default_dtype())
         if isinstance(data, Tensor):
-            _init(self, data.data, data.device)
+            _init(self, data.array, data.device)
         else:
             Tensor.__init__(self, data)
         if requires_grad:

@@ -39,7 +39,7 @@ def bind_tensor_methods(cls: type) -> None:
     }
     for name, fn in methods.items():
         setattr(cls, name, fn)
-    cls.T = property(lambda self: transpose(self, 0, 1) if self.data.ndim == 2 else transpose(self))
+    cls.T = property(lambda self: transpose(self, 0, 1) if self.array.ndim == 2 else transpose(self))
     cls.mT = property(lambda self: transpose(self, -1, -2))
 
 

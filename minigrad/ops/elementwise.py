@@ -28,18 +28,18 @@ def operands(a: Any, b: Any) -> tuple[Tensor, Tensor]:
     elif a.device != b.device:
         raise DeviceError(f"operands are on different devices ({a.device} and {b.device}); "
                           "move one with .to(device)")
-    if a.data.dtype is not b.data.dtype:
-        kind_a, kind_b = a.data.dtype.kind, b.data.dtype.kind
+    if a.array.dtype is not b.array.dtype:
+        kind_a, kind_b = a.array.dtype.kind, b.array.dtype.kind
         if kind_a == "f" and kind_b in "iu":
-            b = _make(b.data.astype(a.data.dtype), b.device)
+            b = _make(b.array.astype(a.array.dtype), b.device)
         elif kind_b == "f" and kind_a in "iu":
-            a = _make(a.data.astype(b.data.dtype), a.device)
+            a = _make(a.array.astype(b.array.dtype), a.device)
     return a, b
 
 
 def _broadcasting(fn: Any, a: Tensor, b: Tensor, name: str) -> Any:
     try:
-        return fn(a.data, b.data)
+        return fn(a.array, b.array)
     except ValueError:
         raise ShapeError(f"{name}: shapes {a.shape} and {b.shape} cannot be broadcast "
                          "together") from None
@@ -87,45 +87,45 @@ def pow(a: Operand, b: Operand) -> Tensor:
 
 
 def neg(a: Tensor) -> Tensor:
-    return record(-a.data, a.device, (a,), lambda g, out: (-g,))
+    return record(-a.array, a.device, (a,), lambda g, out: (-g,))
 
 
 def exp(a: Tensor) -> Tensor:
-    return record(backend.xp(a.device).exp(a.data), a.device, (a,), lambda g, out: (g * out,))
+    return record(backend.xp(a.device).exp(a.array), a.device, (a,), lambda g, out: (g * out,))
 
 
 def log(a: Tensor) -> Tensor:
-    return record(backend.xp(a.device).log(a.data), a.device, (a,), lambda g, out: (g / a,))
+    return record(backend.xp(a.device).log(a.array), a.device, (a,), lambda g, out: (g / a,))
 
 
 def sqrt(a: Tensor) -> Tensor:
-    return record(backend.xp(a.device).sqrt(a.data), a.device, (a,),
+    return record(backend.xp(a.device).sqrt(a.array), a.device, (a,),
                   lambda g, out: (g * 0.5 / out,))
 
 
 def abs(a: Tensor) -> Tensor:
     """|a|, with gradient sign(a) (0 at 0, as in PyTorch)."""
     xp = backend.xp(a.device)
-    return record(xp.abs(a.data), a.device, (a,),
-                  lambda g, out: (g * _make(xp.sign(a.data), a.device),))
+    return record(xp.abs(a.array), a.device, (a,),
+                  lambda g, out: (g * _make(xp.sign(a.array), a.device),))
 
 
 def tanh(a: Tensor) -> Tensor:
-    return record(backend.xp(a.device).tanh(a.data), a.device, (a,),
+    return record(backend.xp(a.device).tanh(a.array), a.device, (a,),
                   lambda g, out: (g * (1 - out * out),))
 
 
 def sigmoid(a: Tensor) -> Tensor:
     """1 / (1 + e^-a), computed as (1 + tanh(a/2)) / 2 so that no exp can overflow."""
     xp = backend.xp(a.device)
-    return record(0.5 + 0.5 * xp.tanh(0.5 * a.data), a.device, (a,),
+    return record(0.5 + 0.5 * xp.tanh(0.5 * a.array), a.device, (a,),
                   lambda g, out: (g * out * (1 - out),))
 
 
 def relu(a: Tensor) -> Tensor:
     """max(a, 0), with gradient 0 at 0 (as in PyTorch)."""
-    mask = a.data > 0
-    return record(a.data * mask, a.device, (a,),
+    mask = a.array > 0
+    return record(a.array * mask, a.device, (a,),
                   lambda g, out: (g * _make(mask, a.device),))
 
 
@@ -136,10 +136,10 @@ def clip(a: Tensor, min: float | None = None, max: float | None = None) -> Tenso
     xp = backend.xp(a.device)
     inside = xp.ones(a.shape, dtype=bool)
     if min is not None:
-        inside &= a.data >= min
+        inside &= a.array >= min
     if max is not None:
-        inside &= a.data <= max
-    return record(xp.clip(a.data, min, max), a.device, (a,),
+        inside &= a.array <= max
+    return record(xp.clip(a.array, min, max), a.device, (a,),
                   lambda g, out: (g * _make(inside, a.device),))
 
 
@@ -156,7 +156,7 @@ def minimum(a: Operand, b: Operand) -> Tensor:
 def _select_larger(a: Operand, b: Operand, sign: float) -> Tensor:
     a, b = operands(a, b)
     diff = _broadcasting(_sub, a, b, "maximum" if sign > 0 else "minimum") * sign
-    data = backend.xp(a.device).where(diff >= 0, a.data, b.data)
+    data = backend.xp(a.device).where(diff >= 0, a.array, b.array)
     weight_a = _make(((diff > 0) + 0.5 * (diff == 0)).astype(data.dtype), a.device)
     return record(data, a.device, (a, b),
                   lambda g, out: (g * weight_a, g * (1 - weight_a)))
@@ -169,12 +169,12 @@ def where(condition: Any, a: Operand, b: Operand) -> Tensor:
     else:
         a = Tensor(a)
         b = constant(b, a)
-    cond = condition.data if isinstance(condition, Tensor) else backend.xp(a.device).asarray(condition)
+    cond = condition.array if isinstance(condition, Tensor) else backend.xp(a.device).asarray(condition)
     if cond.dtype != bool:
         cond = cond.astype(bool)
     xp = backend.xp(a.device)
     try:
-        data = xp.where(cond, a.data, b.data)
+        data = xp.where(cond, a.array, b.array)
     except ValueError:
         raise ShapeError(f"where: shapes {cond.shape}, {a.shape} and {b.shape} cannot be "
                          "broadcast together") from None

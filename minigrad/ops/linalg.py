@@ -13,10 +13,10 @@ def matmul(a: "Tensor | object", b: "Tensor | object") -> Tensor:
     Backward: dA = dC Bᵀ, dB = Aᵀ dC, each computed only when that input needs it.
     """
     a, b = operands(a, b)
-    if a.data.ndim < 2 or b.data.ndim < 2:
+    if a.array.ndim < 2 or b.array.ndim < 2:
         return _matmul_vectors(a, b)
     try:
-        data = a.data @ b.data
+        data = a.array @ b.array
     except ValueError:
         raise _shape_error(a, b) from None
     return record(data, a.device, (a, b),

@@ -28,9 +28,9 @@ def normalize_axis(axis: int, ndim: int) -> int:
 def reshape(a: Tensor, *shape: Any) -> Tensor:
     shape = _shape_arg(shape)
     try:
-        data = a.data.reshape(shape)
+        data = a.array.reshape(shape)
     except ValueError:
-        raise ShapeError(f"cannot reshape a tensor of shape {a.shape} ({a.data.size} elements) "
+        raise ShapeError(f"cannot reshape a tensor of shape {a.shape} ({a.array.size} elements) "
                          f"into shape {shape}") from None
     return record(data, a.device, (a,), lambda g, out: (reshape(g, a.shape),))
 
@@ -41,7 +41,7 @@ def permute(a: Tensor, *axes: Any) -> Tensor:
     if sorted(axes) != list(range(a.ndim)):
         raise ShapeError(f"permute needs each of the {a.ndim} dimensions once, got {axes}")
     inverse = tuple(sorted(range(len(axes)), key=axes.__getitem__))
-    return record(a.data.transpose(axes), a.device, (a,), lambda g, out: (permute(g, inverse),))
+    return record(a.array.transpose(axes), a.device, (a,), lambda g, out: (permute(g, inverse),))
 
 
 def transpose(a: Tensor, dim0: int | None = None, dim1: int | None = None) -> Tensor:
@@ -52,7 +52,7 @@ def transpose(a: Tensor, dim0: int | None = None, dim1: int | None = None) -> Te
     if dim0 is None or dim1 is None:
         raise TypeError("transpose takes both dim0 and dim1, or neither")
     try:
-        data = a.data.swapaxes(dim0, dim1)
+        data = a.array.swapaxes(dim0, dim1)
     except (ValueError, IndexError):  # NumPy's AxisError is both
         raise ShapeError(f"transpose: dims ({dim0}, {dim1}) are out of range for a tensor with "
                          f"{a.ndim} dimensions") from None
@@ -83,7 +83,7 @@ def squeeze(a: Tensor, dim: int | None = None) -> Tensor:
 def broadcast_to(a: Tensor, *shape: Any) -> Tensor:
     shape = _shape_arg(shape)
     try:
-        data = backend.xp(a.device).broadcast_to(a.data, shape)
+        data = backend.xp(a.device).broadcast_to(a.array, shape)
     except ValueError:
         raise ShapeError(f"cannot broadcast a tensor of shape {a.shape} to shape {shape}") from None
     return record(data, a.device, (a,), lambda g, out: (sum_to(g, a.shape),))
@@ -100,7 +100,7 @@ def sum_to(a: Tensor, shape: tuple[int, ...]) -> Tensor:
     lead = a.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape)
                                       if n == 1 and a.shape[lead + i] != 1)
-    data = a.data.sum(axis=axes, keepdims=True).reshape(shape)
+    data = a.array.sum(axis=axes, keepdims=True).reshape(shape)
     return record(data, a.device, (a,), lambda g, out: (broadcast_to(g, a.shape),))
 
 
@@ -125,7 +125,7 @@ def getitem(a: Tensor, index: Any) -> Tensor:
     """``a[index]``: slices, integers, integer arrays (repeats accumulate), boolean masks."""
     index = _host_lists_to_arrays(_index_arrays(index), a.device)
     try:
-        data = a.data[index]
+        data = a.array[index]
     except IndexError as exc:
         raise IndexError(f"index out of range for a tensor of shape {a.shape}: {exc}") from None
     return record(data, a.device, (a,), lambda g, out: (index_into_zeros(g, a.shape, index),))
@@ -135,9 +135,9 @@ def index_into_zeros(values: Tensor, shape: tuple[int, ...], index: Any) -> Tens
     """A zero tensor of ``shape`` with ``values`` added at ``index`` (getitem's adjoint)."""
     data = backend.xp(values.device).zeros(shape, dtype=values.dtype)
     if _is_advanced(index):
-        backend.scatter_add(data, index, values.data)
+        backend.scatter_add(data, index, values.array)
     else:
-        data[index] = values.data
+        data[index] = values.array
     return record(data, values.device, (values,), lambda g, out: (getitem(g, index),))
 
 
@@ -151,7 +151,7 @@ def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     axis = normalize_axis(axis, tensors[0].ndim)
     xp = backend.xp(tensors[0].device)
     try:
-        data = xp.concatenate([t.data for t in tensors], axis=axis)
+        data = xp.concatenate([t.array for t in tensors], axis=axis)
     except ValueError:
         raise ShapeError(f"cannot concatenate shapes {[t.shape for t in tensors]} along axis "
                          f"{axis}: every other dimension must match") from None
@@ -180,14 +180,14 @@ def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
 def to_device(a: Tensor, device: str) -> Tensor:
     if a.device == device:
         return a
-    return record(backend.to_device(a.data, device), device, (a,),
+    return record(backend.to_device(a.array, device), device, (a,),
                   lambda g, out: (to_device(g, a.device),))
 
 
 def to_dtype(a: Tensor, dtype: Any) -> Tensor:
     if a.dtype == dtype:
         return a
-    out = record(a.data.astype(dtype), a.device, (a,), lambda g, out: (to_dtype(g, a.dtype),))
+    out = record(a.array.astype(dtype), a.device, (a,), lambda g, out: (to_dtype(g, a.dtype),))
     if dtype.kind not in "fc":  # integers and booleans carry no gradient
         out.requires_grad, out._backward, out._parents = False, None, ()
     return out

@@ -44,7 +44,7 @@ def sum(a: Tensor, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
     axis, keepdims = _resolve(axis, keepdims, dim, keepdim)
     axes = reduced_axes(axis, a.ndim)
     kept = _kept_shape(a.shape, axes)
-    return record(a.data.sum(axis=axes, keepdims=keepdims), a.device, (a,),
+    return record(a.array.sum(axis=axes, keepdims=keepdims), a.device, (a,),
                   lambda g, out: (broadcast_to(reshape(g, kept), a.shape),))
 
 
@@ -68,12 +68,12 @@ def var(a: Tensor, axis: Any = None, unbiased: bool = True, keepdims: bool = Fal
 def _extreme(a: Tensor, axis: Any, keepdims: bool, largest: bool) -> Tensor:
     """max or min; tied extremes share the gradient equally."""
     axes = reduced_axes(axis, a.ndim)
-    if a.data.size == 0:
+    if a.array.size == 0:
         raise ValueError(f"{'max' if largest else 'min'} of an empty tensor of shape {a.shape}")
-    kept = (a.data.max if largest else a.data.min)(axis=axes, keepdims=True)
+    kept = (a.array.max if largest else a.array.min)(axis=axes, keepdims=True)
 
     def backward(g: Tensor, out: Tensor) -> tuple[Tensor]:
-        hits = a.data == kept
+        hits = a.array == kept
         share = _make(hits / hits.sum(axis=axes, keepdims=True), a.device)
         return (reshape(g, kept.shape) * share,)
     data = kept if keepdims else kept.reshape([n for i, n in enumerate(a.shape) if i not in axes])
@@ -97,18 +97,18 @@ def min(a: Tensor, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
 def argmax(a: Tensor, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None,
            keepdim: bool | None = None) -> Tensor:
     axis, keepdims = _resolve(axis, keepdims, dim, keepdim)
-    return _make(a.data.argmax(axis=axis, keepdims=keepdims), a.device)
+    return _make(a.array.argmax(axis=axis, keepdims=keepdims), a.device)
 
 
 def argmin(a: Tensor, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None,
            keepdim: bool | None = None) -> Tensor:
     axis, keepdims = _resolve(axis, keepdims, dim, keepdim)
-    return _make(a.data.argmin(axis=axis, keepdims=keepdims), a.device)
+    return _make(a.array.argmin(axis=axis, keepdims=keepdims), a.device)
 
 
 def any(a: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
-    return _make(a.data.any(axis=axis, keepdims=keepdims), a.device)
+    return _make(a.array.any(axis=axis, keepdims=keepdims), a.device)
 
 
 def all(a: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
-    return _make(a.data.all(axis=axis, keepdims=keepdims), a.device)
+    return _make(a.array.all(axis=axis, keepdims=keepdims), a.device)

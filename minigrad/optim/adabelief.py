@@ -57,7 +57,7 @@ class AdaBelief(Optimizer):
     def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
                 group: dict[str, Any]) -> None:
         xp = backend.xp(param.device)
-        data = param.data
+        data = param.array
         lr, weight_decay, eps = group["lr"], group["weight_decay"], group["eps"]
         beta1, beta2 = group["betas"]
         step = state["step"]

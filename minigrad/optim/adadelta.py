@@ -40,7 +40,7 @@ class Adadelta(Optimizer):
     def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
                 group: dict[str, Any]) -> None:
         xp = backend.xp(param.device)
-        data = param.data
+        data = param.array
         rho, eps = group["rho"], group["eps"]
         if group["weight_decay"]:
             grad = grad + group["weight_decay"] * data

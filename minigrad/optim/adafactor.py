@@ -60,7 +60,7 @@ class Adafactor(Optimizer):
     def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
                 group: dict[str, Any]) -> None:
         xp = backend.xp(param.device)
-        data = param.data
+        data = param.array
         lr, step = group["lr"], state["step"]
         eps1, eps2 = group["eps"]
         if eps1 is None:

@@ -36,12 +36,12 @@ class Adagrad(Optimizer):
 
     def _init_state(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         state["sum"] = backend.xp(param.device).full_like(
-            param.data, group["initial_accumulator_value"])
+            param.array, group["initial_accumulator_value"])
 
     def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
                 group: dict[str, Any]) -> None:
         xp = backend.xp(param.device)
-        data = param.data
+        data = param.array
         if group["weight_decay"]:
             grad = grad + group["weight_decay"] * data
         lr = group["lr"] / (1.0 + (state["step"] - 1) * group["lr_decay"])

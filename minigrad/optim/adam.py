@@ -58,7 +58,7 @@ class Adam(Optimizer):
     def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
                 group: dict[str, Any]) -> None:
         xp = backend.xp(param.device)
-        data = param.data
+        data = param.array
         lr, weight_decay = group["lr"], group["weight_decay"]
         beta1, beta2 = group["betas"]
         step = state["step"]

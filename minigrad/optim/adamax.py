@@ -37,7 +37,7 @@ class Adamax(Optimizer):
     def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
                 group: dict[str, Any]) -> None:
         xp = backend.xp(param.device)
-        data = param.data
+        data = param.array
         beta1, beta2 = group["betas"]
         if group["weight_decay"]:
             grad = grad + group["weight_decay"] * data

@@ -42,7 +42,7 @@ class ASGD(Optimizer):
 
     def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
                 group: dict[str, Any]) -> None:
-        data = param.data
+        data = param.array
         lr, lambd, eta, mu = group["lr"], group["lambd"], state["eta"], state["mu"]
         if group["weight_decay"]:
             grad = grad + group["weight_decay"] * data
@@ -70,10 +70,10 @@ class ASGD(Optimizer):
             for p in group["params"]:
                 state = self.state.get(p)
                 if state and "ax" in state:
-                    saved.append((p, backend.xp(p.device).array(p.data)))
-                    p.data[...] = state["ax"]
+                    saved.append((p, backend.xp(p.device).array(p.array)))
+                    p.array[...] = state["ax"]
         try:
             yield
         finally:
             for p, training_values in saved:
-                p.data[...] = training_values
+                p.array[...] = training_values

@@ -38,7 +38,7 @@ def clip_grad_norm_(parameters: Parameters, max_norm: float, norm_type: float = 
         return _make(backend.xp("cpu").zeros((), dtype=backend.get_default_dtype()), "cpu")
     device, dtype = grads[0].device, grads[0].dtype
     xp = backend.xp(device)
-    per_grad = [backend.to_device(_vector_norm(g.data, norm_type, backend.xp(g.device)), device)
+    per_grad = [backend.to_device(_vector_norm(g.array, norm_type, backend.xp(g.device)), device)
                 for g in grads]
     total = _vector_norm(xp.stack(per_grad).astype(dtype), norm_type, xp)
     if error_if_nonfinite and not bool(xp.isfinite(total)):
@@ -48,7 +48,7 @@ def clip_grad_norm_(parameters: Parameters, max_norm: float, norm_type: float = 
     scale = float(max_norm / (float(total) + 1e-6))
     if not scale >= 1.0:  # also true for NaN, which PyTorch propagates into the gradients
         for g in grads:
-            g.data *= g.data.dtype.type(scale)
+            g.array *= g.array.dtype.type(scale)
     return _make(total, device)
 
 
@@ -61,7 +61,7 @@ def clip_grad_value_(parameters: Parameters, clip_value: float,
     _check_bound("clip_value", clip_value)
     _check_foreach(foreach)
     for g in _grads(parameters):
-        backend.xp(g.device).clip(g.data, -clip_value, clip_value, out=g.data)
+        backend.xp(g.device).clip(g.array, -clip_value, clip_value, out=g.array)
 
 
 def _grads(parameters: Parameters) -> list[Tensor]:

@@ -43,13 +43,13 @@ class FTRL(Optimizer):
 
     def _init_state(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         state["accumulator"] = backend.xp(param.device).full_like(
-            param.data, group["initial_accumulator_value"])
+            param.array, group["initial_accumulator_value"])
         state["linear"] = zeros_state(param)
 
     def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
                 group: dict[str, Any]) -> None:
         xp = backend.xp(param.device)
-        data, accumulator, linear = param.data, state["accumulator"], state["linear"]
+        data, accumulator, linear = param.array, state["accumulator"], state["linear"]
         lr, power, l1 = group["lr"], -group["lr_power"], group["l1"]
         old_root = accumulator ** power
         accumulator += grad * grad

@@ -1,6 +1,6 @@
 """Weight initialisers, with ``torch.nn.init``'s names, arguments and distributions.
 
-Every function fills a tensor in place (it writes ``tensor.data``, so no graph is recorded)
+Every function fills a tensor in place (it writes ``tensor.array``, so no graph is recorded)
 and returns it. Random ones draw from ``backend.generator(tensor.device)``, which
 ``mg.manual_seed`` seeds, or from the ``generator`` passed in. Fans follow PyTorch's layout
 of a weight, ``(out_features, in_features, *kernel)``.
@@ -108,7 +108,7 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
 def constant_(tensor: Tensor, val: float) -> Tensor:
     """Fill ``tensor`` with ``val``."""
     _check_tensor(tensor)
-    tensor.data.fill(val)
+    tensor.array.fill(val)
     return tensor
 
 
@@ -148,10 +148,10 @@ def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
                          f"groups={groups!r} equal groups")
     per_group = out_channels // groups
     centre = tuple(size // 2 for size in tensor.shape[2:])
-    tensor.data.fill(0)
+    tensor.array.fill(0)
     for g in range(groups):
         for d in range(min(per_group, tensor.shape[1])):
-            tensor.data[(g * per_group + d, d, *centre)] = 1
+            tensor.array[(g * per_group + d, d, *centre)] = 1
     return tensor
 
 
@@ -262,7 +262,7 @@ def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator: Any =
         # argsort of uniform keys is a random permutation of the rows, one per column
         keys = _generator(tensor, generator).random((rows, cols))
         zero_rows = xp.argsort(keys, axis=0)[:num_zeros]
-        tensor.data[zero_rows, xp.arange(cols)] = 0
+        tensor.array[zero_rows, xp.arange(cols)] = 0
     return tensor
 
 
@@ -285,7 +285,7 @@ def _generator(tensor: Tensor, generator: Any) -> Any:
 
 def _write(tensor: Tensor, values: Any) -> Tensor:
     """Copy ``values`` (float64 draws) into ``tensor``'s own memory, in its dtype."""
-    tensor.data[...] = values
+    tensor.array[...] = values
     return tensor
 
 

@@ -82,7 +82,7 @@ class LBFGS(Optimizer):
 
     def _flat_grad(self, maximize: bool) -> Any:
         xp = self._xp()
-        parts = [p.grad.data.reshape(-1) if p.grad is not None
+        parts = [p.grad.array.reshape(-1) if p.grad is not None
                  else xp.zeros(p.numel(), dtype=p.dtype) for p in self._params]
         flat = xp.concatenate(parts)
         return -flat if maximize else flat
@@ -92,7 +92,7 @@ class LBFGS(Optimizer):
         offset = 0
         for p in self._params:
             size = p.numel()
-            p.data += step * direction[offset:offset + size].reshape(p.shape)
+            p.array += step * direction[offset:offset + size].reshape(p.shape)
             offset += size
 
     def _evaluate(self, closure: Callable[[], Any], maximize: bool) -> tuple[float, Any]:
@@ -191,13 +191,13 @@ class LBFGS(Optimizer):
     def _line_search(self, closure: Callable[[], Any], maximize: bool, t: float, d: Any,
                      loss: float, flat_grad: Any, gtd: float) -> tuple[float, Any, float, int]:
         """Strong-Wolfe search along ``d`` from the current point, which it leaves unchanged."""
-        x0 = [self._xp().array(p.data) for p in self._params]
+        x0 = [self._xp().array(p.array) for p in self._params]
 
         def objective(step: float) -> tuple[float, Any]:
             self._move(step, d)
             result = self._evaluate(closure, maximize)
             for p, saved in zip(self._params, x0):
-                p.data[...] = saved
+                p.array[...] = saved
             return result
 
         return strong_wolfe(objective, self._xp(), t, d, loss, flat_grad, gtd)

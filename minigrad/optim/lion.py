@@ -38,7 +38,7 @@ class Lion(Optimizer):
     def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
                 group: dict[str, Any]) -> None:
         xp = backend.xp(param.device)
-        data, exp_avg = param.data, state["exp_avg"]
+        data, exp_avg = param.array, state["exp_avg"]
         lr, weight_decay = group["lr"], group["weight_decay"]
         beta1, beta2 = group["betas"]
         if weight_decay:

@@ -57,7 +57,7 @@ class Lookahead(Optimizer):
 
     def _copy_slow_weights(self, group: dict[str, Any]) -> None:
         for p in group["params"]:
-            self.state[p]["slow_param"] = p.data.copy()
+            self.state[p]["slow_param"] = p.array.copy()
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Add a group to the inner optimizer; its slow weights start at its current values."""
@@ -82,8 +82,8 @@ class Lookahead(Optimizer):
                 if p.grad is None:
                     continue
                 slow = self.state[p]["slow_param"]
-                slow += self.alpha * (p.data - slow)
-                p.data[...] = slow
+                slow += self.alpha * (p.array - slow)
+                p.array[...] = slow
 
     # --- checkpoints -----------------------------------------------------------------------
     def _indexed_params(self) -> list[Tensor]:

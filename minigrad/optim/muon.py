@@ -107,7 +107,7 @@ class Muon(Optimizer):
         if not self._uses_muon(param, group):
             Adam._update(self, param, grad, state, self._adamw_group(group))
             return
-        data, buf = param.data, state["momentum_buffer"]
+        data, buf = param.array, state["momentum_buffer"]
         lr, momentum = group["lr"], group["momentum"]
         ema_(buf, grad, momentum)
         update = grad + momentum * (buf - grad) if group["nesterov"] else buf

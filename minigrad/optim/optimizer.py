@@ -38,7 +38,7 @@ class Optimizer:
     override ``defaults`` for that group.
 
     Subclasses implement :meth:`_update` (the math for one parameter, in place on
-    ``param.data``) and, when buffers are needed, :meth:`_init_state`; an optimizer that must
+    ``param.array``) and, when buffers are needed, :meth:`_init_state`; an optimizer that must
     see a group whole overrides :meth:`_step_group`, one with its own loop overrides
     :meth:`step`.
     """
@@ -114,7 +114,7 @@ class Optimizer:
                     p.grad = None
                 else:
                     p.grad = p.grad.detach()
-                    p.grad.data.fill(0)
+                    p.grad.array.fill(0)
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; return ``closure()``'s value if given.
@@ -138,7 +138,7 @@ class Optimizer:
         for p in group["params"]:
             if p.grad is None:
                 continue  # no gradient: no state, and the step count does not advance
-            grad = p.grad.data
+            grad = p.grad.array
             if maximize:
                 grad = -grad
             state = state_of[p]
@@ -153,7 +153,7 @@ class Optimizer:
 
     def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
                 group: dict[str, Any]) -> None:
-        """Update ``param.data`` in place from ``grad`` (an array, already negated when
+        """Update ``param.array`` in place from ``grad`` (an array, already negated when
         maximizing; never modify it in place). ``state["step"]`` is already advanced."""
         raise NotImplementedError(f"{type(self).__name__} does not define its update rule")
 
@@ -274,7 +274,7 @@ def _is_number(value: Any) -> bool:
 
 def zeros_state(param: Tensor) -> Any:
     """A zero-filled buffer shaped like ``param``, on its device and in its dtype."""
-    return backend.xp(param.device).zeros_like(param.data)
+    return backend.xp(param.device).zeros_like(param.array)
 
 
 def _cast_like(value: Any, param: Tensor) -> Any:

@@ -39,7 +39,7 @@ class RMSprop(Optimizer):
     def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
                 group: dict[str, Any]) -> None:
         xp = backend.xp(param.device)
-        data = param.data
+        data = param.array
         alpha, momentum = group["alpha"], group["momentum"]
         if group["weight_decay"]:
             grad = grad + group["weight_decay"] * data

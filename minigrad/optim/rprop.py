@@ -39,18 +39,18 @@ class Rprop(Optimizer):
 
     def _init_state(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         state["prev"] = zeros_state(param)
-        state["step_size"] = backend.xp(param.device).full_like(param.data, group["lr"])
+        state["step_size"] = backend.xp(param.device).full_like(param.array, group["lr"])
 
     def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
                 group: dict[str, Any]) -> None:
         xp = backend.xp(param.device)
         eta_minus, eta_plus = group["etas"]
         prev, step_size = state["prev"], state["step_size"]
-        agreement = xp.multiply(grad, prev, out=xp.empty_like(param.data))
+        agreement = xp.multiply(grad, prev, out=xp.empty_like(param.array))
         same_sign, flipped = agreement > 0, agreement < 0
         step_size[same_sign] *= eta_plus
         step_size[flipped] *= eta_minus
         xp.clip(step_size, *group["step_sizes"], out=step_size)
         prev[...] = grad
         prev[flipped] = 0
-        param.data -= xp.sign(prev, out=agreement) * step_size
+        param.array -= xp.sign(prev, out=agreement) * step_size

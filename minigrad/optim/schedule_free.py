@@ -70,7 +70,7 @@ class ScheduleFreeAdamW(Optimizer):
             for p in group["params"]:
                 z = self.state.get(p, {}).get("z")
                 if z is not None:
-                    p.data += weight * (z - p.data)
+                    p.array += weight * (z - p.array)
             group["train_mode"] = train
 
     # --- stepping --------------------------------------------------------------------------
@@ -91,13 +91,13 @@ class ScheduleFreeAdamW(Optimizer):
         super()._step_group(dict(group, average_weight=average_weight))
 
     def _init_state(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
-        state["z"] = param.data.copy()
+        state["z"] = param.array.copy()
         state["exp_avg_sq"] = zeros_state(param)
 
     def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
                 group: dict[str, Any]) -> None:
         xp = backend.xp(param.device)
-        y, z, exp_avg_sq = param.data, state["z"], state["exp_avg_sq"]
+        y, z, exp_avg_sq = param.array, state["z"], state["exp_avg_sq"]
         lr, c = group["scheduled_lr"], group["average_weight"]
         beta1, beta2 = group["betas"]
         ema_(exp_avg_sq, grad * grad, beta2)

@@ -42,7 +42,7 @@ class SGD(Optimizer):
 
     def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
                 group: dict[str, Any]) -> None:
-        data = param.data
+        data = param.array
         weight_decay, momentum = group["weight_decay"], group["momentum"]
         if weight_decay:
             grad = grad + weight_decay * data

@@ -114,12 +114,12 @@ def test_leaf_gradients_never_share_memory():
     a = mg.ones(3, requires_grad=True)
     b = mg.ones(3, requires_grad=True)
     (a + b).sum().backward()  # add passes one gradient array to both leaves
-    a.grad.data *= 10.0
+    a.grad.array *= 10.0
     np.testing.assert_array_equal(b.grad.numpy(), [1.0, 1.0, 1.0])
     c = mg.ones(3, requires_grad=True)
     seed = mg.ones(3)
     (c * 1.0).backward(seed)
-    c.grad.data[0] = 7.0
+    c.grad.array[0] = 7.0
     assert seed.numpy()[0] == 1.0
 
 

@@ -8,12 +8,12 @@ from minigrad.tensor import record
 
 def wrong_square(x):
     """x², with a backward that is off by a factor of 1.5."""
-    return record(x.data ** 2, x.device, (x,), lambda g, out: (g * 3.0 * x,))
+    return record(x.array ** 2, x.device, (x,), lambda g, out: (g * 3.0 * x,))
 
 
 def wrong_second_derivative(x):
     """x³ whose first derivative is right in value but built from a constant (so d²=0)."""
-    return record(x.data ** 3, x.device, (x,), lambda g, out: (g * mg.tensor(3 * x.data ** 2),))
+    return record(x.array ** 3, x.device, (x,), lambda g, out: (g * mg.tensor(3 * x.array ** 2),))
 
 
 def test_a_correct_gradient_passes():

@@ -250,7 +250,7 @@ def test_module_list():
 def test_parameter_wraps_tensors_and_arrays():
     t = mg.randn(3)
     p = nn.Parameter(t)
-    assert p.data is t.data and p.requires_grad and p.is_leaf
+    assert p.array is t.array and p.requires_grad and p.is_leaf
     assert not nn.Parameter(mg.ones(2), requires_grad=False).requires_grad
     assert nn.Parameter(np.ones(2)).dtype == np.float64
     assert type(p * 2) is mg.Tensor  # results of ops are plain tensors

@@ -235,9 +235,9 @@ RANDOM_FILLS = [init.uniform_, init.normal_, init.trunc_normal_, init.xavier_uni
 def test_random_fills_are_seeded_in_place_and_record_no_graph(fill):
     mg.manual_seed(3)
     t = mg.zeros(6, 5, requires_grad=True)
-    storage = t.data
+    storage = t.array
     first = fill(t).numpy().copy()
-    assert t.data is storage and t.is_leaf and t.requires_grad and t.dtype == np.float32
+    assert t.array is storage and t.is_leaf and t.requires_grad and t.dtype == np.float32
     mg.manual_seed(3)
     np.testing.assert_array_equal(fill(mg.zeros(6, 5)).numpy(), first)
     assert not np.array_equal(fill(mg.zeros(6, 5)).numpy(), first)

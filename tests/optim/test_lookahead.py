@@ -27,7 +27,7 @@ def test_slow_weights_start_as_a_copy_and_are_pulled_every_k_steps():
     p = new_param()
     inner = SGD([p], lr=0.1)
     optimizer = Lookahead(inner, k=3, alpha=0.4)
-    assert optimizer.state[p]["slow_param"] is not p.data
+    assert optimizer.state[p]["slow_param"] is not p.array
     slow = optimizer.state[p]["slow_param"].copy()
     np.testing.assert_array_equal(slow, START)
     fast = START.copy()

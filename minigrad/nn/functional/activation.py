@@ -30,14 +30,14 @@ def _piecewise_linear(input: Tensor, data: Any, slope: Any) -> Tensor:
 
 def relu6(input: Tensor) -> Tensor:
     """min(max(x, 0), 6); the gradient is 1 strictly between 0 and 6 (as in PyTorch)."""
-    x = input.data
+    x = input.array
     slope = ((x > 0) & (x < 6)).astype(x.dtype)
     return _piecewise_linear(input, backend.xp(input.device).clip(x, 0, 6), slope)
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
     """x for x > 0, else negative_slope * x."""
-    x = input.data
+    x = input.array
     slope = backend.xp(input.device).where(x > 0, 1.0, negative_slope).astype(x.dtype)
     return _piecewise_linear(input, x * slope, slope)
 
@@ -55,14 +55,14 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
         return input * 0.5 * (tanh(inner) + 1.0)
     if approximate != "none":
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    if input.data.dtype.kind != "f":
+    if input.array.dtype.kind != "f":
         raise TypeError(f"gelu needs a floating-point tensor, got {input.dtype}")
-    cdf_data = 0.5 + 0.5 * erf_array(input.data * _SQRT_HALF, backend.xp(input.device))
+    cdf_data = 0.5 + 0.5 * erf_array(input.array * _SQRT_HALF, backend.xp(input.device))
 
     def backward(g: Tensor, out: Tensor) -> tuple[Tensor]:
         cdf = _normal_cdf_node(input, cdf_data)
         return (g * (cdf + input * _normal_pdf(input)),)
-    return record(input.data * cdf_data, input.device, (input,), backward)
+    return record(input.array * cdf_data, input.device, (input,), backward)
 
 
 def _normal_pdf(x: Tensor) -> Tensor:
@@ -80,7 +80,7 @@ def softmax(input: Tensor, dim: int) -> Tensor:
     large logits cannot overflow."""
     dim = normalize_axis(dim, input.ndim)
     xp = backend.xp(input.device)
-    probs = xp.exp(input.data - input.data.max(axis=dim, keepdims=True))
+    probs = xp.exp(input.array - input.array.max(axis=dim, keepdims=True))
     probs /= probs.sum(axis=dim, keepdims=True)
     return softmax_node(input, probs, dim)
 
@@ -99,7 +99,7 @@ def log_softmax(input: Tensor, dim: int) -> Tensor:
     logits of any size). Backward: g - softmax(x) * sum(g)."""
     dim = normalize_axis(dim, input.ndim)
     xp = backend.xp(input.device)
-    shifted = input.data - input.data.max(axis=dim, keepdims=True)
+    shifted = input.array - input.array.max(axis=dim, keepdims=True)
     data = shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
     return record(data, input.device, (input,),
                   lambda g, out: (g - out.exp() * g.sum(dim, keepdims=True),))

@@ -17,5 +17,5 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     mask = (draws >= p).astype(input.dtype)
     if p < 1.0:
         mask *= 1.0 / (1.0 - p)
-    return record(input.data * mask, input.device, (input,),
+    return record(input.array * mask, input.device, (input,),
                   lambda g, out: (g * _make(mask, input.device),))

@@ -14,7 +14,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """
     _check(input, weight, bias)
     try:
-        data = input.data @ weight.data.T
+        data = input.array @ weight.array.T
     except ValueError:
         raise ShapeError(f"linear: input of shape {input.shape} does not fit weight of shape "
                          f"{weight.shape}: the input's last dimension must be {weight.shape[1]}"
@@ -22,7 +22,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if bias is None:
         return record(data, input.device, (input, weight),
                       lambda g, out: _linear_backward(g, input, weight)[:2])
-    data += bias.data
+    data += bias.array
     return record(data, input.device, (input, weight, bias),
                   lambda g, out: _linear_backward(g, input, weight))
 
@@ -43,14 +43,14 @@ def _check(input: Tensor, weight: Tensor, bias: Tensor | None) -> None:
     if input.device != weight.device:
         raise DeviceError(f"linear: input is on {input.device} but the weight is on "
                           f"{weight.device}; move one with .to(device)")
-    if input.data.dtype != weight.data.dtype:
+    if input.array.dtype != weight.array.dtype:
         raise TypeError(f"linear: input has dtype {input.dtype} but the weight has dtype "
                         f"{weight.dtype}; convert the input with .to({weight.dtype.name}) or the "
                         f"layer with .to(dtype)")
     if input.ndim == 0:
         raise ShapeError("linear: input must have at least one dimension, got a 0-d tensor")
     if bias is not None and (bias.shape != weight.shape[:1] or bias.device != weight.device
-                             or bias.data.dtype != weight.data.dtype):
+                             or bias.array.dtype != weight.array.dtype):
         raise ShapeError(f"linear: bias (shape {bias.shape}, {bias.dtype}, {bias.device}) does "
                          f"not match weight (shape {weight.shape}, {weight.dtype}, "
                          f"{weight.device}): expected shape {weight.shape[:1]}")

@@ -34,11 +34,11 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, *
     xp = backend.xp(input.device)
     n, c = input.shape
     rows = xp.arange(n)
-    targets = _stand_in_targets(target.data, ignored)
-    w = None if weight is None else weight.data.astype(input.dtype, copy=False)
+    targets = _stand_in_targets(target.array, ignored)
+    w = None if weight is None else weight.array.astype(input.dtype, copy=False)
     target_weight = 1.0 if w is None else w[targets]
     keep = 1.0 - label_smoothing
-    shifted = input.data - input.data.max(axis=1, keepdims=True)
+    shifted = input.array - input.array.max(axis=1, keepdims=True)
     exps = xp.exp(shifted)
     sums = exps.sum(axis=1)
     log_sums = xp.log(sums)
@@ -79,9 +79,9 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, *,
     ignored = _check_classification(input, target, weight, ignore_index, reduction, "nll_loss")
     xp = backend.xp(input.device)
     n = input.shape[0]
-    targets = _stand_in_targets(target.data, ignored)
+    targets = _stand_in_targets(target.array, ignored)
     losses = -input[xp.arange(n), targets]
-    target_weight = 1.0 if weight is None else weight.data.astype(input.dtype)[targets]
+    target_weight = 1.0 if weight is None else weight.array.astype(input.dtype)[targets]
     if weight is not None or ignored is not None:
         factor = target_weight if ignored is None else target_weight * ~ignored
         losses = losses * _make(xp.asarray(factor, dtype=input.dtype), input.device)
@@ -137,9 +137,9 @@ def _check_classification(input: Tensor, target: Tensor, weight: Tensor | None,
                         f"{type(input).__name__} and {type(target).__name__}")
     if input.ndim != 2:
         raise ShapeError(f"{name}: input must have shape (N, C), got shape {input.shape}")
-    if input.data.dtype.kind != "f":
+    if input.array.dtype.kind != "f":
         raise TypeError(f"{name}: input must be floating point, got dtype {input.dtype}")
-    if target.data.dtype.kind not in "iu":
+    if target.array.dtype.kind not in "iu":
         raise TypeError(f"{name}: target must hold integer class indices (e.g. mg.int64), got "
                         f"dtype {target.dtype}; class probabilities are not supported")
     n, c = input.shape
@@ -150,7 +150,7 @@ def _check_classification(input: Tensor, target: Tensor, weight: Tensor | None,
         raise DeviceError(f"{name}: input is on {input.device} but target is on "
                           f"{target.device}; move one with .to(device)")
     if weight is not None:
-        if not isinstance(weight, Tensor) or weight.shape != (c,) or weight.data.dtype.kind != "f":
+        if not isinstance(weight, Tensor) or weight.shape != (c,) or weight.array.dtype.kind != "f":
             raise ShapeError(f"{name}: weight must be a floating-point Tensor of shape ({c},), "
                              f"got {weight!r}")
         if weight.device != input.device:
@@ -158,7 +158,7 @@ def _check_classification(input: Tensor, target: Tensor, weight: Tensor | None,
                               f"{weight.device}")
     if not n:
         return None
-    t = target.data
+    t = target.array
     low, high = int(t.min()), int(t.max())
     ignored = t == ignore_index if low <= ignore_index <= high else None
     if ignored is not None and not ignored.any():

@@ -42,8 +42,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm in evaluation mode needs running_mean and running_var")
         xp = backend.xp(input.device)
-        inv_std = 1.0 / xp.sqrt(running_var.data.reshape(stat_shape) + eps)
-        out = (input - _make(running_mean.data.reshape(stat_shape), input.device)) * \
+        inv_std = 1.0 / xp.sqrt(running_var.array.reshape(stat_shape) + eps)
+        out = (input - _make(running_mean.array.reshape(stat_shape), input.device)) * \
             _make(inv_std.astype(input.dtype, copy=False), input.device)
         out = out if weight is None else out * weight
         return out if bias is None else out + bias
@@ -79,10 +79,10 @@ def normalize(input: Tensor, axes: tuple[int, ...], eps: float, weight: Tensor |
 
     Returns the output and the batch mean and biased variance (arrays, kept dimensions).
     """
-    if input.data.dtype.kind != "f":
+    if input.array.dtype.kind != "f":
         raise TypeError(f"normalization needs a floating-point input, got {input.dtype}")
     xp = backend.xp(input.device)
-    x = input.data
+    x = input.array
     mean = x.mean(axis=axes, keepdims=True)
     xhat = x - mean
     var = (xhat * xhat).mean(axis=axes, keepdims=True)
@@ -90,11 +90,11 @@ def normalize(input: Tensor, axes: tuple[int, ...], eps: float, weight: Tensor |
     xhat *= inv_std  # in place: each large temporary costs page faults on some systems
     count = x.size // max(mean.size, 1)
     if weight is not None:
-        data = xhat * weight.data
+        data = xhat * weight.array
         if bias is not None:
-            data += bias.data
+            data += bias.array
     else:
-        data = xhat if bias is None else xhat + bias.data
+        data = xhat if bias is None else xhat + bias.array
     parents = tuple(t for t in (input, weight, bias) if t is not None)
 
     def backward(g: Tensor, out: Tensor) -> list[Tensor | None]:
@@ -128,8 +128,8 @@ def _normalized_vjp(g: Tensor, xhat: Tensor, inv_std: Any, input: Tensor,
 def _blend(running: Tensor, batch: Any, momentum: float) -> None:
     """running <- (1 - momentum) running + momentum batch, in place (its memory is shared
     with state_dict() views)."""
-    running.data *= 1.0 - momentum
-    running.data += momentum * batch
+    running.array *= 1.0 - momentum
+    running.array += momentum * batch
 
 
 def _as_shape(shape: int | Sequence[int]) -> tuple[int, ...]:

@@ -60,8 +60,8 @@ def erf(input: Tensor) -> Tensor:
     Its derivative 2/sqrt(pi) exp(-x^2) is written with tensor ops, so erf can be
     differentiated to any order.
     """
-    if input.data.dtype.kind != "f":
+    if input.array.dtype.kind != "f":
         raise TypeError(f"erf needs a floating-point tensor, got {input.dtype}")
-    data = erf_array(input.data, backend.xp(input.device))
+    data = erf_array(input.array, backend.xp(input.device))
     return record(data, input.device, (input,),
                   lambda g, out: (g * (input * input * -1.0).exp() * _TWO_OVER_SQRT_PI,))
