@@ -29,11 +29,56 @@ bool_ = numpy.dtype("bool")
 FLOAT_DTYPES = (float16, float32, float64)
 
 DEVICES = ("cpu", "cuda")
+
+
+class device(str):
+    """A device, as ``mg.device("cuda")`` names it; it is also the string ``"cpu"`` or
+    ``"cuda"``, so it compares and hashes like one (``t.device == "cpu"``).
+
+    minigrad drives one GPU, so ``"cuda:0"`` means ``"cuda"`` and ``index`` is 0 there.
+    """
+
+    def __new__(cls, type: Any, index: int | None = None) -> "device":
+        return _DEVICE_OBJECTS[_device_name(type, index)]
+
+    @property
+    def type(self) -> str:
+        return str.__str__(self)
+
+    @property
+    def index(self) -> int | None:
+        return 0 if self == "cuda" else None
+
+    def __repr__(self) -> str:
+        return f"device(type='{self.type}')"
+
+    def __str__(self) -> str:
+        return str.__str__(self)
+
+    def __reduce__(self) -> tuple:
+        return (device, (str.__str__(self),))
+
+
+def _device_name(type: Any, index: int | None) -> str:
+    name = str(type)
+    if name in DEVICES and (index is None or (name == "cuda" and index == 0)):
+        return name
+    if name in ("cuda:0", "gpu") and index is None:
+        return "cuda"
+    if name.startswith("cuda") or (name == "cuda" and index):
+        raise ValueError(f"device {name!r}{'' if index is None else f' index {index}'}: minigrad "
+                         "drives one GPU, 'cuda' (or 'cuda:0')")
+    raise ValueError(f"unknown device {type!r}: expected 'cpu' or 'cuda'")
+
+
+_DEVICE_OBJECTS = {name: str.__new__(device, name) for name in DEVICES}
+CPU = _DEVICE_OBJECTS["cpu"]
+CUDA = _DEVICE_OBJECTS["cuda"]
 HOST_SCALAR = numpy.generic  # what NumPy returns from 0-d arithmetic instead of an array
 
 _cupy: ModuleType | None = None
 _default_dtype = float32
-_default_device = "cpu"
+_default_device = CPU
 
 
 def _load_cupy() -> ModuleType:
@@ -71,28 +116,33 @@ def xp(device: str) -> ModuleType:
     return numpy if device == "cpu" else _load_cupy()
 
 
-def normalize_device(device: Any = None) -> str:
-    """A device name checked and reduced to ``"cpu"`` or ``"cuda"`` (None: the default)."""
+def normalize_device(device: Any = None) -> device:
+    """A device name or object checked and reduced to ``"cpu"`` or ``"cuda"`` (None: the
+    default), as a :class:`device`."""
     if device is None:
         return _default_device
-    name = str(device)
-    if name in DEVICES:
-        return name
-    if name in ("cuda:0", "gpu"):
-        return "cuda"
-    raise ValueError(f"unknown device {device!r}: expected 'cpu' or 'cuda'")
+    found = _DEVICE_OBJECTS.get(device) if isinstance(device, str) else None
+    return found if found is not None else _DEVICE_OBJECTS[_device_name(device, None)]
 
 
-def device_of(array: Any) -> str:
+def device_count() -> int:
+    """How many CUDA GPUs CuPy sees (0 without CuPy)."""
+    try:
+        return int(_load_cupy().cuda.runtime.getDeviceCount())
+    except DeviceError:
+        return 0
+
+
+def device_of(array: Any) -> device:
     """The device an array lives on."""
     if isinstance(array, numpy.ndarray) or numpy.isscalar(array):
-        return "cpu"
+        return CPU
     if _cupy is not None and isinstance(array, _cupy.ndarray):
-        return "cuda"
+        return CUDA
     if type(array).__module__.startswith("cupy"):
         _load_cupy()
-        return "cuda"
-    return "cpu"
+        return CUDA
+    return CPU
 
 
 def is_array(obj: Any) -> bool:
@@ -152,7 +202,7 @@ def set_default_device(device: str) -> None:
     _default_device = device
 
 
-def get_default_device() -> str:
+def get_default_device() -> device:
     return _default_device
 
 

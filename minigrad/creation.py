@@ -5,7 +5,7 @@ from typing import Any
 
 from minigrad import backend
 from minigrad.ops.movement import _shape_arg
-from minigrad.tensor import Tensor, _make
+from minigrad.tensor import Tensor, to_array, wrap
 
 
 def tensor(data: Any, requires_grad: bool = False, dtype: Any = None,
@@ -15,7 +15,8 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None,
     Python floats become the default dtype (float32), Python ints int64, bools bool;
     arrays keep their dtype. ``device`` defaults to the array's own, else the default.
     """
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device)
+    array, device = to_array(data, dtype, device)
+    return wrap(array, device).requires_grad_(requires_grad)
 
 
 def _filled(fill: str, shape: tuple[Any, ...], dtype: Any, device: str | None,
@@ -25,7 +26,7 @@ def _filled(fill: str, shape: tuple[Any, ...], dtype: Any, device: str | None,
     xp = backend.xp(device)
     shape = _shape_arg(shape)
     data = xp.full(shape, value, dtype=dtype) if fill == "full" else getattr(xp, fill)(shape, dtype=dtype)
-    return _make(data, device).requires_grad_(requires_grad)
+    return wrap(data, device).requires_grad_(requires_grad)
 
 
 def zeros(*shape: Any, dtype: Any = None, device: str | None = None,
@@ -59,7 +60,7 @@ def eye(n: int, m: int | None = None, dtype: Any = None, device: str | None = No
         requires_grad: bool = False) -> Tensor:
     device = backend.normalize_device(device)
     dtype = backend.get_default_dtype() if dtype is None else backend.as_dtype(dtype)
-    return _make(backend.xp(device).eye(n, m, dtype=dtype), device).requires_grad_(requires_grad)
+    return wrap(backend.xp(device).eye(n, m, dtype=dtype), device).requires_grad_(requires_grad)
 
 
 def arange(start: float, end: float | None = None, step: float = 1, dtype: Any = None,
@@ -73,7 +74,7 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
         integral = all(isinstance(v, int) for v in (start, end, step))
         dtype = backend.int64 if integral else backend.get_default_dtype()
     data = backend.xp(device).arange(start, end, step, dtype=backend.as_dtype(dtype))
-    return _make(data, device).requires_grad_(requires_grad)
+    return wrap(data, device).requires_grad_(requires_grad)
 
 
 def _random(kind: str, shape: tuple[Any, ...], dtype: Any, device: str | None,
@@ -82,7 +83,7 @@ def _random(kind: str, shape: tuple[Any, ...], dtype: Any, device: str | None,
     dtype = backend.get_default_dtype() if dtype is None else backend.as_dtype(dtype)
     gen = backend.generator(device)
     data = getattr(gen, kind)(_shape_arg(shape), dtype=dtype)
-    return _make(data, device).requires_grad_(requires_grad)
+    return wrap(data, device).requires_grad_(requires_grad)
 
 
 def randn(*shape: Any, dtype: Any = None, device: str | None = None,
@@ -103,4 +104,4 @@ def randint(low: int, high: int, size: tuple[int, ...], dtype: Any = None,
     device = backend.normalize_device(device)
     dtype = backend.int64 if dtype is None else backend.as_dtype(dtype)
     data = backend.generator(device).integers(low, high, size=tuple(size), dtype=dtype)
-    return _make(data, device)
+    return wrap(data, device)

@@ -14,7 +14,7 @@ import os
 from typing import Any, BinaryIO, Union
 
 from minigrad import backend
-from minigrad.tensor import Tensor
+from minigrad.tensor import Tensor, wrap
 
 _STRUCTURE_KEY = "__minigrad_structure__"
 _FORMAT = "minigrad-state-v1"
@@ -85,7 +85,7 @@ def _decode(data: Any, archive: Any, device: str) -> Any:
         return data
     if "tensor" in data:
         array = archive[data["tensor"]]
-        tensor = Tensor(backend.to_device(array, device), device=device)
+        tensor = wrap(backend.to_device(array, device), device)
         return tensor.requires_grad_(True) if data.get("requires_grad") else tensor
     if "array" in data:
         return backend.to_device(archive[data["array"]], device)

@@ -2,35 +2,153 @@
 
 A tensor made by an op that has an input requiring a gradient remembers its inputs
 (``_parents``) and its backward rule (``_backward(grad, out) -> grads of the inputs``).
-That is the whole graph; :mod:`minigrad.autograd.engine` walks it in reverse. Ops live in
-:mod:`minigrad.ops` and are bound as methods at the bottom of this module.
+That is the whole graph; :mod:`minigrad.autograd.engine` walks it in reverse.
+
+This module is the bottom of the stack above the backend: it knows nothing of the ops.
+Every method a user calls is declared here, with its signature; the ops package and the
+engine, which sit above, register their implementations with :func:`install` when they are
+imported, so the imports only ever point downwards.
+
+In-place changes are tracked as PyTorch tracks them. Every in-place write advances one
+process-wide clock (:data:`clock`) and stamps the written memory's version box, which views
+of the same memory share; every recorded op is stamped with the clock when it is recorded.
+A backward rule that needs a tensor whose box is newer than its own stamp would compute
+with changed values, and the engine refuses to run it.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+import warnings
+import weakref
+from types import SimpleNamespace
+from typing import Any, Callable, Iterator, Sequence, Union
 
 from minigrad import backend
+from minigrad import grad_mode
+from minigrad.backend import device as Device
 from minigrad.errors import DeviceError
 
 Backward = Callable[["Tensor", "Tensor"], Sequence["Tensor | None"]]
+Operand = Union["Tensor", float, int, bool]
+DeviceLike = Union[str, Device, None]
+Dims = Union[int, Sequence[int], None]
 
+# Filled by the layers above (ops, autograd) when they are imported; see install().
+_ops: Any = SimpleNamespace()
+_engine: Any = SimpleNamespace()
+
+
+def install(ops: Any = None, engine: Any = None) -> None:
+    """Register the implementations of Tensor's methods (the ops) and of ``backward``."""
+    global _ops, _engine
+    if ops is not None:
+        _ops = ops
+    if engine is not None:
+        _engine = engine
+
+
+# --- versions of memory -------------------------------------------------------------------
+
+clock = 0
+"""Advanced by every in-place write; recorded ops are stamped with it (see the module doc)."""
+view_clock = 0
+"""The clock at the last in-place write to memory that views share."""
+rebase_clock = 0
+"""The clock at the last recorded in-place op (which gives a tensor a new place in the graph)."""
+
+
+class VersionBox:
+    """The version of one block of memory, shared by a tensor and its views.
+
+    ``stamp`` is the clock at the last in-place write, ``count`` the number of writes
+    (PyTorch's ``_version``); ``base`` refers (weakly) to the tensor whose memory it is, once
+    a view of it was made.
+    """
+
+    __slots__ = ("stamp", "count", "base")
+
+    def __init__(self) -> None:
+        self.stamp = 0
+        self.count = 0
+        self.base: Callable[[], Tensor | None] | None = None
+
+
+def bump_version(t: "Tensor") -> None:
+    """Note an in-place write to ``t``'s memory (and so to every view of it)."""
+    global clock, view_clock
+    box = t._versions
+    if box is None:
+        box = t._versions = VersionBox()
+    clock += 1
+    box.stamp = clock
+    box.count += 1
+    if box.base is not None:
+        view_clock = clock
+
+
+def share_memory_versions(view: "Tensor", base: "Tensor") -> "Tensor":
+    """Mark ``view`` as sharing ``base``'s memory, so writes to either are seen by both."""
+    box = base._versions
+    if box is None:
+        box = base._versions = VersionBox()
+    if box.base is None:
+        box.base = weakref.ref(base)
+    view._versions = box
+    return view
+
+
+def is_view(t: "Tensor") -> bool:
+    """True when ``t`` views memory that belongs to another tensor."""
+    box = t._versions
+    return box is not None and box.base is not None and box.base() is not t
+
+
+# --- the tensor ---------------------------------------------------------------------------
 
 class Tensor:
     """An n-dimensional array with reverse-mode automatic differentiation.
 
-    ``data`` is the backend array (``numpy.ndarray`` on ``"cpu"``, ``cupy.ndarray`` on
-    ``"cuda"``); ``grad`` is a Tensor filled by ``backward()`` for leaves that require a
-    gradient. Tensors hash by identity, so they can key dictionaries (optimizer state).
+    ``array`` is the backend array (``numpy.ndarray`` on ``"cpu"``, ``cupy.ndarray`` on
+    ``"cuda"``), what minigrad computes with; ``data`` is a Tensor sharing that memory but
+    outside any graph (PyTorch's meaning). ``grad`` is a Tensor filled by ``backward()`` for
+    leaves that require a gradient. Tensors hash by identity, so they can key dictionaries
+    (optimizer state), and take any extra attribute a program sets on them.
+
+    ``mg.Tensor(data)`` follows PyTorch's legacy constructor: it always makes a tensor of the
+    default floating dtype, and ``mg.Tensor(2, 3)`` an uninitialised one of shape (2, 3).
+    Use :func:`minigrad.tensor` to keep the data's own dtype.
     """
 
     __slots__ = ("array", "grad", "requires_grad", "device", "_backward", "_parents",
-                 "_retains_grad", "__weakref__")
+                 "_versions", "_stamp", "__dict__", "__weakref__")
     __array_priority__ = 1000.0  # ndarray (op) Tensor defers to Tensor's reflected op
     __hash__ = object.__hash__
 
-    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None,
-                 device: str | None = None) -> None:
-        array, device = _to_array(data, dtype, device)
+    array: Any
+    grad: "Tensor | None"
+    requires_grad: bool
+    device: Device
+    _backward: Backward | None
+    _parents: tuple["Tensor", ...]
+    _versions: VersionBox | None
+    _stamp: int
+    # rarely set, so kept out of every tensor's slots:
+    _retains_grad = False
+    _history: "list[tuple[int, Tensor]] | None" = None  # see minigrad.ops.inplace
+    _grad_fn_name: str | None = None
+
+    def __init__(self, *data: Any, dtype: Any = None, device: DeviceLike = None,
+                 requires_grad: bool = False) -> None:
+        if dtype is None:
+            dtype = backend.get_default_dtype()
+        if data and all(isinstance(n, int) and not isinstance(n, bool) for n in data):
+            array = backend.xp(backend.normalize_device(device)).empty(data, dtype=dtype)
+            device = backend.normalize_device(device)
+        elif len(data) == 1:
+            array, device = to_array(data[0], dtype, device)
+        elif not data:
+            array, device = to_array([], dtype, device)
+        else:
+            raise TypeError(f"Tensor() takes data or a shape of ints, got {data!r}")
         _init(self, array, device)
         if requires_grad:
             self.requires_grad_(True)
@@ -38,14 +156,21 @@ class Tensor:
     # --- what it is ----------------------------------------------------------------------
     @property
     def data(self) -> "Tensor":
-        """A tensor sharing this one's memory that requires no gradient and is never recorded."""
-        return _make(self.array, self.device)
+        """The same memory as a tensor that requires no gradient and is never recorded.
+
+        Writes through it (``p.data.add_(...)``) are not tracked, as in PyTorch; assigning
+        ``p.data = t`` makes ``p`` hold ``t``'s values (shape, dtype and device may change)
+        while staying the same object, so optimizers and modules keep referring to it.
+        """
+        return wrap(self.array, self.device)
 
     @data.setter
     def data(self, value: Any) -> None:
-        array, device = _to_array(value, None, None) if not isinstance(value, Tensor) else \
-            (value.array, value.device)
-        self.array, self.device = array, device
+        if isinstance(value, Tensor):
+            self.array, self.device = value.array, value.device
+        else:
+            self.array, self.device = to_array(value, None, None)
+        self._versions = None
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -64,18 +189,48 @@ class Tensor:
         """True for tensors the user made (and for results of ops needing no gradient)."""
         return self._backward is None
 
+    @property
+    def is_cuda(self) -> bool:
+        return self.device == "cuda"
+
+    @property
+    def grad_fn(self) -> "GradFn | None":
+        """The node that made this tensor in the graph (None for leaves)."""
+        return None if self._backward is None else GradFn(self)
+
+    @property
+    def _version(self) -> int:
+        """How many times this tensor's memory was written in place."""
+        return 0 if self._versions is None else self._versions.count
+
     def size(self, dim: int | None = None) -> Any:
         return self.array.shape if dim is None else self.array.shape[dim]
 
+    def dim(self) -> int:
+        return self.array.ndim
+
     def numel(self) -> int:
         return int(self.array.size)
+
+    nelement = numel
+
+    def element_size(self) -> int:
+        return int(self.array.itemsize)
+
+    def is_floating_point(self) -> bool:
+        return self.array.dtype.kind == "f"
+
+    def is_contiguous(self) -> bool:
+        return bool(self.array.flags.c_contiguous)
 
     def __len__(self) -> int:
         if self.array.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
         return self.array.shape[0]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator["Tensor"]:
+        if self.array.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
         return (self[i] for i in range(len(self)))
 
     def __repr__(self) -> str:
@@ -87,18 +242,25 @@ class Tensor:
         if self.array.dtype != backend.get_default_dtype() and self.array.dtype.kind == "f":
             extras.append(f"dtype={self.array.dtype}")
         if self._parents:  # a live graph node (a freed one has dropped its inputs)
-            extras.append(f"grad_fn=<{_op_name(self._backward)}>")
+            extras.append(f"grad_fn=<{op_name(self)}>")
         elif self.requires_grad:
             extras.append("requires_grad=True")
         return "tensor(" + ", ".join([body, *extras]) + ")"
 
     # --- conversion ----------------------------------------------------------------------
     def numpy(self) -> Any:
-        """The values as a NumPy array on the host (the same memory on ``"cpu"``)."""
+        """The values as a NumPy array on the host (the same memory on ``"cpu"``).
+
+        Unlike PyTorch, this works on a tensor that requires grad too (a program written
+        for PyTorch calls ``.detach().numpy()``, which works as well)."""
         return backend.to_numpy(self.array)
 
+    def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
+        host = backend.to_numpy(self.array)
+        return host if dtype is None else host.astype(dtype)
+
     def tolist(self) -> Any:
-        return self.numpy().tolist()
+        return backend.to_numpy(self.array).tolist()
 
     def item(self) -> Any:
         if self.array.size != 1:
@@ -111,33 +273,57 @@ class Tensor:
     def __int__(self) -> int:
         return int(self.item())
 
+    def __index__(self) -> int:
+        if self.array.dtype.kind not in "iub" or self.array.size != 1:
+            raise TypeError(f"only integer tensors with one element can be used as an index, "
+                            f"got dtype {self.dtype} and shape {self.shape}")
+        return int(self.item())
+
+    def __format__(self, spec: str) -> str:
+        if self.array.size == 1 and spec:
+            return format(self.item(), spec)
+        return format(repr(self), spec)
+
     def __bool__(self) -> bool:
         if self.array.size != 1:
             raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous; "
                              "use .any() or .all()")
         return bool(self.item())
 
-    def to(self, *args: Any, dtype: Any = None, device: str | None = None) -> "Tensor":
+    def to(self, *args: Any, dtype: Any = None, device: DeviceLike = None,
+           copy: bool = False) -> "Tensor":
         """This tensor on another device and/or with another dtype (differentiable).
 
-        ``t.to("cuda")``, ``t.to(mg.float64)``, ``t.to(device="cpu", dtype=mg.float32)``.
+        ``t.to("cuda")``, ``t.to(mg.float64)``, ``t.to(other_tensor)``,
+        ``t.to(device="cpu", dtype=mg.float32)``.
         """
         for arg in args:
-            if isinstance(arg, str):
+            if isinstance(arg, Tensor):
+                device, dtype = arg.device, arg.dtype
+            elif isinstance(arg, str):
                 device = arg
             else:
                 dtype = arg
         out = self
         if device is not None:
-            out = to_device(out, backend.normalize_device(device))
+            out = _ops.to_device(out, backend.normalize_device(device))
         if dtype is not None:
-            out = to_dtype(out, backend.as_dtype(dtype))
-        return out
+            out = _ops.to_dtype(out, backend.as_dtype(dtype))
+        return _ops.clone(out) if copy and out is self else out
+
+    def type(self, dtype: Any = None) -> Any:
+        """With a dtype: this tensor cast to it; without: the type's name, as in PyTorch."""
+        if dtype is None:
+            return _TYPE_NAMES.get(self.array.dtype.name, self.array.dtype.name)
+        return self.to(dtype)
+
+    def type_as(self, other: "Tensor") -> "Tensor":
+        return self.to(other.dtype)
 
     def cpu(self) -> "Tensor":
         return self.to("cpu")
 
-    def cuda(self) -> "Tensor":
+    def cuda(self, device: DeviceLike = None) -> "Tensor":
         return self.to("cuda")
 
     def double(self) -> "Tensor":
@@ -146,24 +332,64 @@ class Tensor:
     def float(self) -> "Tensor":
         return self.to(backend.float32)
 
+    def half(self) -> "Tensor":
+        return self.to(backend.float16)
+
     def long(self) -> "Tensor":
         return self.to(backend.int64)
 
+    def int(self) -> "Tensor":
+        return self.to(backend.int32)
+
+    def bool(self) -> "Tensor":
+        return self.to(backend.bool_)
+
+    def clone(self) -> "Tensor":
+        """A copy with its own memory; gradients flow back to this tensor."""
+        return _ops.clone(self)
+
+    def contiguous(self) -> "Tensor":
+        return self if self.array.flags.c_contiguous else _ops.clone(self)
+
+    def new_tensor(self, data: Any, dtype: Any = None, device: DeviceLike = None,
+                   requires_grad: bool = False) -> "Tensor":
+        array, device = to_array(data, dtype or self.dtype, device or self.device)
+        return wrap(array, device).requires_grad_(requires_grad)
+
+    def new_zeros(self, *size: Any, dtype: Any = None, device: DeviceLike = None) -> "Tensor":
+        return _new_filled(self, size, 0, dtype, device)
+
+    def new_ones(self, *size: Any, dtype: Any = None, device: DeviceLike = None) -> "Tensor":
+        return _new_filled(self, size, 1, dtype, device)
+
+    def new_full(self, size: Any, fill_value: Any, dtype: Any = None,
+                 device: DeviceLike = None) -> "Tensor":
+        return _new_filled(self, (size,), fill_value, dtype, device)
+
+    def new_empty(self, *size: Any, dtype: Any = None, device: DeviceLike = None) -> "Tensor":
+        return _new_filled(self, size, 0, dtype, device)
+
     # --- autograd ------------------------------------------------------------------------
     def backward(self, gradient: "Tensor | None" = None, retain_graph: bool | None = None,
-                 create_graph: bool = False) -> None:
+                 create_graph: bool = False, inputs: Sequence["Tensor"] | None = None) -> None:
         """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
 
         ``gradient`` is needed for a non-scalar tensor (the vector of the vector-Jacobian
         product). The graph is freed afterwards unless ``retain_graph`` (default:
         ``create_graph``); ``create_graph=True`` records the backward pass itself, so the
-        gradients can be differentiated again.
+        gradients can be differentiated again. ``inputs`` limits accumulation to those.
         """
-        engine.backward([self], [gradient], retain_graph=retain_graph, create_graph=create_graph)
+        _engine.backward([self], [gradient], retain_graph=retain_graph,
+                         create_graph=create_graph, inputs=inputs)
 
     def detach(self) -> "Tensor":
-        """The same data, cut from the graph."""
-        return _make(self.array, self.device)
+        """The same memory, cut from the graph; in-place writes to it are still tracked."""
+        return share_memory_versions(wrap(self.array, self.device), self)
+
+    def detach_(self) -> "Tensor":
+        """Cut this tensor from the graph, making it a leaf."""
+        self._backward, self._parents, self.requires_grad = None, (), False
+        return self
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         if requires_grad and self.array.dtype.kind not in "fc":
@@ -178,60 +404,353 @@ class Tensor:
         """Keep ``.grad`` of this non-leaf tensor after backward (leaves always keep it)."""
         self._retains_grad = True
 
+    @property
+    def retains_grad(self) -> bool:
+        return bool(self._retains_grad) and self._backward is not None
+
+    # --- arithmetic operators ------------------------------------------------------------
+    def __add__(self, other: Operand) -> "Tensor": return _ops.add(self, other)
+    def __radd__(self, other: Operand) -> "Tensor": return _ops.add(other, self)
+    def __sub__(self, other: Operand) -> "Tensor": return _ops.sub(self, other)
+    def __rsub__(self, other: Operand) -> "Tensor": return _ops.sub(other, self)
+    def __mul__(self, other: Operand) -> "Tensor": return _ops.mul(self, other)
+    def __rmul__(self, other: Operand) -> "Tensor": return _ops.mul(other, self)
+    def __truediv__(self, other: Operand) -> "Tensor": return _ops.div(self, other)
+    def __rtruediv__(self, other: Operand) -> "Tensor": return _ops.div(other, self)
+    def __pow__(self, other: Operand) -> "Tensor": return _ops.pow(self, other)
+    def __rpow__(self, other: Operand) -> "Tensor": return _ops.pow(other, self)
+    def __matmul__(self, other: Operand) -> "Tensor": return _ops.matmul(self, other)
+    def __rmatmul__(self, other: Operand) -> "Tensor": return _ops.matmul(other, self)
+    def __floordiv__(self, other: Operand) -> "Tensor": return _ops.floor_divide(self, other)
+    def __rfloordiv__(self, other: Operand) -> "Tensor": return _ops.floor_divide(other, self)
+    def __mod__(self, other: Operand) -> "Tensor": return _ops.remainder(self, other)
+    def __neg__(self) -> "Tensor": return _ops.neg(self)
+    def __pos__(self) -> "Tensor": return self
+    def __abs__(self) -> "Tensor": return _ops.abs(self)
+    def __invert__(self) -> "Tensor": return _ops.logical_not(self)
+    def __and__(self, other: Operand) -> "Tensor": return _ops.logical_and(self, other)
+    def __or__(self, other: Operand) -> "Tensor": return _ops.logical_or(self, other)
+    def __xor__(self, other: Operand) -> "Tensor": return _ops.logical_xor(self, other)
+    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
+
+    # in place: ``t += x`` changes t's memory (see minigrad.ops.inplace for the rules)
+    def __iadd__(self, other: Operand) -> "Tensor": return _ops.add_(self, other)
+    def __isub__(self, other: Operand) -> "Tensor": return _ops.sub_(self, other)
+    def __imul__(self, other: Operand) -> "Tensor": return _ops.mul_(self, other)
+    def __itruediv__(self, other: Operand) -> "Tensor": return _ops.div_(self, other)
+    def __ipow__(self, other: Operand) -> "Tensor": return _ops.pow_(self, other)
+    def __imatmul__(self, other: Operand) -> "Tensor":
+        raise RuntimeError("in-place matrix multiplication (@=) is not supported; use t = t @ x")
+
+    # comparisons give boolean tensors (no gradient); tensors still hash by identity
+    def __eq__(self, other: Any) -> "Tensor": return _ops.eq(self, other)  # type: ignore[override]
+    def __ne__(self, other: Any) -> "Tensor": return _ops.ne(self, other)  # type: ignore[override]
+    def __lt__(self, other: Operand) -> "Tensor": return _ops.lt(self, other)
+    def __le__(self, other: Operand) -> "Tensor": return _ops.le(self, other)
+    def __gt__(self, other: Operand) -> "Tensor": return _ops.gt(self, other)
+    def __ge__(self, other: Operand) -> "Tensor": return _ops.ge(self, other)
+    def eq(self, other: Operand) -> "Tensor": return _ops.eq(self, other)
+    def ne(self, other: Operand) -> "Tensor": return _ops.ne(self, other)
+    def lt(self, other: Operand) -> "Tensor": return _ops.lt(self, other)
+    def le(self, other: Operand) -> "Tensor": return _ops.le(self, other)
+    def gt(self, other: Operand) -> "Tensor": return _ops.gt(self, other)
+    def ge(self, other: Operand) -> "Tensor": return _ops.ge(self, other)
+    def equal(self, other: "Tensor") -> bool:
+        return self.shape == other.shape and bool((self.array == other.array).all())
+    def allclose(self, other: "Tensor", rtol: float = 1e-5, atol: float = 1e-8) -> bool:
+        return bool(backend.xp(self.device).allclose(self.array, other.array, rtol, atol))
+
+    def __getitem__(self, index: Any) -> "Tensor": return _ops.getitem(self, index)
+
     def __setitem__(self, index: Any, value: Any) -> None:
-        if self.requires_grad and grad_mode.enabled:
-            raise RuntimeError("in-place assignment to a tensor that requires grad would corrupt "
-                               "its gradient; assign under mg.no_grad() or use mg.where")
-        value = value.array if isinstance(value, Tensor) else value
-        self.array[_index_arrays(index)] = value
+        """``t[index] = value`` in place; recorded in the graph when a gradient is wanted."""
+        _ops.setitem(self, index, value)
+
+    # --- elementwise math ----------------------------------------------------------------
+    def add(self, other: Operand, alpha: float = 1) -> "Tensor":
+        return _ops.add(self, other if alpha == 1 else other * alpha)
+    def sub(self, other: Operand, alpha: float = 1) -> "Tensor":
+        return _ops.sub(self, other if alpha == 1 else other * alpha)
+    def mul(self, other: Operand) -> "Tensor": return _ops.mul(self, other)
+    def div(self, other: Operand) -> "Tensor": return _ops.div(self, other)
+    def pow(self, exponent: Operand) -> "Tensor": return _ops.pow(self, exponent)
+    def neg(self) -> "Tensor": return _ops.neg(self)
+    def exp(self) -> "Tensor": return _ops.exp(self)
+    def expm1(self) -> "Tensor": return _ops.expm1(self)
+    def log(self) -> "Tensor": return _ops.log(self)
+    def log2(self) -> "Tensor": return _ops.log2(self)
+    def log10(self) -> "Tensor": return _ops.log10(self)
+    def log1p(self) -> "Tensor": return _ops.log1p(self)
+    def sqrt(self) -> "Tensor": return _ops.sqrt(self)
+    def rsqrt(self) -> "Tensor": return _ops.rsqrt(self)
+    def square(self) -> "Tensor": return _ops.square(self)
+    def reciprocal(self) -> "Tensor": return _ops.reciprocal(self)
+    def abs(self) -> "Tensor": return _ops.abs(self)
+    def sign(self) -> "Tensor": return _ops.sign(self)
+    def floor(self) -> "Tensor": return _ops.floor(self)
+    def ceil(self) -> "Tensor": return _ops.ceil(self)
+    def round(self, decimals: int = 0) -> "Tensor": return _ops.round(self, decimals)
+    def sin(self) -> "Tensor": return _ops.sin(self)
+    def cos(self) -> "Tensor": return _ops.cos(self)
+    def tan(self) -> "Tensor": return _ops.tan(self)
+    def asin(self) -> "Tensor": return _ops.asin(self)
+    def acos(self) -> "Tensor": return _ops.acos(self)
+    def atan(self) -> "Tensor": return _ops.atan(self)
+    def sinh(self) -> "Tensor": return _ops.sinh(self)
+    def cosh(self) -> "Tensor": return _ops.cosh(self)
+    def tanh(self) -> "Tensor": return _ops.tanh(self)
+    def sigmoid(self) -> "Tensor": return _ops.sigmoid(self)
+    def relu(self) -> "Tensor": return _ops.relu(self)
+    def erf(self) -> "Tensor": return _ops.erf(self)
+    def clamp(self, min: Any = None, max: Any = None) -> "Tensor":
+        return _ops.clamp(self, min, max)
+    clip = clamp
+    def maximum(self, other: Operand) -> "Tensor": return _ops.maximum(self, other)
+    def minimum(self, other: Operand) -> "Tensor": return _ops.minimum(self, other)
+    def where(self, condition: Any, other: Operand) -> "Tensor":
+        return _ops.where(condition, self, other)
+    def masked_fill(self, mask: Any, value: Operand) -> "Tensor":
+        return _ops.masked_fill(self, mask, value)
+    def softmax(self, dim: int | None = None, **kw: Any) -> "Tensor":
+        return _ops.softmax(self, dim, **kw)
+    def log_softmax(self, dim: int | None = None, **kw: Any) -> "Tensor":
+        return _ops.log_softmax(self, dim, **kw)
+
+    # --- in-place versions (PyTorch's trailing underscore) ---------------------------------
+    def add_(self, other: Operand, alpha: float = 1) -> "Tensor":
+        return _ops.add_(self, other if alpha == 1 else other * alpha)
+    def sub_(self, other: Operand, alpha: float = 1) -> "Tensor":
+        return _ops.sub_(self, other if alpha == 1 else other * alpha)
+    def mul_(self, other: Operand) -> "Tensor": return _ops.mul_(self, other)
+    def div_(self, other: Operand) -> "Tensor": return _ops.div_(self, other)
+    def pow_(self, exponent: Operand) -> "Tensor": return _ops.pow_(self, exponent)
+    def neg_(self) -> "Tensor": return _ops.neg_(self)
+    def exp_(self) -> "Tensor": return _ops.exp_(self)
+    def sqrt_(self) -> "Tensor": return _ops.sqrt_(self)
+    def abs_(self) -> "Tensor": return _ops.abs_(self)
+    def relu_(self) -> "Tensor": return _ops.relu_(self)
+    def sigmoid_(self) -> "Tensor": return _ops.sigmoid_(self)
+    def tanh_(self) -> "Tensor": return _ops.tanh_(self)
+    def clamp_(self, min: Any = None, max: Any = None) -> "Tensor":
+        return _ops.clamp_(self, min, max)
+    clip_ = clamp_
+    def masked_fill_(self, mask: Any, value: Operand) -> "Tensor":
+        return _ops.masked_fill_(self, mask, value)
+    def zero_(self) -> "Tensor": return _ops.fill_(self, 0)
+    def fill_(self, value: Operand) -> "Tensor": return _ops.fill_(self, value)
+    def copy_(self, src: Any) -> "Tensor": return _ops.copy_(self, src)
+    def uniform_(self, a: float = 0.0, b: float = 1.0) -> "Tensor":
+        return _ops.uniform_(self, a, b)
+    def normal_(self, mean: float = 0.0, std: float = 1.0) -> "Tensor":
+        return _ops.normal_(self, mean, std)
+
+    # --- reductions ----------------------------------------------------------------------
+    def sum(self, dim: Dims = None, keepdim: bool = False, **kw: Any) -> "Tensor":
+        return _ops.sum(self, dim, keepdim, **kw)
+    def mean(self, dim: Dims = None, keepdim: bool = False, **kw: Any) -> "Tensor":
+        return _ops.mean(self, dim, keepdim, **kw)
+    def prod(self, dim: int | None = None, keepdim: bool = False, **kw: Any) -> "Tensor":
+        return _ops.prod(self, dim, keepdim, **kw)
+    def var(self, dim: Dims = None, unbiased: bool = True, keepdim: bool = False,
+            **kw: Any) -> "Tensor":
+        return _ops.var(self, dim, unbiased, keepdim, **kw)
+    def std(self, dim: Dims = None, unbiased: bool = True, keepdim: bool = False,
+            **kw: Any) -> "Tensor":
+        return _ops.std(self, dim, unbiased, keepdim, **kw)
+    def norm(self, p: Any = "fro", dim: Dims = None, keepdim: bool = False,
+             **kw: Any) -> "Tensor":
+        return _ops.norm(self, p, dim, keepdim, **kw)
+    def logsumexp(self, dim: Dims = None, keepdim: bool = False, **kw: Any) -> "Tensor":
+        return _ops.logsumexp(self, dim, keepdim, **kw)
+    def cumsum(self, dim: int | None = None, **kw: Any) -> "Tensor":
+        return _ops.cumsum(self, dim, **kw)
+    def max(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:
+        """The largest value; with ``dim``, the named tuple (values, indices) as in PyTorch;
+        with another tensor, the elementwise maximum. NumPy's ``axis=`` gives values only."""
+        return _ops.max(self, dim, keepdim, **kw)
+    def min(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:
+        """The smallest value; with ``dim``, (values, indices); see :meth:`max`."""
+        return _ops.min(self, dim, keepdim, **kw)
+    def amax(self, dim: Dims = None, keepdim: bool = False, **kw: Any) -> "Tensor":
+        return _ops.amax(self, dim, keepdim, **kw)
+    def amin(self, dim: Dims = None, keepdim: bool = False, **kw: Any) -> "Tensor":
+        return _ops.amin(self, dim, keepdim, **kw)
+    def argmax(self, dim: int | None = None, keepdim: bool = False, **kw: Any) -> "Tensor":
+        return _ops.argmax(self, dim, keepdim, **kw)
+    def argmin(self, dim: int | None = None, keepdim: bool = False, **kw: Any) -> "Tensor":
+        return _ops.argmin(self, dim, keepdim, **kw)
+    def any(self, dim: Dims = None, keepdim: bool = False, **kw: Any) -> "Tensor":
+        return _ops.any(self, dim, keepdim, **kw)
+    def all(self, dim: Dims = None, keepdim: bool = False, **kw: Any) -> "Tensor":
+        return _ops.all(self, dim, keepdim, **kw)
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:
+        return _ops.topk(self, k, dim, largest, sorted)
+    def sort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> Any:
+        return _ops.sort(self, dim, descending, stable)
+    def argsort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> "Tensor":
+        return _ops.sort(self, dim, descending, stable).indices
+
+    # --- products ------------------------------------------------------------------------
+    def matmul(self, other: "Tensor") -> "Tensor": return _ops.matmul(self, other)
+    def mm(self, other: "Tensor") -> "Tensor": return _ops.mm(self, other)
+    def bmm(self, other: "Tensor") -> "Tensor": return _ops.bmm(self, other)
+    def dot(self, other: "Tensor") -> "Tensor": return _ops.dot(self, other)
+    def outer(self, other: "Tensor") -> "Tensor": return _ops.outer(self, other)
+
+    # --- shapes and movement -------------------------------------------------------------
+    def reshape(self, *shape: Any) -> "Tensor": return _ops.reshape(self, *shape)
+    def view(self, *shape: Any) -> "Tensor": return _ops.view(self, *shape)
+    def view_as(self, other: "Tensor") -> "Tensor": return _ops.view(self, other.shape)
+    def reshape_as(self, other: "Tensor") -> "Tensor": return _ops.reshape(self, other.shape)
+    def permute(self, *dims: Any) -> "Tensor": return _ops.permute(self, *dims)
+    def transpose(self, dim0: int | None = None, dim1: int | None = None) -> "Tensor":
+        return _ops.transpose(self, dim0, dim1)
+    def t(self) -> "Tensor":
+        if self.array.ndim > 2:
+            raise ValueError(f"t() expects a tensor with <= 2 dimensions, got {self.ndim}")
+        return _ops.transpose(self, 0, 1) if self.array.ndim == 2 else self
+    @property
+    def T(self) -> "Tensor": return _ops.transpose(self)
+    @property
+    def mT(self) -> "Tensor": return _ops.transpose(self, -1, -2)
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> "Tensor":
+        return _ops.flatten(self, start_dim, end_dim)
+    def squeeze(self, dim: int | None = None) -> "Tensor": return _ops.squeeze(self, dim)
+    def unsqueeze(self, dim: int) -> "Tensor": return _ops.unsqueeze(self, dim)
+    def expand(self, *sizes: Any) -> "Tensor": return _ops.expand(self, *sizes)
+    def expand_as(self, other: "Tensor") -> "Tensor": return _ops.expand(self, other.shape)
+    def broadcast_to(self, *shape: Any) -> "Tensor": return _ops.broadcast_to(self, *shape)
+    def sum_to(self, shape: tuple[int, ...]) -> "Tensor": return _ops.sum_to(self, shape)
+    def repeat(self, *sizes: Any) -> "Tensor": return _ops.repeat(self, *sizes)
+    def split(self, split_size_or_sections: Any, dim: int = 0) -> tuple["Tensor", ...]:
+        return _ops.split(self, split_size_or_sections, dim)
+    def chunk(self, chunks: int, dim: int = 0) -> tuple["Tensor", ...]:
+        return _ops.chunk(self, chunks, dim)
+    def unbind(self, dim: int = 0) -> tuple["Tensor", ...]: return _ops.unbind(self, dim)
+    def gather(self, dim: int, index: "Tensor") -> "Tensor": return _ops.gather(self, dim, index)
+    def index_select(self, dim: int, index: "Tensor") -> "Tensor":
+        return _ops.index_select(self, dim, index)
 
 
-def _init(t: Tensor, data: Any, device: str) -> None:
-    t.array = data
-    t.device = device
+_TYPE_NAMES = {"float32": "minigrad.FloatTensor", "float64": "minigrad.DoubleTensor",
+               "float16": "minigrad.HalfTensor", "int64": "minigrad.LongTensor",
+               "int32": "minigrad.IntTensor", "bool": "minigrad.BoolTensor",
+               "uint8": "minigrad.ByteTensor"}
+
+
+class GradFn:
+    """The node of the graph that produced a tensor, as ``t.grad_fn`` shows it.
+
+    ``name()`` is the op's name (``MulBackward0``); ``next_functions`` holds, per input,
+    ``(its node, 0)``: the input's GradFn, an :class:`AccumulateGrad` for a leaf that
+    requires a gradient, or None.
+    """
+
+    __slots__ = ("_tensor",)
+
+    def __init__(self, tensor: Tensor) -> None:
+        self._tensor = tensor
+
+    def name(self) -> str:
+        return op_name(self._tensor)
+
+    @property
+    def next_functions(self) -> tuple[tuple[Any, int], ...]:
+        return tuple((_node_of(p), 0) for p in self._tensor._parents)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, GradFn) and other._tensor is self._tensor
+
+    def __hash__(self) -> int:
+        return id(self._tensor)
+
+    def __repr__(self) -> str:
+        return f"<{self.name()} object>"
+
+
+class AccumulateGrad:
+    """The end of a path in the graph: a leaf that requires a gradient (``.variable``)."""
+
+    __slots__ = ("variable",)
+
+    def __init__(self, variable: Tensor) -> None:
+        self.variable = variable
+
+    def name(self) -> str:
+        return "AccumulateGrad"
+
+    next_functions: tuple = ()
+
+    def __repr__(self) -> str:
+        return "<AccumulateGrad object>"
+
+
+def _node_of(t: Tensor) -> Any:
+    if t._backward is not None:
+        return GradFn(t)
+    return AccumulateGrad(t) if t.requires_grad else None
+
+
+def op_name(t: Tensor) -> str:
+    """The PyTorch-style name of the op that made ``t`` (``AddBackward0``)."""
+    if t._grad_fn_name is not None:
+        return t._grad_fn_name
+    qualname = getattr(t._backward, "__qualname__", "Op").split(".")[0].strip("_")
+    return "".join(part[:1].upper() + part[1:] for part in qualname.split("_")) + "Backward0"
+
+
+def _init(t: Tensor, array: Any, device: str) -> None:
+    t.array = array
+    t.device = device  # type: ignore[assignment]
     t.grad = None
     t.requires_grad = False
     t._backward = None
     t._parents = ()
-    t._retains_grad = False
+    t._versions = None
 
 
 _new = object.__new__
 _numpy_scalar = backend.HOST_SCALAR
 
 
-def _make(data: Any, device: str) -> Tensor:
-    """A tensor around a backend array, without checks (internal fast path)."""
-    if isinstance(data, _numpy_scalar):  # NumPy returns scalars from 0-d arithmetic
-        data = backend.xp("cpu").asarray(data)
+def wrap(array: Any, device: str) -> Tensor:
+    """A tensor around a backend array (no copy, no checks): how an op that needs no
+    gradient, or a backward rule, makes its result."""
+    if isinstance(array, _numpy_scalar):  # NumPy returns scalars from 0-d arithmetic
+        array = backend.xp("cpu").asarray(array)
     t = _new(Tensor)
-    _init(t, data, device)
+    t.array = array
+    t.device = device  # type: ignore[assignment]
+    t.grad = None
+    t.requires_grad = False
+    t._backward = None
+    t._parents = ()
+    t._versions = None
     return t
 
 
-def record(data: Any, device: str, parents: tuple[Tensor, ...], backward: Backward) -> Tensor:
+def record(array: Any, device: str, parents: tuple[Tensor, ...], backward: Backward) -> Tensor:
     """The output of an op: remembers inputs and backward rule when a gradient is wanted.
 
     ``backward(grad, out)`` returns one gradient (or None) per parent, written with tensor
     ops so that it is itself differentiable; the engine sums each gradient back to its
-    parent's shape, so rules may return broadcast shapes.
+    parent's shape, so rules may return broadcast shapes. The tensors a rule uses are the
+    ones its closure holds: the engine checks those for in-place changes before running it.
     """
-    out = _make(data, device)
+    out = wrap(array, device)
     if grad_mode.enabled:
         for p in parents:
             if p.requires_grad:
                 out.requires_grad = True
                 out._parents = parents
                 out._backward = backward
+                out._stamp = clock
                 break
     return out
 
 
-def _op_name(backward: Backward) -> str:
-    return getattr(backward, "__qualname__", "Backward").split(".")[0].lstrip("_") + "Backward"
-
-
-def _to_array(data: Any, dtype: Any, device: str | None) -> tuple[Any, str]:
+def to_array(data: Any, dtype: Any, device: DeviceLike) -> tuple[Any, Device]:
+    """``data`` (a tensor, array, number or nested list) as a new backend array, checked."""
     if isinstance(data, Tensor):
         data = data.array
     if device is None:
@@ -240,10 +759,12 @@ def _to_array(data: Any, dtype: Any, device: str | None) -> tuple[Any, str]:
     xp = backend.xp(device)
     if dtype is not None:
         dtype = backend.as_dtype(dtype)
-    elif not backend.is_array(data) and _python_floats(data):
+    elif not backend.is_array(data) and _holds_python_float(data):
         dtype = backend.get_default_dtype()
     if backend.is_array(data) and backend.device_of(data) != device:
         data = backend.to_device(data, device)
+    if isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in data):
+        data = [backend.to_numpy(x.array) if isinstance(x, Tensor) else x for x in data]
     try:
         array = xp.array(data, dtype=dtype)
     except (ValueError, TypeError) as exc:
@@ -253,16 +774,24 @@ def _to_array(data: Any, dtype: Any, device: str | None) -> tuple[Any, str]:
     return array, device
 
 
-def _python_floats(data: Any) -> bool:
+def _holds_python_float(data: Any) -> bool:
     """True when nested Python data holds a float (so the default float dtype applies)."""
     if isinstance(data, float):
         return True
     if isinstance(data, (list, tuple)):
-        return any(_python_floats(x) for x in data)
+        return any(_holds_python_float(x) for x in data)
     return False
 
 
-def _index_arrays(index: Any) -> Any:
+def _new_filled(like: Tensor, size: tuple[Any, ...], value: Any, dtype: Any,
+                device: DeviceLike) -> Tensor:
+    shape = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else size
+    device = backend.normalize_device(device or like.device)
+    array = backend.xp(device).full(shape, value, dtype=backend.as_dtype(dtype or like.dtype))
+    return wrap(array, device)
+
+
+def index_arrays(index: Any) -> Any:
     """An index with tensors replaced by their arrays (for NumPy/CuPy indexing)."""
     if isinstance(index, Tensor):
         return index.array
@@ -281,8 +810,9 @@ def constant(value: Any, like: Tensor) -> Tensor:
             dtype = like.array.dtype
         else:
             dtype = backend.get_default_dtype()
-        return _make(backend.xp(like.device).asarray(value, dtype=dtype), like.device)
-    return Tensor(value, device=like.device)
+        return wrap(backend.xp(like.device).asarray(value, dtype=dtype), like.device)
+    array, device = to_array(value, None, like.device)
+    return wrap(array, device)
 
 
 def check_same_device(*tensors: Tensor) -> None:
@@ -292,9 +822,5 @@ def check_same_device(*tensors: Tensor) -> None:
                           "move them to one with .to(device)")
 
 
-# Ops (and the autograd package, which uses them) import Tensor from here: import them last.
-from minigrad.autograd import engine, grad_mode  # noqa: E402
-from minigrad.ops.movement import to_device, to_dtype  # noqa: E402
-from minigrad.ops import bind_tensor_methods  # noqa: E402
-
-bind_tensor_methods(Tensor)
+def warn_once(message: str) -> None:
+    warnings.warn(message, UserWarning, stacklevel=3)

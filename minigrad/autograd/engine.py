@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from minigrad import backend
-from minigrad.autograd import grad_mode
+import dis
+from types import CodeType
+from typing import Callable
+
+from minigrad import backend, grad_mode, tensor as core
 from minigrad.errors import ShapeError
+from minigrad.ops.inplace import resolve
 from minigrad.ops.movement import sum_to, to_dtype
-from minigrad.tensor import Tensor, _make
+from minigrad.tensor import Tensor, op_name, wrap
 
 
 def _freed(grad: Tensor, out: Tensor) -> None:
@@ -22,8 +26,36 @@ def _freed(grad: Tensor, out: Tensor) -> None:
         "were freed by the first backward; pass retain_graph=True to the first call")
 
 
-def topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
-    """Every tensor that requires grad and feeds ``roots``, inputs before outputs."""
+_freed_rules: dict[Any, Callable[..., Any]] = {}
+
+
+def freed_rule(rule: Callable[..., Any]) -> Callable[..., Any]:
+    """What replaces ``rule`` once its node is freed: it raises, and keeps the op's name
+    for ``grad_fn`` (one such function per op, not per node)."""
+    code = getattr(rule, "__code__", None)
+    freed = _freed_rules.get(code)
+    if freed is None:
+        def freed(grad: Tensor, out: Tensor) -> None:
+            _freed(grad, out)
+        freed.__qualname__ = getattr(rule, "__qualname__", "freed")
+        _freed_rules[code] = freed
+    return freed
+
+
+def parents_of(node: Tensor) -> tuple[Tensor, ...]:
+    """``node``'s inputs as they were when it was recorded (see minigrad.ops.inplace)."""
+    parents = node._parents
+    if any(p._history is not None for p in parents):
+        parents = tuple(resolve(p, node._stamp) if p._history is not None else p
+                        for p in parents)
+    return parents
+
+
+def topological_order(roots: Sequence[Tensor], rebased: bool = False) -> list[Tensor]:
+    """Every tensor that requires grad and feeds ``roots``, inputs before outputs.
+
+    ``rebased``: some tensor was changed in place in a recorded op, so edges must be
+    resolved to the identity each input had when its consumer was recorded."""
     order: list[Tensor] = []
     visited: set[Tensor] = set()  # tensors hash by identity
     stack = [(root, False) for root in reversed(roots)]
@@ -34,7 +66,7 @@ def topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
         elif node not in visited:
             visited.add(node)
             stack.append((node, True))
-            for parent in node._parents:
+            for parent in (parents_of(node) if rebased else node._parents):
                 if parent.requires_grad and parent not in visited:
                     if parent._parents:
                         stack.append((parent, False))
@@ -57,7 +89,7 @@ def _seed_gradients(roots: Sequence[Tensor], grads: Sequence[Any]) -> list[Tenso
             if root.array.size != 1:
                 raise RuntimeError(f"backward of a non-scalar tensor (shape {root.shape}) needs "
                                    "a gradient argument of the same shape")
-            grad = _make(backend.xp(root.device).ones(root.shape, dtype=root.dtype), root.device)
+            grad = wrap(backend.xp(root.device).ones(root.shape, dtype=root.dtype), root.device)
         elif not isinstance(grad, Tensor):
             grad = Tensor(grad, dtype=root.dtype, device=root.device)
         if grad.shape != root.shape:
@@ -68,11 +100,12 @@ def _seed_gradients(roots: Sequence[Tensor], grads: Sequence[Any]) -> list[Tenso
 
 
 def run_backward(roots: Sequence[Tensor], grads: Sequence[Any], retain_graph: bool | None,
-                 create_graph: bool, inputs: Sequence[Tensor] | None = None) -> dict[int, Tensor]:
+                 create_graph: bool, inputs: Sequence[Tensor] | None = None,
+                 accumulate: bool = True) -> dict[int, Tensor]:
     """Propagate ``grads`` from ``roots`` through the graph.
 
-    Without ``inputs``: accumulate into ``.grad`` of the leaves. With ``inputs``: return
-    their gradients by id, leaving every ``.grad`` untouched.
+    With ``accumulate``: add into ``.grad`` of the leaves (of ``inputs`` only, if given).
+    Without: return the gradients of ``inputs`` by id, leaving every ``.grad`` untouched.
     """
     if retain_graph is None:
         retain_graph = create_graph
@@ -84,9 +117,10 @@ def run_backward(roots: Sequence[Tensor], grads: Sequence[Any], retain_graph: bo
     found: dict[int, Tensor] = {}
     # arrays already handed to a leaf's .grad (or owned by the caller) are copied, not shared
     owned = {id(_memory_owner(s.array)) for s in seeds}
+    clock, rebased, views_written = core.clock, core.rebase_clock > 0, core.view_clock > 0
     previous_mode, grad_mode.enabled = grad_mode.enabled, create_graph
     try:
-        for node in reversed(topological_order(roots)):
+        for node in reversed(topological_order(roots, rebased)):
             grad = pending.pop(node, None)
             if grad is None:
                 continue
@@ -94,12 +128,17 @@ def run_backward(roots: Sequence[Tensor], grads: Sequence[Any], retain_graph: bo
                 found[id(node)] = grad
             backward_rule = node._backward
             if backward_rule is None:
-                if wanted is None:
+                if accumulate and (wanted is None or node in wanted):
                     _accumulate(node, grad, create_graph, owned)
                 continue
-            if node._retains_grad and wanted is None:
+            if node._retains_grad and accumulate:
                 node.grad = grad if create_graph else grad.detach()
-            for parent, pgrad in zip(node._parents, backward_rule(grad, node)):
+            if node._stamp < clock:  # something was written in place since node was made
+                check_saved_tensors(node)
+            parents = parents_of(node) if rebased else node._parents
+            if views_written:
+                check_inputs_current(node, parents)
+            for parent, pgrad in zip(parents, backward_rule(grad, node)):
                 if pgrad is None or not parent.requires_grad:
                     continue
                 if pgrad.array.shape != parent.array.shape:
@@ -109,7 +148,7 @@ def run_backward(roots: Sequence[Tensor], grads: Sequence[Any], retain_graph: bo
                     pgrad = to_dtype(pgrad, dtype)
                 pending[parent] = pending[parent] + pgrad if parent in pending else pgrad
             if not retain_graph:
-                node._backward, node._parents = _freed, ()
+                node._backward, node._parents = freed_rule(backward_rule), ()
     finally:
         grad_mode.enabled = previous_mode
     return found
@@ -123,18 +162,84 @@ def _accumulate(leaf: Tensor, grad: Tensor, create_graph: bool, owned: set[int])
     if not create_graph:
         owner = id(_memory_owner(grad.array))
         if owner in owned:
-            grad = _make(grad.array.copy(), grad.device)
+            grad = wrap(grad.array.copy(), grad.device)
         else:
             owned.add(owner)
         if not getattr(grad.array.flags, "writeable", True):  # e.g. a broadcast view
-            grad = _make(grad.array.copy(), grad.device)
+            grad = wrap(grad.array.copy(), grad.device)
     leaf.grad = grad if leaf.grad is None else leaf.grad + grad
 
 
-def backward(roots: Sequence[Tensor], grads: Sequence[Any], retain_graph: bool | None = None,
-             create_graph: bool = False) -> None:
-    """Accumulate gradients of ``roots`` into the ``.grad`` of every leaf they depend on."""
-    run_backward(roots, grads, retain_graph, create_graph)
+def backward(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,
+             retain_graph: bool | None = None, create_graph: bool = False,
+             inputs: Sequence[Tensor] | None = None) -> None:
+    """Accumulate gradients of ``tensors`` into the ``.grad`` of every leaf they depend on
+    (only of ``inputs``, when given)."""
+    roots = [tensors] if isinstance(tensors, Tensor) else list(tensors)
+    if grad_tensors is None or isinstance(grad_tensors, Tensor):
+        grad_tensors = [grad_tensors] * len(roots)
+    if isinstance(inputs, Tensor):
+        inputs = [inputs]
+    run_backward(roots, list(grad_tensors), retain_graph, create_graph, inputs)
+
+
+# --- in-place changes: refuse a rule that would compute with changed values ---------------
+
+def check_saved_tensors(node: Tensor) -> None:
+    """Raise if a tensor ``node``'s backward rule uses was written in place after ``node``
+    was recorded (PyTorch's version-counter check)."""
+    rule = node._backward
+    used: list[Tensor] = [node] if uses_output(rule) else []
+    for cell in getattr(rule, "__closure__", None) or ():
+        try:
+            value = cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
+        if isinstance(value, Tensor):
+            used.append(value)
+        elif isinstance(value, (tuple, list)):
+            used.extend(v for v in value if isinstance(v, Tensor))
+    for t in used:
+        box = t._versions
+        if box is not None and box.stamp > node._stamp:
+            raise RuntimeError(
+                f"one of the tensors needed for gradient computation has been modified by an "
+                f"in-place operation: the {'output' if t is node else 'input'} of shape "
+                f"{t.shape} and dtype {t.dtype} saved by {op_name(node)} is at version "
+                f"{box.count}; it was changed after the op used it. Make the change out of "
+                "place (x = x + y instead of x += y), or clone the tensor before changing it")
+
+
+def check_inputs_current(node: Tensor, parents: Sequence[Tensor]) -> None:
+    """Raise if ``node`` was computed from a tensor whose memory had been changed, through
+    a view, after that tensor was computed: its graph no longer describes its values."""
+    for p in parents:
+        box = p._versions
+        if box is not None and p._backward is not None and p._stamp < box.stamp <= node._stamp:
+            raise RuntimeError(
+                f"a tensor of shape {p.shape} made by {op_name(p)} was changed in place through "
+                f"another tensor sharing its memory (a view or its base), and then used by "
+                f"{op_name(node)}; its gradient can't be computed. Change the tensor itself, or "
+                "use out-of-place ops")
+
+
+_uses_output: dict[CodeType, bool] = {}
+
+
+def uses_output(rule: Callable[..., Any]) -> bool:
+    """True when a backward rule ``rule(grad, out)`` reads its ``out`` argument."""
+    code = getattr(rule, "__code__", None)
+    if code is None or code.co_argcount < 2:
+        return False
+    found = _uses_output.get(code)
+    if found is None:
+        name = code.co_varnames[1]
+        found = name in code.co_cellvars or any(
+            ins.opname.startswith("LOAD") and (ins.argval == name or
+                                               (isinstance(ins.argval, tuple) and name in ins.argval))
+            for ins in dis.get_instructions(code))
+        _uses_output[code] = found
+    return found
 
 
 def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
@@ -154,7 +259,8 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
     for t in inputs:
         if not t.requires_grad:
             raise RuntimeError(f"an input of shape {t.shape} does not require grad")
-    found = run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs)
+    found = run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs,
+                         accumulate=False)
     result = tuple(found.get(id(t)) for t in inputs)
     if not allow_unused and any(g is None for g in result):
         raise RuntimeError("one of the inputs was not used to compute the outputs; pass "

@@ -9,12 +9,12 @@ from typing import Callable
 
 from minigrad import backend
 from minigrad.autograd.engine import grad
-from minigrad.autograd.grad_mode import enable_grad
-from minigrad.tensor import Tensor, _make
+from minigrad.grad_mode import enable_grad
+from minigrad.tensor import Tensor, wrap
 
 
 def _fresh_input(x: Tensor) -> Tensor:
-    return _make(x.array, x.device).requires_grad_(True)
+    return wrap(x.array, x.device).requires_grad_(True)
 
 
 def _rows(outputs: Tensor, x: Tensor, create_graph: bool) -> Tensor:
@@ -30,7 +30,7 @@ def _rows(outputs: Tensor, x: Tensor, create_graph: bool) -> Tensor:
         rows.append(xp.zeros(x.shape, dtype=x.dtype) if row is None else row.array)
     data = xp.stack(rows).reshape(outputs.shape + x.shape) if rows else \
         xp.zeros(outputs.shape + x.shape, dtype=x.dtype)
-    return _make(data, x.device)
+    return wrap(data, x.device)
 
 
 def jacobian(f: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
@@ -67,5 +67,5 @@ def hvp(f: Callable[[Tensor], Tensor], x: Tensor, v: Tensor) -> tuple[Tensor, Te
         x, y, g = _gradient_with_graph(f, x, "hvp")
         hv = grad(g, x, grad_outputs=v.detach(), allow_unused=True)[0] if g.requires_grad else None
     if hv is None:  # f is linear in x: H = 0
-        hv = _make(backend.xp(x.device).zeros_like(x.array), x.device)
+        hv = wrap(backend.xp(x.device).zeros_like(x.array), x.device)
     return y.detach(), hv

@@ -9,8 +9,8 @@ from typing import Any, Callable, Sequence
 
 from minigrad import backend
 from minigrad.autograd.engine import grad
-from minigrad.autograd.grad_mode import enable_grad
-from minigrad.tensor import Tensor, _make
+from minigrad.grad_mode import enable_grad
+from minigrad.tensor import Tensor, wrap
 
 
 class GradcheckError(RuntimeError):
@@ -24,7 +24,7 @@ def _as_tuple(x: Any) -> tuple:
 def _float64_copy(t: Any) -> Any:
     if not isinstance(t, Tensor):
         return t
-    copy = _make(t.array.astype(backend.float64, copy=True), t.device)
+    copy = wrap(t.array.astype(backend.float64, copy=True), t.device)
     return copy.requires_grad_(True) if t.requires_grad else copy
 
 
@@ -143,9 +143,9 @@ def gradgradcheck(fn: Callable[..., Any], inputs: Any, grad_outputs: Any = None,
     outs = _outputs(fn, args)
     if grad_outputs is None:
         rng = backend.xp(outs[0].device).random.default_rng(0)
-        vs = [_make(rng.standard_normal(o.shape), o.device) for o in outs]
+        vs = [wrap(rng.standard_normal(o.shape), o.device) for o in outs]
     else:
-        vs = [_make(v.array, v.device) for v in _as_tuple(grad_outputs)]
+        vs = [wrap(v.array, v.device) for v in _as_tuple(grad_outputs)]
     vs = [_float64_copy(v).requires_grad_(True) for v in vs]
     n = len(args)
 
@@ -154,10 +154,10 @@ def gradgradcheck(fn: Callable[..., Any], inputs: Any, grad_outputs: Any = None,
         wrt = [x for x in xs if isinstance(x, Tensor) and x.requires_grad]
         pairs = [(o, v) for o, v in zip(_outputs(fn, xs), weights) if o.requires_grad]
         if not pairs:
-            return tuple(_make(backend.xp(x.device).zeros_like(x.array), x.device) for x in wrt)
+            return tuple(wrap(backend.xp(x.device).zeros_like(x.array), x.device) for x in wrt)
         with enable_grad():
             grads = grad([o for o, _ in pairs], wrt, [v for _, v in pairs], create_graph=True,
                          allow_unused=True)
-        return tuple(_make(backend.xp(x.device).zeros_like(x.array), x.device) if g is None else g
+        return tuple(wrap(backend.xp(x.device).zeros_like(x.array), x.device) if g is None else g
                      for x, g in zip(wrt, grads))
     return gradcheck(first_derivative, [*args, *vs], eps, atol, rtol, raise_exception)

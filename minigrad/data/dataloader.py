@@ -16,7 +16,7 @@ from minigrad.data.dataset import Dataset, TensorDataset
 from minigrad.data.random import host_generator
 from minigrad.errors import ShapeError
 from minigrad.ops import stack
-from minigrad.tensor import Tensor, _make
+from minigrad.tensor import Tensor, wrap
 
 
 def default_collate(samples: Sequence[Any]) -> Any:
@@ -99,7 +99,7 @@ class DataLoader:
         orders = {device: backend.to_device(order, device) for _, device in self._sources}
         for start in self._batch_bounds():
             stop = start + self.batch_size
-            yield tuple(_make(array[orders[device][start:stop]], device)
+            yield tuple(wrap(array[orders[device][start:stop]], device)
                         for array, device in self._sources)
 
     def _collated_batches(self, order: Any) -> Iterator[Any]:

@@ -8,7 +8,7 @@ from minigrad import backend
 from minigrad.nn import functional as F, init
 from minigrad.nn.module import Module
 from minigrad.nn.parameter import Parameter
-from minigrad.tensor import Tensor, _make
+from minigrad.tensor import Tensor, wrap
 
 
 class Identity(Module):
@@ -59,4 +59,4 @@ def _empty(shape: tuple[int, ...], device: str | None, dtype: Any) -> Tensor:
     """An uninitialised float tensor, to be filled by a layer's initialiser."""
     device = backend.normalize_device(device)
     dtype = backend.get_default_dtype() if dtype is None else backend.as_dtype(dtype)
-    return _make(backend.xp(device).empty(shape, dtype=dtype), device)
+    return wrap(backend.xp(device).empty(shape, dtype=dtype), device)

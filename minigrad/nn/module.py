@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterator
 from minigrad import backend
 from minigrad.autograd import no_grad
 from minigrad.nn.parameter import Parameter
-from minigrad.tensor import Tensor, _make
+from minigrad.tensor import Tensor, wrap
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
@@ -221,7 +221,7 @@ class Module:
             if set_to_none:
                 param.grad = None
             elif param.grad is not None:
-                param.grad = _make(backend.xp(param.device).zeros_like(param.array), param.device)
+                param.grad = wrap(backend.xp(param.device).zeros_like(param.array), param.device)
 
     # --- devices and dtypes ---------------------------------------------------------------
     def to(self, *args: Any, device: str | None = None, dtype: Any = None) -> "Module":
@@ -339,7 +339,7 @@ def _move_in_place(tensor: Tensor, device: str | None, dtype: Any) -> None:
     tensor.array = data
     tensor.device = device or tensor.device
     if tensor.grad is not None:
-        grad = _make(tensor.grad.array, tensor.grad.device)
+        grad = wrap(tensor.grad.array, tensor.grad.device)
         _move_in_place(grad, device, dtype)
         tensor.grad = grad
 

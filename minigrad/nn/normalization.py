@@ -9,13 +9,13 @@ from minigrad.nn import functional as F
 from minigrad.nn.functional.normalization import _as_shape
 from minigrad.nn.module import Module
 from minigrad.nn.parameter import Parameter
-from minigrad.tensor import Tensor, _make
+from minigrad.tensor import Tensor, wrap
 
 
 def _filled(shape: tuple[int, ...], value: float, device: str | None, dtype: Any) -> Tensor:
     device = backend.normalize_device(device)
     dtype = backend.get_default_dtype() if dtype is None else backend.as_dtype(dtype)
-    return _make(backend.xp(device).full(shape, value, dtype=dtype), device)
+    return wrap(backend.xp(device).full(shape, value, dtype=dtype), device)
 
 
 class BatchNorm1d(Module):

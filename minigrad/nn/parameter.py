@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from minigrad import backend
-from minigrad.tensor import Tensor, _init
+from minigrad.tensor import Tensor, _init, share_memory_versions, to_array
 
 
 class Parameter(Tensor):
@@ -23,8 +23,9 @@ class Parameter(Tensor):
                 0, dtype=backend.get_default_dtype())
         if isinstance(data, Tensor):
             _init(self, data.array, data.device)
+            share_memory_versions(self, data)
         else:
-            Tensor.__init__(self, data)
+            _init(self, *to_array(data, None, None))
         if requires_grad:
             self.requires_grad_(True)
 

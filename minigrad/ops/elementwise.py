@@ -6,11 +6,12 @@ sums each gradient back to its input's shape, so rules here ignore broadcasting.
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from minigrad import backend
 from minigrad.errors import DeviceError, ShapeError
-from minigrad.tensor import Tensor, _make, constant, record
+from minigrad.tensor import Tensor, wrap, constant, record
 
 Operand = "Tensor | float | int"
 
@@ -31,9 +32,9 @@ def operands(a: Any, b: Any) -> tuple[Tensor, Tensor]:
     if a.array.dtype is not b.array.dtype:
         kind_a, kind_b = a.array.dtype.kind, b.array.dtype.kind
         if kind_a == "f" and kind_b in "iu":
-            b = _make(b.array.astype(a.array.dtype), b.device)
+            b = wrap(b.array.astype(a.array.dtype), b.device)
         elif kind_b == "f" and kind_a in "iu":
-            a = _make(a.array.astype(b.array.dtype), a.device)
+            a = wrap(a.array.astype(b.array.dtype), a.device)
     return a, b
 
 
@@ -107,7 +108,7 @@ def abs(a: Tensor) -> Tensor:
     """|a|, with gradient sign(a) (0 at 0, as in PyTorch)."""
     xp = backend.xp(a.device)
     return record(xp.abs(a.array), a.device, (a,),
-                  lambda g, out: (g * _make(xp.sign(a.array), a.device),))
+                  lambda g, out: (g * wrap(xp.sign(a.array), a.device),))
 
 
 def tanh(a: Tensor) -> Tensor:
@@ -126,7 +127,7 @@ def relu(a: Tensor) -> Tensor:
     """max(a, 0), with gradient 0 at 0 (as in PyTorch)."""
     mask = a.array > 0
     return record(a.array * mask, a.device, (a,),
-                  lambda g, out: (g * _make(mask, a.device),))
+                  lambda g, out: (g * wrap(mask, a.device),))
 
 
 def clip(a: Tensor, min: float | None = None, max: float | None = None) -> Tensor:
@@ -140,7 +141,7 @@ def clip(a: Tensor, min: float | None = None, max: float | None = None) -> Tenso
     if max is not None:
         inside &= a.array <= max
     return record(xp.clip(a.array, min, max), a.device, (a,),
-                  lambda g, out: (g * _make(inside, a.device),))
+                  lambda g, out: (g * wrap(inside, a.device),))
 
 
 def maximum(a: Operand, b: Operand) -> Tensor:
@@ -153,11 +154,12 @@ def minimum(a: Operand, b: Operand) -> Tensor:
     return _select_larger(a, b, -1.0)
 
 
-def _select_larger(a: Operand, b: Operand, sign: float) -> Tensor:
+def _select_larger(a: Operand, b: Operand, sign: float, tie_to_first: bool = False) -> Tensor:
     a, b = operands(a, b)
     diff = _broadcasting(_sub, a, b, "maximum" if sign > 0 else "minimum") * sign
     data = backend.xp(a.device).where(diff >= 0, a.array, b.array)
-    weight_a = _make(((diff > 0) + 0.5 * (diff == 0)).astype(data.dtype), a.device)
+    tie_share = 1.0 if tie_to_first else 0.5
+    weight_a = wrap(((diff > 0) + tie_share * (diff == 0)).astype(data.dtype), a.device)
     return record(data, a.device, (a, b),
                   lambda g, out: (g * weight_a, g * (1 - weight_a)))
 
@@ -167,7 +169,9 @@ def where(condition: Any, a: Operand, b: Operand) -> Tensor:
     if isinstance(a, Tensor) or isinstance(b, Tensor):
         a, b = operands(a, b)
     else:
-        a = Tensor(a)
+        a = wrap(backend.xp(backend.get_default_device()).asarray(
+            a, dtype=backend.get_default_dtype() if isinstance(a, float) else None),
+            backend.get_default_device())
         b = constant(b, a)
     cond = condition.array if isinstance(condition, Tensor) else backend.xp(a.device).asarray(condition)
     if cond.dtype != bool:
@@ -178,7 +182,7 @@ def where(condition: Any, a: Operand, b: Operand) -> Tensor:
     except ValueError:
         raise ShapeError(f"where: shapes {cond.shape}, {a.shape} and {b.shape} cannot be "
                          "broadcast together") from None
-    keep, drop = _make(cond, a.device), _make(~cond, a.device)
+    keep, drop = wrap(cond, a.device), wrap(~cond, a.device)
     return record(data, a.device, (a, b), lambda g, out: (g * keep, g * drop))
 
 
@@ -187,7 +191,7 @@ def where(condition: Any, a: Operand, b: Operand) -> Tensor:
 def _compare(fn: Any, name: str) -> Any:
     def compare(a: Operand, b: Operand) -> Tensor:
         a, b = operands(a, b)
-        return _make(_broadcasting(fn, a, b, name), a.device)
+        return wrap(_broadcasting(fn, a, b, name), a.device)
     compare.__name__ = name
     return compare
 
@@ -198,3 +202,199 @@ lt = _compare(lambda x, y: x < y, "lt")
 le = _compare(lambda x, y: x <= y, "le")
 gt = _compare(lambda x, y: x > y, "gt")
 ge = _compare(lambda x, y: x >= y, "ge")
+
+
+# --- more functions of one tensor ---------------------------------------------------------
+
+def floating(a: Tensor) -> Tensor:
+    """``a`` itself when floating point, else cast to the default float dtype (PyTorch's
+    rule for ops whose results are not integers, such as sin or sqrt)."""
+    if a.array.dtype.kind in "fc":
+        return a
+    return wrap(a.array.astype(backend.get_default_dtype()), a.device)
+
+
+def expm1(a: Tensor) -> Tensor:
+    a = floating(a)
+    return record(backend.xp(a.device).expm1(a.array), a.device, (a,),
+                  lambda g, out: (g * (out + 1),))
+
+
+def log2(a: Tensor) -> Tensor:
+    a = floating(a)
+    return record(backend.xp(a.device).log2(a.array), a.device, (a,),
+                  lambda g, out: (g / (a * math.log(2.0)),))
+
+
+def log10(a: Tensor) -> Tensor:
+    a = floating(a)
+    return record(backend.xp(a.device).log10(a.array), a.device, (a,),
+                  lambda g, out: (g / (a * math.log(10.0)),))
+
+
+def log1p(a: Tensor) -> Tensor:
+    a = floating(a)
+    return record(backend.xp(a.device).log1p(a.array), a.device, (a,),
+                  lambda g, out: (g / (a + 1),))
+
+
+def rsqrt(a: Tensor) -> Tensor:
+    """1 / sqrt(a); d/da = -out^3 / 2."""
+    a = floating(a)
+    return record(1 / backend.xp(a.device).sqrt(a.array), a.device, (a,),
+                  lambda g, out: (g * out * out * out * -0.5,))
+
+
+def square(a: Tensor) -> Tensor:
+    return record(a.array * a.array, a.device, (a,), lambda g, out: (g * a * 2,))
+
+
+def reciprocal(a: Tensor) -> Tensor:
+    a = floating(a)
+    return record(1 / a.array, a.device, (a,), lambda g, out: (-g * out * out,))
+
+
+def _piecewise_constant(a: Tensor, array: Any) -> Tensor:
+    """A step function's value: its gradient is zero wherever it is defined (PyTorch's)."""
+    return record(array, a.device, (a,), lambda g, out: (g * 0,))
+
+
+def sign(a: Tensor) -> Tensor:
+    return _piecewise_constant(a, backend.xp(a.device).sign(a.array))
+
+
+def floor(a: Tensor) -> Tensor:
+    return _piecewise_constant(a, backend.xp(a.device).floor(a.array))
+
+
+def ceil(a: Tensor) -> Tensor:
+    return _piecewise_constant(a, backend.xp(a.device).ceil(a.array))
+
+
+def round(a: Tensor, decimals: int = 0) -> Tensor:
+    """Round half to even, as PyTorch and NumPy do."""
+    return _piecewise_constant(a, backend.xp(a.device).round(a.array, decimals))
+
+
+def floor_divide(a: Operand, b: Operand) -> Tensor:
+    """``a // b`` (rounding toward minus infinity, as PyTorch's ``//``); no gradient."""
+    a, b = operands(a, b)
+    return wrap(_broadcasting(lambda x, y: x // y, a, b, "floor_divide"), a.device)
+
+
+def remainder(a: Operand, b: Operand) -> Tensor:
+    """``a % b`` with the sign of ``b`` (Python's rule); d/da = 1, d/db = -floor(a / b)."""
+    a, b = operands(a, b)
+    data = _broadcasting(lambda x, y: x % y, a, b, "remainder")
+    return record(data, a.device, (a, b),
+                  lambda g, out: (g, -g * floor(a / b) if b.requires_grad else None))
+
+
+def sin(a: Tensor) -> Tensor:
+    a = floating(a)
+    return record(backend.xp(a.device).sin(a.array), a.device, (a,), lambda g, out: (g * cos(a),))
+
+
+def cos(a: Tensor) -> Tensor:
+    a = floating(a)
+    return record(backend.xp(a.device).cos(a.array), a.device, (a,), lambda g, out: (-g * sin(a),))
+
+
+def tan(a: Tensor) -> Tensor:
+    """d/da = 1 + tan^2."""
+    a = floating(a)
+    return record(backend.xp(a.device).tan(a.array), a.device, (a,),
+                  lambda g, out: (g * (out * out + 1),))
+
+
+def asin(a: Tensor) -> Tensor:
+    """d/da = 1 / sqrt(1 - a^2)."""
+    a = floating(a)
+    return record(backend.xp(a.device).arcsin(a.array), a.device, (a,),
+                  lambda g, out: (g * rsqrt(1 - a * a),))
+
+
+def acos(a: Tensor) -> Tensor:
+    """d/da = -1 / sqrt(1 - a^2)."""
+    a = floating(a)
+    return record(backend.xp(a.device).arccos(a.array), a.device, (a,),
+                  lambda g, out: (-g * rsqrt(1 - a * a),))
+
+
+def atan(a: Tensor) -> Tensor:
+    """d/da = 1 / (1 + a^2)."""
+    a = floating(a)
+    return record(backend.xp(a.device).arctan(a.array), a.device, (a,),
+                  lambda g, out: (g / (a * a + 1),))
+
+
+def sinh(a: Tensor) -> Tensor:
+    a = floating(a)
+    return record(backend.xp(a.device).sinh(a.array), a.device, (a,),
+                  lambda g, out: (g * cosh(a),))
+
+
+def cosh(a: Tensor) -> Tensor:
+    a = floating(a)
+    return record(backend.xp(a.device).cosh(a.array), a.device, (a,),
+                  lambda g, out: (g * sinh(a),))
+
+
+def clamp(a: Tensor, min: Operand | None = None, max: Operand | None = None) -> Tensor:
+    """``a`` limited to [min, max], where the bounds are numbers or tensors (broadcast);
+    the gradient passes to ``a`` where it lies inside, and to a tensor bound where it binds."""
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        out = a
+        if min is not None:
+            out = _select_larger(out, min, 1.0, tie_to_first=True)
+        if max is not None:
+            out = _select_larger(out, max, -1.0, tie_to_first=True)
+        return out
+    return clip(a, min, max)
+
+
+def masked_fill(a: Tensor, mask: Any, value: Operand) -> Tensor:
+    """``a`` with ``value`` where the boolean ``mask`` (broadcast to a's shape) is True."""
+    mask_array = mask.array if isinstance(mask, Tensor) else backend.xp(a.device).asarray(mask)
+    if mask_array.dtype != bool:
+        raise TypeError(f"masked_fill: mask must be a boolean tensor, got dtype {mask_array.dtype}")
+    if isinstance(value, Tensor):
+        if value.numel() != 1:
+            raise ShapeError(f"masked_fill: value must be a number or a one-element tensor, got "
+                             f"shape {value.shape}")
+    else:
+        value = constant(value, a)
+    out = where(mask_array, value.reshape(()), a)
+    if out.shape != a.shape:
+        raise ShapeError(f"masked_fill: mask of shape {mask_array.shape} does not broadcast to "
+                         f"the tensor's shape {a.shape}")
+    return out
+
+
+def clone(a: Tensor) -> Tensor:
+    """A copy of ``a`` in new memory; the gradient passes through unchanged."""
+    return record(a.array.copy(), a.device, (a,), lambda g, out: (g,))
+
+
+# --- logical ops on boolean tensors: no gradient ------------------------------------------
+
+def logical_not(a: Tensor) -> Tensor:
+    """``~a``: logical not of a boolean tensor, bitwise not of an integer one."""
+    if a.array.dtype.kind == "f":
+        raise TypeError(f"~ (bitwise not) needs a boolean or integer tensor, got {a.dtype}")
+    return wrap(~a.array, a.device)
+
+
+def _logical(fn: Any, name: str) -> Any:
+    def logical(a: Operand, b: Operand) -> Tensor:
+        a, b = operands(a, b)
+        if a.array.dtype.kind == "f" or b.array.dtype.kind == "f":
+            raise TypeError(f"{name} needs boolean or integer tensors, got {a.dtype} and {b.dtype}")
+        return wrap(_broadcasting(fn, a, b, name), a.device)
+    logical.__name__ = name
+    return logical
+
+
+logical_and = _logical(lambda x, y: x & y, "logical_and")
+logical_or = _logical(lambda x, y: x | y, "logical_or")
+logical_xor = _logical(lambda x, y: x ^ y, "logical_xor")

@@ -9,7 +9,8 @@ from typing import Any, Sequence
 
 from minigrad import backend
 from minigrad.errors import ShapeError
-from minigrad.tensor import Tensor, _index_arrays, check_same_device, record
+from minigrad.tensor import (Tensor, check_same_device, index_arrays, record,
+                             share_memory_versions)
 
 
 def _shape_arg(shape: tuple[Any, ...]) -> tuple[int, ...]:
@@ -26,13 +27,36 @@ def normalize_axis(axis: int, ndim: int) -> int:
 
 
 def reshape(a: Tensor, *shape: Any) -> Tensor:
+    """``a`` with another shape (one dimension may be -1); a view of a's memory when the
+    layout allows, else a copy, as in PyTorch."""
     shape = _shape_arg(shape)
     try:
         data = a.array.reshape(shape)
     except ValueError:
         raise ShapeError(f"cannot reshape a tensor of shape {a.shape} ({a.array.size} elements) "
                          f"into shape {shape}") from None
-    return record(data, a.device, (a,), lambda g, out: (reshape(g, a.shape),))
+    out = _reshaped(a, data)
+    if data.base is not None and backend.xp(a.device).may_share_memory(data, a.array):
+        share_memory_versions(out, a)
+    return out
+
+
+def _reshaped(a: Tensor, data: Any) -> Tensor:
+    before = a.shape
+    return record(data, a.device, (a,), lambda g, out: (reshape(g, before),))
+
+
+def view(a: Tensor, *shape: Any) -> Tensor:
+    """``a`` with another shape, always sharing its memory; like PyTorch, it refuses a
+    layout that would need a copy (use :func:`reshape` there)."""
+    shape = _shape_arg(shape)
+    data = a.array.view()
+    try:
+        data.shape = data.reshape(shape).shape if -1 in shape else shape
+    except (AttributeError, ValueError):
+        raise ShapeError(f"view: a tensor of shape {a.shape} (strides {a.array.strides}) can't "
+                         f"be viewed as shape {shape} without a copy; use .reshape(...)") from None
+    return share_memory_versions(_reshaped(a, data), a)
 
 
 def permute(a: Tensor, *axes: Any) -> Tensor:
@@ -41,7 +65,8 @@ def permute(a: Tensor, *axes: Any) -> Tensor:
     if sorted(axes) != list(range(a.ndim)):
         raise ShapeError(f"permute needs each of the {a.ndim} dimensions once, got {axes}")
     inverse = tuple(sorted(range(len(axes)), key=axes.__getitem__))
-    return record(a.array.transpose(axes), a.device, (a,), lambda g, out: (permute(g, inverse),))
+    out = record(a.array.transpose(axes), a.device, (a,), lambda g, out: (permute(g, inverse),))
+    return share_memory_versions(out, a)
 
 
 def transpose(a: Tensor, dim0: int | None = None, dim1: int | None = None) -> Tensor:
@@ -56,7 +81,8 @@ def transpose(a: Tensor, dim0: int | None = None, dim1: int | None = None) -> Te
     except (ValueError, IndexError):  # NumPy's AxisError is both
         raise ShapeError(f"transpose: dims ({dim0}, {dim1}) are out of range for a tensor with "
                          f"{a.ndim} dimensions") from None
-    return record(data, a.device, (a,), lambda g, out: (transpose(g, dim0, dim1),))
+    out = record(data, a.device, (a,), lambda g, out: (transpose(g, dim0, dim1),))
+    return share_memory_versions(out, a)
 
 
 def flatten(a: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
@@ -86,7 +112,9 @@ def broadcast_to(a: Tensor, *shape: Any) -> Tensor:
         data = backend.xp(a.device).broadcast_to(a.array, shape)
     except ValueError:
         raise ShapeError(f"cannot broadcast a tensor of shape {a.shape} to shape {shape}") from None
-    return record(data, a.device, (a,), lambda g, out: (sum_to(g, a.shape),))
+    before = a.shape
+    out = record(data, a.device, (a,), lambda g, out: (sum_to(g, before),))
+    return share_memory_versions(out, a)
 
 
 def sum_to(a: Tensor, shape: tuple[int, ...]) -> Tensor:
@@ -101,7 +129,8 @@ def sum_to(a: Tensor, shape: tuple[int, ...]) -> Tensor:
     axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape)
                                       if n == 1 and a.shape[lead + i] != 1)
     data = a.array.sum(axis=axes, keepdims=True).reshape(shape)
-    return record(data, a.device, (a,), lambda g, out: (broadcast_to(g, a.shape),))
+    before = a.shape
+    return record(data, a.device, (a,), lambda g, out: (broadcast_to(g, before),))
 
 
 # --- indexing -----------------------------------------------------------------------------
@@ -112,7 +141,7 @@ def _is_advanced(index: Any) -> bool:
     return any(backend.is_array(p) and p.dtype.kind in "iu" for p in parts)
 
 
-def _host_lists_to_arrays(index: Any, device: str) -> Any:
+def host_lists_to_arrays(index: Any, device: str) -> Any:
     xp = backend.xp(device)
     if isinstance(index, list):
         return xp.asarray(index)
@@ -123,12 +152,16 @@ def _host_lists_to_arrays(index: Any, device: str) -> Any:
 
 def getitem(a: Tensor, index: Any) -> Tensor:
     """``a[index]``: slices, integers, integer arrays (repeats accumulate), boolean masks."""
-    index = _host_lists_to_arrays(_index_arrays(index), a.device)
+    index = host_lists_to_arrays(index_arrays(index), a.device)
     try:
         data = a.array[index]
     except IndexError as exc:
         raise IndexError(f"index out of range for a tensor of shape {a.shape}: {exc}") from None
-    return record(data, a.device, (a,), lambda g, out: (index_into_zeros(g, a.shape, index),))
+    before = a.shape
+    out = record(data, a.device, (a,), lambda g, out: (index_into_zeros(g, before, index),))
+    if data.base is not None and backend.xp(a.device).may_share_memory(data, a.array):
+        share_memory_versions(out, a)
+    return out
 
 
 def index_into_zeros(values: Tensor, shape: tuple[int, ...], index: Any) -> Tensor:
@@ -187,7 +220,8 @@ def to_device(a: Tensor, device: str) -> Tensor:
 def to_dtype(a: Tensor, dtype: Any) -> Tensor:
     if a.dtype == dtype:
         return a
-    out = record(a.array.astype(dtype), a.device, (a,), lambda g, out: (to_dtype(g, a.dtype),))
+    before = a.dtype
+    out = record(a.array.astype(dtype), a.device, (a,), lambda g, out: (to_dtype(g, before),))
     if dtype.kind not in "fc":  # integers and booleans carry no gradient
         out.requires_grad, out._backward, out._parents = False, None, ()
     return out

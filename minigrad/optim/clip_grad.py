@@ -11,7 +11,7 @@ import numbers
 from typing import Any, Iterable
 
 from minigrad import backend
-from minigrad.tensor import Tensor, _make
+from minigrad.tensor import Tensor, wrap
 
 Parameters = Tensor | Iterable[Tensor]
 
@@ -35,7 +35,7 @@ def clip_grad_norm_(parameters: Parameters, max_norm: float, norm_type: float = 
     _check_foreach(foreach)
     grads = _grads(parameters)
     if not grads:
-        return _make(backend.xp("cpu").zeros((), dtype=backend.get_default_dtype()), "cpu")
+        return wrap(backend.xp("cpu").zeros((), dtype=backend.get_default_dtype()), "cpu")
     device, dtype = grads[0].device, grads[0].dtype
     xp = backend.xp(device)
     per_grad = [backend.to_device(_vector_norm(g.array, norm_type, backend.xp(g.device)), device)
@@ -49,7 +49,7 @@ def clip_grad_norm_(parameters: Parameters, max_norm: float, norm_type: float = 
     if not scale >= 1.0:  # also true for NaN, which PyTorch propagates into the gradients
         for g in grads:
             g.array *= g.array.dtype.type(scale)
-    return _make(total, device)
+    return wrap(total, device)
 
 
 def clip_grad_value_(parameters: Parameters, clip_value: float,

@@ -6,7 +6,7 @@ import math
 from typing import Any, Callable
 
 from minigrad import backend
-from minigrad.autograd.grad_mode import enable_grad, no_grad
+from minigrad.grad_mode import enable_grad, no_grad
 from minigrad.errors import DeviceError
 from minigrad.optim.optimizer import Optimizer, ParamsT
 

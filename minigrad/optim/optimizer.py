@@ -14,7 +14,7 @@ from collections import defaultdict
 from typing import Any, Callable, Iterable
 
 from minigrad import backend
-from minigrad.autograd.grad_mode import enable_grad, no_grad
+from minigrad.grad_mode import enable_grad, no_grad
 from minigrad.tensor import Tensor
 
 ParamsT = Iterable[Any]

@@ -8,7 +8,7 @@ from minigrad.nn.functional.dropout import dropout
 from minigrad.nn.functional.linear import linear
 from minigrad.nn.functional.loss import cross_entropy, mse_loss, nll_loss
 from minigrad.nn.functional.normalization import batch_norm, layer_norm
-from minigrad.nn.functional.special import erf
+from minigrad.ops.special import erf
 
 __all__ = ["relu", "relu6", "leaky_relu", "gelu", "tanh", "sigmoid", "softmax", "log_softmax",
            "linear", "dropout", "batch_norm", "layer_norm", "cross_entropy", "nll_loss",

@@ -12,8 +12,8 @@ from typing import Any
 from minigrad import backend
 from minigrad.ops import relu, sigmoid, tanh
 from minigrad.ops.movement import normalize_axis
-from minigrad.nn.functional.special import erf_array
-from minigrad.tensor import Tensor, _make, record
+from minigrad.ops.special import erf_array
+from minigrad.tensor import Tensor, wrap, record
 
 __all__ = ["relu", "relu6", "leaky_relu", "gelu", "tanh", "sigmoid", "softmax", "log_softmax"]
 
@@ -24,7 +24,7 @@ _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
 def _piecewise_linear(input: Tensor, data: Any, slope: Any) -> Tensor:
     """A node whose output is ``data`` and whose derivative is the constant ``slope``."""
-    slope = _make(slope, input.device)
+    slope = wrap(slope, input.device)
     return record(data, input.device, (input,), lambda g, out: (g * slope,))
 
 

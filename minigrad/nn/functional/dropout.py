@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from minigrad import backend
-from minigrad.tensor import Tensor, _make, record
+from minigrad.tensor import Tensor, wrap, record
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
@@ -18,4 +18,4 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     if p < 1.0:
         mask *= 1.0 / (1.0 - p)
     return record(input.array * mask, input.device, (input,),
-                  lambda g, out: (g * _make(mask, input.device),))
+                  lambda g, out: (g * wrap(mask, input.device),))

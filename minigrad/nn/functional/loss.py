@@ -10,7 +10,7 @@ from typing import Any
 from minigrad import backend
 from minigrad.errors import DeviceError, ShapeError
 from minigrad.nn.functional.activation import softmax_node
-from minigrad.tensor import Tensor, _make, record
+from minigrad.tensor import Tensor, wrap, record
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -61,10 +61,10 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, *
         if label_smoothing:
             target_part += label_smoothing / c * (1.0 if w is None else w)
         if w is not None or label_smoothing:
-            probs = probs * _make(target_part.sum(axis=1, keepdims=True), input.device)
-        grad = probs - _make(target_part, input.device)
+            probs = probs * wrap(target_part.sum(axis=1, keepdims=True), input.device)
+        grad = probs - wrap(target_part, input.device)
         if ignored is not None:
-            grad = grad * _make(~ignored[:, None], input.device)
+            grad = grad * wrap(~ignored[:, None], input.device)
         if reduction == "none":
             return (grad * g.reshape(n, 1),)
         return (grad * (g * (1.0 / denominator) if reduction == "mean" else g),)
@@ -84,7 +84,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, *,
     target_weight = 1.0 if weight is None else weight.array.astype(input.dtype)[targets]
     if weight is not None or ignored is not None:
         factor = target_weight if ignored is None else target_weight * ~ignored
-        losses = losses * _make(xp.asarray(factor, dtype=input.dtype), input.device)
+        losses = losses * wrap(xp.asarray(factor, dtype=input.dtype), input.device)
     return _reduce(losses, reduction, _denominator(target_weight, ignored, n))
 
 

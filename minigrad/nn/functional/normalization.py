@@ -16,7 +16,7 @@ from typing import Any, Sequence
 from minigrad import backend
 from minigrad.autograd import no_grad
 from minigrad.errors import DeviceError, ShapeError
-from minigrad.tensor import Tensor, _make, record
+from minigrad.tensor import Tensor, wrap, record
 
 
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
@@ -43,8 +43,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
             raise ValueError("batch_norm in evaluation mode needs running_mean and running_var")
         xp = backend.xp(input.device)
         inv_std = 1.0 / xp.sqrt(running_var.array.reshape(stat_shape) + eps)
-        out = (input - _make(running_mean.array.reshape(stat_shape), input.device)) * \
-            _make(inv_std.astype(input.dtype, copy=False), input.device)
+        out = (input - wrap(running_mean.array.reshape(stat_shape), input.device)) * \
+            wrap(inv_std.astype(input.dtype, copy=False), input.device)
         out = out if weight is None else out * weight
         return out if bias is None else out + bias
     count = input.numel() // channels
