@@ -1,23 +1,64 @@
 """minigrad: a small, readable reverse-mode autodiff framework on NumPy and CuPy.
 
-``import minigrad as mg``; the names follow PyTorch's wherever PyTorch has the same thing.
+``import minigrad as mg`` (or ``import minigrad as torch``): the names follow PyTorch's
+wherever PyTorch has the same thing.
 """
-from minigrad.backend import (bool_, cuda_is_available, float16, float32, float64,
+from minigrad.backend import (bool_, cuda_is_available, device, float16, float32, float64,
                               get_default_device, get_default_dtype, int8, int16, int32, int64,
                               manual_seed, set_default_device, set_default_dtype, uint8)
 from minigrad.errors import DeviceError, ShapeError
 from minigrad.tensor import Tensor
 from minigrad import autograd
-from minigrad.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from minigrad.creation import (arange, eye, full, ones, ones_like, rand, randint, randn, tensor,
-                               zeros, zeros_like)
-from minigrad.ops import (abs, clip, concatenate, exp, log, matmul, maximum, minimum, relu,
-                          sigmoid, sqrt, stack, tanh, where)
+from minigrad.grad_mode import (enable_grad, inference_mode, is_grad_enabled, no_grad,
+                                set_grad_enabled)
+from minigrad.creation import (BoolTensor, ByteTensor, DoubleTensor, FloatTensor, HalfTensor,
+                               IntTensor, LongTensor, arange, as_tensor, empty, empty_like, eye,
+                               from_numpy, full, full_like, linspace, logspace, ones, ones_like,
+                               rand, rand_like, randint, randint_like, randn, randn_like,
+                               randperm, tensor, zeros, zeros_like)
+from minigrad.ops import (abs, acos, add, all, any, argmax, argmin, asin, atan, ceil, clamp,
+                          clip, clone, concatenate, cos, cosh, div, eq, erf, exp, expm1, flatten,
+                          floor, ge, gt, isfinite, isinf, isnan, le, log, log1p, log2, log10, lt,
+                          masked_fill, matmul, max, maximum, mean, min, minimum, mul, ne, neg,
+                          permute, pow, reciprocal, relu, reshape, round, rsqrt, sigmoid, sign,
+                          sin, sinh, sqrt, square, squeeze, stack, sub, sum, tan, tanh, transpose,
+                          unsqueeze, var, where)
 from minigrad.serialization import load, save
-from minigrad import data, datasets, nn, optim
+from minigrad import cuda, data, datasets, nn, optim, utils
 
+cat = concat = concatenate
+multiply, divide, subtract, negative = mul, div, sub, neg
+arcsin, arccos, arctan = asin, acos, atan
+Size = tuple  # shapes are tuples: mg.Size([2, 3]) == t.shape
+
+
+def is_tensor(obj: object) -> bool:
+    return isinstance(obj, Tensor)
+
+
+def numel(t: Tensor) -> int:
+    return t.numel()
+
+
+def argsort(t: Tensor, dim: int = -1, descending: bool = False) -> Tensor:
+    return t.argsort(dim, descending)
+
+
+def allclose(a: Tensor, b: Tensor, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
+    return a.allclose(b, rtol, atol)
+
+
+def equal(a: Tensor, b: Tensor) -> bool:
+    return a.equal(b)
+
+
+# PyTorch's dtype names; they shadow the builtins only inside this module's namespace.
+float = float32
+double = float64
+half = float16
+long = int64
+int = int32
 bool = bool_
-clamp = clip
-cat = concatenate
+uint8 = uint8
 
 __version__ = "0.1.0"

@@ -98,10 +98,124 @@ def rand(*shape: Any, dtype: Any = None, device: str | None = None,
     return _random("random", shape, dtype, device, requires_grad)
 
 
-def randint(low: int, high: int, size: tuple[int, ...], dtype: Any = None,
+def randint(low: int, high: Any = None, size: Any = None, dtype: Any = None,
             device: str | None = None) -> Tensor:
-    """Random integers in [low, high) (int64 unless ``dtype`` is given)."""
+    """Random integers in [low, high) (int64 unless ``dtype`` is given); like PyTorch,
+    ``randint(high, size)`` starts at 0."""
+    if size is None:
+        if high is None:
+            raise TypeError("randint needs a size: randint(low, high, size) or randint(high, size)")
+        low, high, size = 0, low, high
     device = backend.normalize_device(device)
     dtype = backend.int64 if dtype is None else backend.as_dtype(dtype)
     data = backend.generator(device).integers(low, high, size=tuple(size), dtype=dtype)
     return wrap(data, device)
+
+
+def empty(*shape: Any, dtype: Any = None, device: str | None = None,
+          requires_grad: bool = False) -> Tensor:
+    """A tensor whose values are whatever the memory held (zeros here, for repeatability)."""
+    return _filled("zeros", shape, dtype, device, requires_grad)
+
+
+def empty_like(t: Tensor, dtype: Any = None, device: str | None = None,
+               requires_grad: bool = False) -> Tensor:
+    return zeros_like(t, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def full_like(t: Tensor, fill_value: float, dtype: Any = None, device: str | None = None,
+              requires_grad: bool = False) -> Tensor:
+    return full(t.shape, fill_value, dtype=dtype or t.dtype, device=device or t.device,
+                requires_grad=requires_grad)
+
+
+def linspace(start: float, end: float, steps: int, dtype: Any = None, device: str | None = None,
+             requires_grad: bool = False) -> Tensor:
+    """``steps`` evenly spaced values from ``start`` to ``end``, both included."""
+    device = backend.normalize_device(device)
+    dtype = backend.get_default_dtype() if dtype is None else backend.as_dtype(dtype)
+    data = backend.xp(device).linspace(start, end, _count(steps, "linspace"), dtype=dtype)
+    return wrap(data, device).requires_grad_(requires_grad)
+
+
+def logspace(start: float, end: float, steps: int, base: float = 10.0, dtype: Any = None,
+             device: str | None = None, requires_grad: bool = False) -> Tensor:
+    """``base ** linspace(start, end, steps)``."""
+    device = backend.normalize_device(device)
+    dtype = backend.get_default_dtype() if dtype is None else backend.as_dtype(dtype)
+    data = backend.xp(device).logspace(start, end, _count(steps, "logspace"), base=base)
+    return wrap(data.astype(dtype), device).requires_grad_(requires_grad)
+
+
+def _count(steps: Any, name: str) -> int:
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"{name}: steps must be a non-negative int, got {steps!r}")
+    return steps
+
+
+def randn_like(t: Tensor, dtype: Any = None, device: str | None = None,
+               requires_grad: bool = False) -> Tensor:
+    return randn(t.shape, dtype=dtype or t.dtype, device=device or t.device,
+                 requires_grad=requires_grad)
+
+
+def rand_like(t: Tensor, dtype: Any = None, device: str | None = None,
+              requires_grad: bool = False) -> Tensor:
+    return rand(t.shape, dtype=dtype or t.dtype, device=device or t.device,
+                requires_grad=requires_grad)
+
+
+def randint_like(t: Tensor, low: int, high: int | None = None, dtype: Any = None,
+                 device: str | None = None) -> Tensor:
+    if high is None:
+        low, high = 0, low
+    return randint(low, high, t.shape, dtype=dtype or t.dtype, device=device or t.device)
+
+
+def randperm(n: int, dtype: Any = None, device: str | None = None) -> Tensor:
+    """A random permutation of 0..n-1 (int64 unless ``dtype`` is given)."""
+    device = backend.normalize_device(device)
+    dtype = backend.int64 if dtype is None else backend.as_dtype(dtype)
+    data = backend.generator(device).permutation(_count(n, "randperm")).astype(dtype)
+    return wrap(data, device)
+
+
+def from_numpy(array: Any) -> Tensor:
+    """A CPU tensor sharing ``array``'s memory: writes through either show in both."""
+    numpy = backend.xp("cpu")
+    if not isinstance(array, numpy.ndarray):
+        raise TypeError(f"from_numpy expects a numpy.ndarray, got {type(array).__name__}")
+    if array.dtype.kind not in "biufc":
+        raise TypeError(f"from_numpy: can't convert an array of dtype {array.dtype}")
+    return wrap(array, backend.CPU)
+
+
+def as_tensor(data: Any, dtype: Any = None, device: str | None = None) -> Tensor:
+    """``data`` as a tensor, sharing its memory when it already is an array (or tensor) of
+    the asked dtype on the asked device; copying otherwise."""
+    if isinstance(data, Tensor):
+        return data.to(device=device, dtype=dtype) if device or dtype else data
+    if backend.is_array(data):
+        want_device = backend.normalize_device(device) if device else backend.device_of(data)
+        if want_device == backend.device_of(data) and (dtype is None or
+                                                       backend.as_dtype(dtype) == data.dtype):
+            return wrap(data, want_device)
+    return tensor(data, dtype=dtype, device=device)
+
+
+def _typed(dtype: Any, name: str) -> Any:
+    def make(*data: Any, device: str | None = None) -> Tensor:
+        return Tensor(*data, dtype=dtype, device=device)
+    make.__name__ = make.__qualname__ = name
+    make.__doc__ = (f"PyTorch's legacy ``{name}(data)`` / ``{name}(*shape)``: a tensor of "
+                    f"dtype {dtype}.")
+    return make
+
+
+FloatTensor = _typed(backend.float32, "FloatTensor")
+DoubleTensor = _typed(backend.float64, "DoubleTensor")
+HalfTensor = _typed(backend.float16, "HalfTensor")
+LongTensor = _typed(backend.int64, "LongTensor")
+IntTensor = _typed(backend.int32, "IntTensor")
+BoolTensor = _typed(backend.bool_, "BoolTensor")
+ByteTensor = _typed(backend.uint8, "ByteTensor")

@@ -44,3 +44,20 @@ class enable_grad(set_grad_enabled):
 
     def __init__(self) -> None:
         super().__init__(True)
+
+
+class inference_mode(set_grad_enabled):
+    """PyTorch's faster ``no_grad`` for inference; here the same as ``no_grad`` (or, with
+    ``mode=False``, a block that leaves grad mode as it is)."""
+
+    def __init__(self, mode: bool = True) -> None:
+        super().__init__(False)
+        self.active = bool(mode)
+
+    def __enter__(self) -> None:
+        if self.active:
+            super().__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.active:
+            super().__exit__(*exc)

@@ -1,13 +1,15 @@
 """Reverse-mode automatic differentiation: the engine, grad mode, checks and helpers."""
-from minigrad.grad_mode import (enable_grad, is_grad_enabled, no_grad,
-                                         set_grad_enabled)
+from minigrad.grad_mode import (enable_grad, inference_mode, is_grad_enabled, no_grad,
+                                set_grad_enabled)
 from minigrad import tensor as _tensor
 from minigrad.autograd import engine
 from minigrad.autograd.engine import backward, grad
 from minigrad.autograd import functional
+from minigrad.autograd.function import Function, FunctionCtx
 from minigrad.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
 
 __all__ = ["backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
-           "functional", "gradcheck", "gradgradcheck", "GradcheckError"]
+           "functional", "gradcheck", "gradgradcheck", "GradcheckError", "Function",
+           "FunctionCtx"]
 
 _tensor.install(engine=engine)

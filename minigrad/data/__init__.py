@@ -1,6 +1,6 @@
 """Feeding data to a model: datasets, mini-batch loading and feature standardisation.
 
-The counterpart of PyTorch's ``torch.utils.array`` (same names and semantics), plus a
+The counterpart of PyTorch's ``torch.utils.data`` (same names and semantics), plus a
 scikit-learn-style :class:`StandardScaler`.
 """
 from minigrad.data.dataloader import DataLoader, default_collate

@@ -8,7 +8,8 @@ from minigrad import tensor as _tensor
 from minigrad.ops import elementwise, inplace, linalg, movement, reduce, special
 from minigrad.ops.elementwise import (abs, acos, add, asin, atan, ceil, clamp, clip, clone, cos,
                                       cosh, div, eq, exp, expm1, floor, floor_divide, floating,
-                                      ge, gt, le, log, log1p, log2, log10, logical_and,
+                                      ge, gt, isfinite, isinf, isnan, le, log, log1p, log2, log10,
+                                      logical_and,
                                       logical_not, logical_or, logical_xor, lt, masked_fill,
                                       maximum, minimum, mul, ne, neg, pow, reciprocal, relu,
                                       remainder, round, rsqrt, sigmoid, sign, sin, sinh, sqrt,

@@ -67,24 +67,28 @@ def sub(a: Operand, b: Operand) -> Tensor:
 
 def mul(a: Operand, b: Operand) -> Tensor:
     a, b = operands(a, b)
+    # each side's gradient needs only the other side, so only that one is saved
+    for_a, for_b = (b if a.requires_grad else None), (a if b.requires_grad else None)
     return record(_broadcasting(_mul, a, b, "mul"), a.device, (a, b),
-                  lambda g, out: (g * b if a.requires_grad else None,
-                                  g * a if b.requires_grad else None))
+                  lambda g, out: (None if for_a is None else g * for_a,
+                                  None if for_b is None else g * for_b))
 
 
 def div(a: Operand, b: Operand) -> Tensor:
     a, b = operands(a, b)
+    need_a, need_b = a.requires_grad, b.requires_grad
     return record(_broadcasting(_div, a, b, "div"), a.device, (a, b),
-                  lambda g, out: (g / b if a.requires_grad else None,
-                                  -g * out / b if b.requires_grad else None))
+                  lambda g, out: (g / b if need_a else None,
+                                  -g * out / b if need_b else None))
 
 
 def pow(a: Operand, b: Operand) -> Tensor:
     """``a ** b``; d/da = b a^(b-1), d/db = a^b log a."""
     a, b = operands(a, b)
+    need_a, need_b = a.requires_grad, b.requires_grad
     return record(_broadcasting(_pow, a, b, "pow"), a.device, (a, b),
-                  lambda g, out: (g * b * a ** (b - 1) if a.requires_grad else None,
-                                  g * out * log(a) if b.requires_grad else None))
+                  lambda g, out: (g * b * a ** (b - 1) if need_a else None,
+                                  g * out * log(a) if need_b else None))
 
 
 def neg(a: Tensor) -> Tensor:
@@ -287,7 +291,7 @@ def remainder(a: Operand, b: Operand) -> Tensor:
     a, b = operands(a, b)
     data = _broadcasting(lambda x, y: x % y, a, b, "remainder")
     return record(data, a.device, (a, b),
-                  lambda g, out: (g, -g * floor(a / b) if b.requires_grad else None))
+                  lambda g, out: (g, -g * floor(a / b)))
 
 
 def sin(a: Tensor) -> Tensor:
@@ -398,3 +402,15 @@ def _logical(fn: Any, name: str) -> Any:
 logical_and = _logical(lambda x, y: x & y, "logical_and")
 logical_or = _logical(lambda x, y: x | y, "logical_or")
 logical_xor = _logical(lambda x, y: x ^ y, "logical_xor")
+
+
+def isnan(a: Tensor) -> Tensor:
+    return wrap(backend.xp(a.device).isnan(a.array), a.device)
+
+
+def isinf(a: Tensor) -> Tensor:
+    return wrap(backend.xp(a.device).isinf(a.array), a.device)
+
+
+def isfinite(a: Tensor) -> Tensor:
+    return wrap(backend.xp(a.device).isfinite(a.array), a.device)

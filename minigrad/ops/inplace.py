@@ -66,6 +66,11 @@ def _write(t: Tensor, array: Any, name: str) -> None:
 
 def _recorded(t: Tensor, op: Callable[..., Tensor], name: str, args: tuple) -> Tensor:
     if core.is_view(t):
+        base = t._versions.base()  # type: ignore[union-attr]
+        if base is not None and base.requires_grad and base._backward is None:
+            raise RuntimeError(f"{name}: a view of a leaf tensor that requires grad is being "
+                               "used in an in-place operation; change the leaf under "
+                               "`with mg.no_grad():`")
         raise RuntimeError(
             f"{name}: in-place change of a view (made by reshape, transpose, indexing, "
             "detach, ...) is not supported while the graph is recorded: the tensor it views "
@@ -191,10 +196,10 @@ def index_put(t: Tensor, index: Any, value: Any) -> Tensor:
     kept[index] = False
     keep = wrap(kept, t.device)
 
+    need_t, need_value = t.requires_grad, value.requires_grad
+
     def backward(g: Tensor, out: Tensor) -> tuple:
-        written = getitem(g, index)
-        return (g * keep if t.requires_grad else None,
-                written if value.requires_grad else None)
+        return (g * keep if need_t else None, getitem(g, index) if need_value else None)
     return record(array, t.device, (t, value), backward)
 
 

@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable
 
 from minigrad import backend
 from minigrad.grad_mode import enable_grad, no_grad
-from minigrad.tensor import Tensor
+from minigrad.tensor import Tensor, bump_version
 
 ParamsT = Iterable[Any]
 
@@ -147,6 +147,7 @@ class Optimizer:
                 self._init_state(p, state, group)
             state["step"] += 1
             self._update(p, grad, state, group)
+            bump_version(p)  # as any in-place write: graphs that saved p now refuse backward
 
     def _init_state(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         """Create the buffers of ``param`` at its first update (``state["step"]`` exists)."""

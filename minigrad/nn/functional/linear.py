@@ -19,18 +19,21 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         raise ShapeError(f"linear: input of shape {input.shape} does not fit weight of shape "
                          f"{weight.shape}: the input's last dimension must be {weight.shape[1]}"
                          ) from None
+    # the input's gradient needs only the weight and the weight's only the input
+    for_input = weight if input.requires_grad else None
+    for_weight = input if weight.requires_grad else None
     if bias is None:
         return record(data, input.device, (input, weight),
-                      lambda g, out: _linear_backward(g, input, weight)[:2])
+                      lambda g, out: _linear_backward(g, for_input, for_weight)[:2])
     data += bias.array
     return record(data, input.device, (input, weight, bias),
-                  lambda g, out: _linear_backward(g, input, weight))
+                  lambda g, out: _linear_backward(g, for_input, for_weight))
 
 
-def _linear_backward(g: Tensor, input: Tensor, weight: Tensor) -> tuple:
-    grad_input = g @ weight if input.requires_grad else None
+def _linear_backward(g: Tensor, weight: Tensor | None, input: Tensor | None) -> tuple:
+    grad_input = None if weight is None else g @ weight
     grad_weight = None
-    if weight.requires_grad:
+    if input is not None:
         rows = g.reshape(-1, g.shape[-1]) if g.ndim != 2 else g
         inputs = input.reshape(-1, input.shape[-1]) if input.ndim != 2 else input
         grad_weight = rows.T @ inputs

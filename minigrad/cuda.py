@@ -1,0 +1,38 @@
+"""``mg.cuda``: what a program asks about the GPU before it uses one (PyTorch's names)."""
+from __future__ import annotations
+
+from minigrad import backend
+
+
+def is_available() -> bool:
+    """True when CuPy is installed and sees a CUDA GPU."""
+    return backend.cuda_is_available()
+
+
+def device_count() -> int:
+    """How many CUDA GPUs CuPy sees (minigrad computes on the first)."""
+    return backend.device_count()
+
+
+def current_device() -> int:
+    backend.xp("cuda")  # a clear error when there is no GPU
+    return 0
+
+
+def get_device_name(device: object = None) -> str:
+    cupy = backend.xp("cuda")
+    return str(cupy.cuda.runtime.getDeviceProperties(0)["name"].decode())
+
+
+def synchronize() -> None:
+    """Wait until the GPU has finished all queued work (for timing)."""
+    if is_available():
+        backend.xp("cuda").cuda.Device(0).synchronize()
+
+
+def manual_seed(seed: int) -> None:
+    """Seed the random generators (minigrad seeds every device at once)."""
+    backend.manual_seed(seed)
+
+
+manual_seed_all = manual_seed
