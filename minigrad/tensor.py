@@ -135,6 +135,7 @@ class Tensor:
     _retains_grad = False
     _history: "list[tuple[int, Tensor]] | None" = None  # see minigrad.ops.inplace
     _grad_fn_name: str | None = None
+    _last_write = 0  # the clock at the last in-place write to this node itself
 
     def __init__(self, *data: Any, dtype: Any = None, device: DeviceLike = None,
                  requires_grad: bool = False) -> None:

@@ -215,7 +215,8 @@ def check_inputs_current(node: Tensor, parents: Sequence[Tensor]) -> None:
     a view, after that tensor was computed: its graph no longer describes its values."""
     for p in parents:
         box = p._versions
-        if box is not None and p._backward is not None and p._stamp < box.stamp <= node._stamp:
+        if box is not None and p._backward is not None and p._stamp < box.stamp <= node._stamp \
+                and p._last_write < box.stamp:
             raise RuntimeError(
                 f"a tensor of shape {p.shape} made by {op_name(p)} was changed in place through "
                 f"another tensor sharing its memory (a view or its base), and then used by "

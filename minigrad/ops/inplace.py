@@ -62,6 +62,8 @@ def _write(t: Tensor, array: Any, name: str) -> None:
     if array is not t.array:
         t.array[...] = array
     core.bump_version(t)
+    if t._backward is not None:
+        t._last_write = core.clock  # written as itself, not through a view
 
 
 def _recorded(t: Tensor, op: Callable[..., Tensor], name: str, args: tuple) -> Tensor:
