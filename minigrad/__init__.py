@@ -3,6 +3,8 @@
 ``import minigrad as mg`` (or ``import minigrad as torch``): the names follow PyTorch's
 wherever PyTorch has the same thing.
 """
+import builtins
+
 from minigrad.backend import (bool_, cuda_is_available, device, float16, float32, float64,
                               get_default_device, get_default_dtype, int8, int16, int32, int64,
                               manual_seed, set_default_device, set_default_dtype, uint8)
@@ -32,23 +34,24 @@ arcsin, arccos, arctan = asin, acos, atan
 Size = tuple  # shapes are tuples: mg.Size([2, 3]) == t.shape
 
 
-def is_tensor(obj: object) -> bool:
+def is_tensor(obj: object) -> builtins.bool:
     return isinstance(obj, Tensor)
 
 
-def numel(t: Tensor) -> int:
+def numel(t: Tensor) -> builtins.int:
     return t.numel()
 
 
-def argsort(t: Tensor, dim: int = -1, descending: bool = False) -> Tensor:
+def argsort(t: Tensor, dim: builtins.int = -1, descending: builtins.bool = False) -> Tensor:
     return t.argsort(dim, descending)
 
 
-def allclose(a: Tensor, b: Tensor, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
+def allclose(a: Tensor, b: Tensor, rtol: builtins.float = 1e-5,
+             atol: builtins.float = 1e-8) -> builtins.bool:
     return a.allclose(b, rtol, atol)
 
 
-def equal(a: Tensor, b: Tensor) -> bool:
+def equal(a: Tensor, b: Tensor) -> builtins.bool:
     return a.equal(b)
 
 

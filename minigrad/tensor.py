@@ -380,8 +380,8 @@ class Tensor:
         ``create_graph``); ``create_graph=True`` records the backward pass itself, so the
         gradients can be differentiated again. ``inputs`` limits accumulation to those.
         """
-        _engine.backward([self], [gradient], retain_graph=retain_graph,
-                         create_graph=create_graph, inputs=inputs)
+        _engine.run_backward([self], [gradient], retain_graph, create_graph,
+                             None if inputs is None else list(inputs))
 
     def detach(self) -> "Tensor":
         """The same memory, cut from the graph; in-place writes to it are still tracked."""

@@ -148,7 +148,9 @@ def run_backward(roots: Sequence[Tensor], grads: Sequence[Any], retain_graph: bo
                     pgrad = to_dtype(pgrad, dtype)
                 pending[parent] = pending[parent] + pgrad if parent in pending else pgrad
             if not retain_graph:
-                node._backward, node._parents = freed_rule(backward_rule), ()
+                freed = _freed_rules.get(getattr(backward_rule, "__code__", None))
+                node._backward = freed or freed_rule(backward_rule)
+                node._parents = ()
     finally:
         grad_mode.enabled = previous_mode
     return found
