@@ -4,7 +4,8 @@ The counterpart of PyTorch's ``torch.utils.data`` (same names and semantics), pl
 scikit-learn-style :class:`StandardScaler`.
 """
 from minigrad.data.dataloader import DataLoader, default_collate
-from minigrad.data.dataset import Dataset, TensorDataset
+from minigrad.data.dataset import Dataset, Subset, TensorDataset, random_split
 from minigrad.data.preprocessing import StandardScaler
 
-__all__ = ["DataLoader", "Dataset", "StandardScaler", "TensorDataset", "default_collate"]
+__all__ = ["DataLoader", "Dataset", "StandardScaler", "Subset", "TensorDataset",
+           "default_collate", "random_split"]

@@ -47,15 +47,23 @@ class DataLoader:
 
     A TensorDataset's tensors are copied to ``device`` once, when the loader is made, so a
     batch costs one gather on the device rather than a transfer.
+
+    ``num_workers`` and ``pin_memory`` are accepted for PyTorch programs; batches are always
+    made in this process (a gather per batch is faster than sending samples between
+    processes), and memory is not pinned.
     """
 
     def __init__(self, dataset: Dataset, batch_size: int = 1, shuffle: bool = False,
                  drop_last: bool = False, seed: int | None = None, device: str | None = None,
-                 collate_fn: Callable[[list[Any]], Any] | None = None) -> None:
+                 collate_fn: Callable[[list[Any]], Any] | None = None, num_workers: int = 0,
+                 pin_memory: bool = False) -> None:
         if not (hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")):
             raise TypeError(f"DataLoader needs a dataset with __getitem__ and __len__, "
                             f"got {type(dataset).__name__}")
+        if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
+            raise ValueError(f"num_workers must be a non-negative int, got {num_workers!r}")
         self.dataset = dataset
+        self.num_workers, self.pin_memory = num_workers, bool(pin_memory)
         self.batch_size = _positive_int(batch_size, "batch_size")
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)

@@ -6,8 +6,10 @@
 """
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import Any, Sequence
 
+from minigrad.data.random import host_generator
 from minigrad.errors import ShapeError
 from minigrad.tensor import Tensor
 
@@ -55,3 +57,41 @@ class TensorDataset(Dataset):
 
     def __len__(self) -> int:
         return self.tensors[0].shape[0]
+
+
+class Subset(Dataset):
+    """The samples of ``dataset`` at ``indices``, in that order."""
+
+    def __init__(self, dataset: Dataset, indices: Sequence[int]) -> None:
+        self.dataset = dataset
+        self.indices = [int(i) for i in indices]
+
+    def __getitem__(self, index: int) -> Any:
+        return self.dataset[self.indices[index]]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+def random_split(dataset: Dataset, lengths: Sequence[float], seed: int | None = None
+                 ) -> list[Subset]:
+    """Split ``dataset`` into non-overlapping random subsets of the given ``lengths``:
+    counts that add up to ``len(dataset)``, or fractions that add up to 1 (the remainder of
+    rounding down goes one by one to the first subsets, as in PyTorch)."""
+    n = len(dataset)
+    if lengths and all(0 <= x <= 1 for x in lengths) and math.isclose(sum(lengths), 1) \
+            and sum(lengths) != n:
+        counts = [int(math.floor(n * x)) for x in lengths]
+        for i in range(n - sum(counts)):
+            counts[i % len(counts)] += 1
+    else:
+        counts = [int(x) for x in lengths]
+    if sum(counts) != n or any(c < 0 for c in counts):
+        raise ValueError(f"random_split: lengths {list(lengths)} must be counts adding up to "
+                         f"the dataset's {n} samples, or fractions adding up to 1")
+    order = host_generator(seed).permutation(n).tolist()
+    subsets, start = [], 0
+    for count in counts:
+        subsets.append(Subset(dataset, order[start:start + count]))
+        start += count
+    return subsets

@@ -130,3 +130,26 @@ def test_bad_dataset_seed_and_device():
         DataLoader(_indexed_dataset(4), shuffle=True, seed=-1)
     with pytest.raises(ValueError, match="unknown device"):
         DataLoader(_indexed_dataset(4), device="tpu")
+
+
+def test_random_split_and_subset():
+    from minigrad.utils.data import Subset, random_split
+    data = TensorDataset(mg.arange(10))
+    a, b = random_split(data, [7, 3], seed=0)
+    assert len(a) == 7 and len(b) == 3
+    values = sorted(int(a[i][0]) for i in range(7)) + sorted(int(b[i][0]) for i in range(3))
+    assert sorted(values) == list(range(10))
+    parts = random_split(data, [0.5, 0.3, 0.2], seed=1)
+    assert [len(p) for p in parts] == [5, 3, 2]
+    assert int(Subset(data, [4, 2])[1][0]) == 2
+    with pytest.raises(ValueError, match="adding up"):
+        random_split(data, [4, 4])
+
+
+def test_workers_and_pinning_are_accepted_and_batches_stay_the_same():
+    data = TensorDataset(mg.arange(6))
+    plain = [b[0].tolist() for b in DataLoader(data, batch_size=4)]
+    assert [b[0].tolist() for b in DataLoader(data, batch_size=4, num_workers=2,
+                                              pin_memory=True)] == plain
+    with pytest.raises(ValueError, match="num_workers"):
+        DataLoader(data, num_workers=-1)
