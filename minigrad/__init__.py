@@ -18,19 +18,18 @@ from minigrad.creation import (BoolTensor, ByteTensor, DoubleTensor, FloatTensor
                                from_numpy, full, full_like, linspace, logspace, ones, ones_like,
                                rand, rand_like, randint, randint_like, randn, randn_like,
                                randperm, tensor, zeros, zeros_like)
-from minigrad.ops import (abs, acos, add, all, any, argmax, argmin, asin, atan, ceil, clamp,
-                          clip, clone, concatenate, cos, cosh, div, eq, erf, exp, expm1, flatten,
-                          floor, ge, gt, isfinite, isinf, isnan, le, log, log1p, log2, log10, lt,
-                          masked_fill, matmul, max, maximum, mean, min, minimum, mul, ne, neg,
-                          permute, pow, reciprocal, relu, reshape, round, rsqrt, sigmoid, sign,
-                          sin, sinh, sqrt, square, squeeze, stack, sub, sum, tan, tanh, transpose,
-                          unsqueeze, var, where)
+from minigrad.functions import (abs, acos, add, arccos, arcsin, arctan, asin, atan, ceil, clamp,
+                                clip, cos, cosh, div, divide, erf, exp, expm1, floor, log, log1p,
+                                log2, log10, matmul, maximum, minimum, mul, multiply, neg,
+                                negative, pow, reciprocal, relu, rsqrt, sigmoid, sign, sin, sinh,
+                                sqrt, square, sub, subtract, tan, tanh)
+from minigrad.ops import (all, any, argmax, argmin, clone, concatenate, eq, flatten, ge, gt,
+                          isfinite, isinf, isnan, le, lt, masked_fill, max, mean, min, ne, permute,
+                          reshape, round, squeeze, stack, sum, transpose, unsqueeze, var, where)
 from minigrad.serialization import load, save
 from minigrad import cuda, data, datasets, nn, optim, utils
 
 cat = concat = concatenate
-multiply, divide, subtract, negative = mul, div, sub, neg
-arcsin, arccos, arctan = asin, acos, atan
 Size = tuple  # shapes are tuples: mg.Size([2, 3]) == t.shape
 
 

@@ -36,9 +36,10 @@ def save(obj: Any, f: PathOrFile) -> None:
         numpy.savez(f, **arrays)
 
 
-def load(f: PathOrFile, map_location: str | None = None) -> Any:
+def load(f: PathOrFile, map_location: Any = None, weights_only: bool | None = None) -> Any:
     """Read what :func:`save` wrote. Tensors (and arrays) come back on ``map_location``
-    (default "cpu") with their dtypes, tensors with their ``requires_grad`` flags."""
+    (default "cpu") with their dtypes, tensors with their ``requires_grad`` flags.
+    ``weights_only`` is accepted for PyTorch programs: loading never runs code anyway."""
     device = backend.normalize_device(map_location or "cpu")
     with backend.xp("cpu").load(f, allow_pickle=False) as archive:
         if _STRUCTURE_KEY not in archive.files:

@@ -10,7 +10,7 @@ engine, which sit above, register their implementations with :func:`install` whe
 imported, so the imports only ever point downwards.
 
 In-place changes are tracked as PyTorch tracks them. Every in-place write advances one
-process-wide clock (:data:`clock`) and stamps the written memory's version box, which views
+process-wide clock (``clocks.now``) and stamps the written memory's version box, which views
 of the same memory share; every recorded op is stamped with the clock when it is recorded.
 A backward rule that needs a tensor whose box is newer than its own stamp would compute
 with changed values, and the engine refuses to run it.
@@ -48,12 +48,18 @@ def install(ops: Any = None, engine: Any = None) -> None:
 
 # --- versions of memory -------------------------------------------------------------------
 
-clock = 0
-"""Advanced by every in-place write; recorded ops are stamped with it (see the module doc)."""
-view_clock = 0
-"""The clock at the last in-place write to memory that views share."""
-rebase_clock = 0
-"""The clock at the last recorded in-place op (which gives a tensor a new place in the graph)."""
+class Clocks:
+    """The process-wide clock of in-place writes (see the module doc)."""
+
+    __slots__ = ("now", "view_write", "rebase")
+
+    def __init__(self) -> None:
+        self.now = 0         # advanced by every in-place write; recorded ops are stamped with it
+        self.view_write = 0  # the time of the last write to memory that views share
+        self.rebase = 0      # the time of the last recorded in-place op
+
+
+clocks = Clocks()
 
 
 class VersionBox:
@@ -74,15 +80,14 @@ class VersionBox:
 
 def bump_version(t: "Tensor") -> None:
     """Note an in-place write to ``t``'s memory (and so to every view of it)."""
-    global clock, view_clock
     box = t._versions
     if box is None:
         box = t._versions = VersionBox()
-    clock += 1
-    box.stamp = clock
+    clocks.now += 1
+    box.stamp = clocks.now
     box.count += 1
     if box.base is not None:
-        view_clock = clock
+        clocks.view_write = clocks.now
 
 
 def share_memory_versions(view: "Tensor", base: "Tensor") -> "Tensor":
@@ -745,7 +750,7 @@ def record(array: Any, device: str, parents: tuple[Tensor, ...], backward: Backw
                 out.requires_grad = True
                 out._parents = parents
                 out._backward = backward
-                out._stamp = clock
+                out._stamp = clocks.now
                 break
     return out
 

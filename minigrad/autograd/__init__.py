@@ -1,7 +1,7 @@
 """Reverse-mode automatic differentiation: the engine, grad mode, checks and helpers."""
 from minigrad.grad_mode import (enable_grad, inference_mode, is_grad_enabled, no_grad,
                                 set_grad_enabled)
-from minigrad import tensor as _tensor
+from minigrad.tensor import install
 from minigrad.autograd import engine
 from minigrad.autograd.engine import backward, grad
 from minigrad.autograd import functional
@@ -12,4 +12,4 @@ __all__ = ["backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "is
            "functional", "gradcheck", "gradgradcheck", "GradcheckError", "Function",
            "FunctionCtx"]
 
-_tensor.install(engine=engine)
+install(engine=engine)

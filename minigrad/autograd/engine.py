@@ -13,11 +13,11 @@ import dis
 from types import CodeType
 from typing import Callable
 
-from minigrad import backend, grad_mode, tensor as core
+from minigrad import backend, grad_mode
 from minigrad.errors import ShapeError
 from minigrad.ops.inplace import resolve
 from minigrad.ops.movement import sum_to, to_dtype
-from minigrad.tensor import Tensor, op_name, wrap
+from minigrad.tensor import Tensor, bump_version, clocks, op_name, wrap
 
 
 def _freed(grad: Tensor, out: Tensor) -> None:
@@ -117,7 +117,7 @@ def run_backward(roots: Sequence[Tensor], grads: Sequence[Any], retain_graph: bo
     found: dict[int, Tensor] = {}
     # arrays already handed to a leaf's .grad (or owned by the caller) are copied, not shared
     owned = {id(_memory_owner(s.array)) for s in seeds}
-    clock, rebased, views_written = core.clock, core.rebase_clock > 0, core.view_clock > 0
+    clock, rebased, views_written = clocks.now, clocks.rebase > 0, clocks.view_write > 0
     previous_mode, grad_mode.enabled = grad_mode.enabled, create_graph
     try:
         for node in reversed(topological_order(roots, rebased)):
@@ -161,6 +161,15 @@ def _memory_owner(array: Any) -> Any:
 
 
 def _accumulate(leaf: Tensor, grad: Tensor, create_graph: bool, owned: set[int]) -> None:
+    """Add ``grad`` to ``leaf.grad``: in place when there is one and no graph is wanted (as
+    PyTorch does, so a reference to ``.grad`` sees the sum), else as a new tensor."""
+    existing = leaf.grad
+    if existing is not None and not create_graph and existing._backward is None \
+            and existing.array.shape == grad.array.shape \
+            and getattr(existing.array.flags, "writeable", True):
+        existing.array += grad.array
+        bump_version(existing)
+        return
     if not create_graph:
         owner = id(_memory_owner(grad.array))
         if owner in owned:

@@ -25,10 +25,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from minigrad import backend, grad_mode, tensor as core
+from minigrad import backend, grad_mode
 from minigrad.errors import ShapeError
 from minigrad.ops.movement import getitem, index_into_zeros, reshape
-from minigrad.tensor import Tensor, share_memory_versions, wrap
+from minigrad.tensor import Tensor, clocks, share_memory_versions, wrap
 
 
 class FunctionCtx:
@@ -227,5 +227,5 @@ def _connect(cls: type, ctx: FunctionCtx, args: tuple, outputs: list) -> None:
 
 def _make_node(t: Tensor, parents: tuple, rule: Any, name: str) -> None:
     t.requires_grad, t._parents, t._backward = True, parents, rule
-    t._stamp = core.clock
+    t._stamp = clocks.now
     t._grad_fn_name = name

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from minigrad import backend, grad_mode, tensor as core
+from minigrad import backend, grad_mode
 from minigrad.errors import ShapeError
 from minigrad.ops import elementwise as ew
 from minigrad.ops.movement import getitem, host_lists_to_arrays
-from minigrad.tensor import Tensor, constant, index_arrays, record, wrap
+from minigrad.tensor import (Tensor, bump_version, clocks, constant, index_arrays, is_view,
+                             record, wrap)
 
 
 def _requires_grad(value: Any) -> bool:
@@ -61,13 +62,13 @@ def _write(t: Tensor, array: Any, name: str) -> None:
                         f"place into a tensor of dtype {t.dtype}")
     if array is not t.array:
         t.array[...] = array
-    core.bump_version(t)
+    bump_version(t)
     if t._backward is not None:
-        t._last_write = core.clock  # written as itself, not through a view
+        t._last_write = clocks.now  # written as itself, not through a view
 
 
 def _recorded(t: Tensor, op: Callable[..., Tensor], name: str, args: tuple) -> Tensor:
-    if core.is_view(t):
+    if is_view(t):
         base = t._versions.base()  # type: ignore[union-attr]
         if base is not None and base.requires_grad and base._backward is None:
             raise RuntimeError(f"{name}: a view of a leaf tensor that requires grad is being "
@@ -86,9 +87,9 @@ def _recorded(t: Tensor, op: Callable[..., Tensor], name: str, args: tuple) -> T
     _write(t, result.array, name)
     t.requires_grad = result.requires_grad
     t._backward, t._parents = result._backward, result._parents
-    t._stamp = core.rebase_clock = core.clock
+    t._stamp = clocks.rebase = clocks.now
     history = t._history or []
-    history.append((core.clock, old))
+    history.append((clocks.now, old))
     t._history = history
     return t
 
