@@ -171,3 +171,30 @@ def test_module_paths_that_pytorch_programs_import():
     with mg.inference_mode():
         assert not mg.is_grad_enabled()
     assert mg.is_grad_enabled()
+
+
+def test_functions_take_pytorchs_argument_names_alpha_and_out():
+    a, b = mg.tensor([[1.0, 2.0]]), mg.tensor([[3.0], [4.0]])
+    out = mg.empty(1)
+    assert mg.matmul(a, b, out=out) is out and out.shape == (1, 1) and out.item() == 11.0
+    same = mg.zeros(1, 2)
+    memory = same.array
+    mg.mul(a, a, out=same)
+    assert same.array is memory and same.tolist() == [[1.0, 4.0]] and same._version == 1
+    assert mg.add(input=a, other=a, alpha=2).tolist() == [[3.0, 6.0]]
+    assert mg.sub(a, 1, alpha=3).tolist() == [[-2.0, -1.0]]
+    assert mg.exp(mg.zeros(2), out=mg.empty(2)).tolist() == [1.0, 1.0]
+    w = mg.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="out=... arguments don't support automatic"):
+        mg.mul(w, 2, out=mg.empty(2))
+
+
+def test_gradients_accumulate_into_the_same_grad_tensor():
+    w = mg.ones(3, requires_grad=True)
+    (w * 2).sum().backward()
+    grad = w.grad
+    (w * 3).sum().backward()
+    assert w.grad is grad and grad.tolist() == [5.0, 5.0, 5.0]
+    w.grad.zero_()
+    (w * 1).sum().backward()
+    assert w.grad is grad and grad.tolist() == [1.0, 1.0, 1.0]
