@@ -1,7 +1,7 @@
 """Neural-network building blocks with PyTorch's names: ``from minigrad import nn``."""
 from minigrad.nn import functional, init, utils
-from minigrad.nn.activation import (GELU, LeakyReLU, LogSoftmax, ReLU, ReLU6, Sigmoid, Softmax,
-                                    Tanh)
+from minigrad.nn.activation import (ELU, GELU, LeakyReLU, LogSoftmax, ReLU, ReLU6, Sigmoid,
+                                    SiLU, Softmax, Softplus, Tanh)
 from minigrad.nn.container import ModuleList, Sequential
 from minigrad.nn.dropout import Dropout
 from minigrad.nn.flatten import Flatten
@@ -13,5 +13,5 @@ from minigrad.nn.parameter import Parameter
 
 __all__ = ["functional", "init", "utils", "Module", "Parameter", "Sequential", "ModuleList",
            "Linear", "Identity", "Flatten", "Dropout", "BatchNorm1d", "LayerNorm", "ReLU",
-           "ReLU6", "LeakyReLU", "Tanh", "Sigmoid", "GELU", "Softmax", "LogSoftmax",
-           "CrossEntropyLoss", "NLLLoss", "MSELoss"]
+           "ReLU6", "LeakyReLU", "Tanh", "Sigmoid", "GELU", "Softplus", "ELU", "SiLU", "Softmax",
+           "LogSoftmax", "CrossEntropyLoss", "NLLLoss", "MSELoss"]

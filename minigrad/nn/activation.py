@@ -69,6 +69,45 @@ class GELU(Module):
         return f"approximate='{self.approximate}'"
 
 
+class Softplus(Module):
+    """log(1 + exp(beta x)) / beta, linear where beta x > threshold."""
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
+        super().__init__()
+        self.beta = beta
+        self.threshold = threshold
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.softplus(input, self.beta, self.threshold)
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class ELU(Module):
+    """x for x > 0, alpha (exp(x) - 1) otherwise. ``inplace`` is accepted for PyTorch
+    compatibility; the result is computed out of place."""
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
+        super().__init__()
+        self.alpha = alpha
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.elu(input, self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
+
+
+class SiLU(ReLU):
+    """x sigmoid(x). ``inplace`` is accepted for PyTorch compatibility; the result is
+    computed out of place."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.silu(input)
+
+
 class Softmax(Module):
     def __init__(self, dim: int) -> None:
         super().__init__()

@@ -10,12 +10,13 @@ import math
 from typing import Any
 
 from minigrad import backend
-from minigrad.ops import relu, sigmoid, tanh
+from minigrad.ops import relu, sigmoid, tanh, where
 from minigrad.ops.movement import normalize_axis
 from minigrad.ops.special import erf_array
 from minigrad.tensor import Tensor, wrap, record
 
-__all__ = ["relu", "relu6", "leaky_relu", "gelu", "tanh", "sigmoid", "softmax", "log_softmax"]
+__all__ = ["relu", "relu6", "leaky_relu", "gelu", "tanh", "sigmoid", "softplus", "elu", "silu",
+           "softmax", "log_softmax"]
 
 _SQRT_HALF = math.sqrt(0.5)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -75,6 +76,75 @@ def _normal_cdf_node(input: Tensor, cdf_data: Any) -> Tensor:
                   lambda g, out: (g * _normal_pdf(input),))
 
 
+def _check_floating(input: Tensor, name: str) -> None:
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{name}: input must be a Tensor, got {type(input).__name__}")
+    if input.array.dtype.kind != "f":
+        raise TypeError(f"{name} needs a floating-point tensor, got {input.dtype}")
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + exp(beta x)) / beta, a smooth ReLU; x itself where beta x > threshold, as in
+    PyTorch (which calls that reversion to the linear function numerical stability).
+
+    Computed as (max(beta x, 0) + log1p(exp(-|beta x|))) / beta, so that no exp overflows,
+    whatever the threshold. Derivative: sigmoid(beta x), and 1 on the linear part.
+    """
+    _check_floating(input, "softplus")
+    xp = backend.xp(input.device)
+    x = input.array
+    scaled = x * beta
+    linear = scaled > threshold
+    data = xp.where(linear, x, (xp.maximum(scaled, 0) + xp.log1p(xp.exp(-xp.abs(scaled)))) / beta)
+
+    def backward(g: Tensor, out: Tensor) -> tuple[Tensor]:
+        return (g * where(wrap(linear, input.device), 1.0, sigmoid(input * beta)),)
+    return record(data, input.device, (input,), backward)
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x for x > 0, alpha (exp(x) - 1) otherwise (Clevert et al., 2015); exp(x) - 1 by
+    expm1, exact near 0. ``inplace`` is accepted for PyTorch compatibility; the result is
+    the same, computed out of place.
+
+    Derivative: 1 for x > 0, alpha exp(x) = out + alpha otherwise (alpha at 0, as in
+    PyTorch); written with the output itself, so it is differentiable again.
+    """
+    _check_floating(input, "elu")
+    xp = backend.xp(input.device)
+    x = input.array
+    positive = x > 0
+    data = xp.where(positive, x, alpha * xp.expm1(xp.minimum(x, 0)))
+
+    def backward(g: Tensor, out: Tensor) -> tuple[Tensor]:
+        return (g * where(wrap(positive, input.device), 1.0, out + alpha),)
+    return record(data, input.device, (input,), backward)
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """x sigmoid(x), the sigmoid-weighted linear unit (also called swish). ``inplace`` is
+    accepted for PyTorch compatibility; the result is computed out of place.
+
+    sigmoid is computed from exp(-|x|), accurate to the last digits for negative x too.
+    Derivative: s (1 + x (1 - s)) with s = sigmoid(x).
+    """
+    _check_floating(input, "silu")
+    xp = backend.xp(input.device)
+    x = input.array
+    decay = xp.exp(-xp.abs(x))  # in (0, 1]: no overflow
+    s = xp.where(x >= 0, 1.0, decay) / (1.0 + decay)
+
+    def backward(g: Tensor, out: Tensor) -> tuple[Tensor]:
+        sig = _sigmoid_node(input, s)
+        return (g * sig * (1.0 + input * (1.0 - sig)),)
+    return record(x * s, input.device, (input,), backward)
+
+
+def _sigmoid_node(input: Tensor, s: Any) -> Tensor:
+    """sigmoid(input), already computed as ``s``, as a node whose derivative is s (1 - s)."""
+    return record(s, input.device, (input,), lambda g, out: (g * out * (1.0 - out),))
+
+
 def softmax(input: Tensor, dim: int) -> Tensor:
     """exp(x) / sum(exp(x)) along ``dim``, computed after subtracting the maximum so that
     large logits cannot overflow."""
@@ -100,6 +170,12 @@ def log_softmax(input: Tensor, dim: int) -> Tensor:
     dim = normalize_axis(dim, input.ndim)
     xp = backend.xp(input.device)
     shifted = input.array - input.array.max(axis=dim, keepdims=True)
-    data = shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
-    return record(data, input.device, (input,),
+    return log_softmax_node(input, shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True)),
+                            dim)
+
+
+def log_softmax_node(input: Tensor, log_probs: Any, dim: int) -> Tensor:
+    """``log_probs`` = log_softmax(input) along ``dim``, already computed, as a node of the
+    graph. Backward: g - softmax(x) * sum(g), from the node itself (differentiable again)."""
+    return record(log_probs, input.device, (input,),
                   lambda g, out: (g - out.exp() * g.sum(dim, keepdims=True),))
