@@ -6,7 +6,8 @@ from minigrad.nn.container import ModuleList, Sequential
 from minigrad.nn.dropout import Dropout
 from minigrad.nn.flatten import Flatten
 from minigrad.nn.linear import Identity, Linear
-from minigrad.nn.loss import CrossEntropyLoss, MSELoss, NLLLoss
+from minigrad.nn.loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss,
+                              L1Loss, MSELoss, NLLLoss, SmoothL1Loss)
 from minigrad.nn.module import Module
 from minigrad.nn.normalization import BatchNorm1d, LayerNorm
 from minigrad.nn.parameter import Parameter
@@ -14,4 +15,5 @@ from minigrad.nn.parameter import Parameter
 __all__ = ["functional", "init", "utils", "Module", "Parameter", "Sequential", "ModuleList",
            "Linear", "Identity", "Flatten", "Dropout", "BatchNorm1d", "LayerNorm", "ReLU",
            "ReLU6", "LeakyReLU", "Tanh", "Sigmoid", "GELU", "Softplus", "ELU", "SiLU", "Softmax",
-           "LogSoftmax", "CrossEntropyLoss", "NLLLoss", "MSELoss"]
+           "LogSoftmax", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "MSELoss",
+           "L1Loss", "SmoothL1Loss", "HuberLoss", "KLDivLoss"]
