@@ -11,9 +11,10 @@ from minigrad.nn.loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, Hube
 from minigrad.nn.module import Module
 from minigrad.nn.normalization import BatchNorm1d, LayerNorm
 from minigrad.nn.parameter import Parameter
+from minigrad.nn.sparse import Embedding
 
 __all__ = ["functional", "init", "utils", "Module", "Parameter", "Sequential", "ModuleList",
-           "Linear", "Identity", "Flatten", "Dropout", "BatchNorm1d", "LayerNorm", "ReLU",
-           "ReLU6", "LeakyReLU", "Tanh", "Sigmoid", "GELU", "Softplus", "ELU", "SiLU", "Softmax",
-           "LogSoftmax", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "MSELoss",
-           "L1Loss", "SmoothL1Loss", "HuberLoss", "KLDivLoss"]
+           "Linear", "Identity", "Flatten", "Dropout", "BatchNorm1d", "LayerNorm", "Embedding",
+           "ReLU", "ReLU6", "LeakyReLU", "Tanh", "Sigmoid", "GELU", "Softplus", "ELU", "SiLU",
+           "Softmax", "LogSoftmax", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss",
+           "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "KLDivLoss"]
