@@ -15,7 +15,7 @@ from minigrad.tensor import Tensor
 
 
 class _Loss(Module):
-    _reductions = _REDUCTIONS
+    _reductions: tuple[str, ...] = _REDUCTIONS
 
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
@@ -24,6 +24,8 @@ class _Loss(Module):
 
 
 class _WeightedLoss(_Loss):
+    weight: Tensor | None  # a buffer
+
     def __init__(self, weight: Tensor | None = None, reduction: str = "mean") -> None:
         super().__init__(reduction)
         self.register_buffer("weight", weight)
@@ -71,6 +73,8 @@ class BCELoss(_WeightedLoss):
 class BCEWithLogitsLoss(_WeightedLoss):
     """Binary cross-entropy of sigmoid(logits), computed stably from the logits; see
     :func:`minigrad.nn.functional.binary_cross_entropy_with_logits`."""
+
+    pos_weight: Tensor | None  # a buffer
 
     def __init__(self, weight: Tensor | None = None, *, reduction: str = "mean",
                  pos_weight: Tensor | None = None) -> None:
