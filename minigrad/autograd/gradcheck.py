@@ -24,7 +24,8 @@ def _as_tuple(x: Any) -> tuple:
 def _float64_copy(t: Any) -> Any:
     if not isinstance(t, Tensor):
         return t
-    copy = wrap(t.array.astype(backend.float64, copy=True), t.device)
+    # C order, so that perturbing a flat view of it perturbs the input itself
+    copy = wrap(t.array.astype(backend.float64, order="C", copy=True), t.device)
     return copy.requires_grad_(True) if t.requires_grad else copy
 
 

@@ -18,9 +18,10 @@ from minigrad.ops.inplace import (abs_, add_, clamp_, copy_, div_, exp_, fill_, 
                                   mul_, neg_, normal_, pow_, relu_, setitem, sigmoid_, sqrt_,
                                   sub_, tanh_, uniform_)
 from minigrad.ops.linalg import matmul
-from minigrad.ops.movement import (broadcast_to, concatenate, flatten, getitem, permute, reshape,
+from minigrad.ops.movement import (broadcast_to, chunk, concatenate, expand, flatten, gather,
+                                   getitem, index_select, permute, repeat, reshape, split,
                                    squeeze, stack, sum_to, to_device, to_dtype, transpose,
-                                   unsqueeze, view)
+                                   unbind, unsqueeze, view)
 from minigrad.ops.reduce import argmax, argmin, max, mean, min, sum, var
 from minigrad.ops.special import erf
 from minigrad.ops.reduce import any, all  # noqa: E402  (after the builtins they shadow)

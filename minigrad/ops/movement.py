@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import operator
+
 from minigrad import backend
-from minigrad.errors import ShapeError
+from minigrad.errors import DeviceError, ShapeError
 from minigrad.tensor import (Tensor, check_same_device, index_arrays, record,
-                             share_memory_versions)
+                             share_memory_versions, to_array, wrap)
 
 
 def _shape_arg(shape: tuple[Any, ...]) -> tuple[int, ...]:
@@ -24,6 +26,18 @@ def normalize_axis(axis: int, ndim: int) -> int:
     if not -ndim <= axis < max(ndim, 1):
         raise ShapeError(f"axis {axis} is out of range for a tensor with {ndim} dimensions")
     return axis % max(ndim, 1)
+
+
+def dim_arg(dim: Any, ndim: int, name: str) -> int:
+    """``dim`` of a tensor with ``ndim`` dimensions as an index in [0, ndim), or an error
+    that names the op; a 0-d tensor takes dim 0 or -1, as in PyTorch."""
+    if isinstance(dim, bool) or not hasattr(dim, "__index__"):
+        raise TypeError(f"{name}: dim must be an int, got {type(dim).__name__}")
+    dim = operator.index(dim)
+    if not -max(ndim, 1) <= dim < max(ndim, 1):
+        raise ShapeError(f"{name}: dim {dim} is out of range for a tensor with {ndim} "
+                         f"dimensions (valid: {-max(ndim, 1)} to {max(ndim, 1) - 1})")
+    return dim % max(ndim, 1)
 
 
 def reshape(a: Tensor, *shape: Any) -> Tensor:
@@ -117,6 +131,59 @@ def broadcast_to(a: Tensor, *shape: Any) -> Tensor:
     return share_memory_versions(out, a)
 
 
+def expand(a: Tensor, *sizes: Any) -> Tensor:
+    """``a`` broadcast to ``sizes`` as a view (PyTorch's ``expand``): -1 keeps a dimension,
+    a dimension of size 1 may take any size, new dimensions may be added in front."""
+    sizes = _shape_arg(sizes)
+    if len(sizes) < a.ndim:
+        raise ShapeError(f"expand: the number of sizes provided ({len(sizes)}) must be greater "
+                         f"or equal to the number of dimensions in the tensor ({a.ndim}); "
+                         f"sizes {sizes}, tensor shape {a.shape}")
+    lead = len(sizes) - a.ndim
+    target = []
+    for i, n in enumerate(sizes):
+        if isinstance(n, bool) or not hasattr(n, "__index__"):
+            raise TypeError(f"expand: sizes must be ints, got {sizes}")
+        n = operator.index(n)
+        old = a.shape[i - lead] if i >= lead else None
+        if n == -1 and old is not None:
+            n = old
+        elif n < 0:
+            where = "a leading, new dimension" if old is None else "dimension"
+            raise ShapeError(f"expand: the size {n} isn't allowed in {where} {i}; sizes {sizes}, "
+                             f"tensor shape {a.shape}")
+        elif old is not None and old != 1 and old != n:
+            raise ShapeError(f"expand: the expanded size ({n}) must match the existing size "
+                             f"({old}) at non-singleton dimension {i}; target sizes {sizes}, "
+                             f"tensor shape {a.shape}")
+        target.append(n)
+    data = backend.xp(a.device).broadcast_to(a.array, tuple(target))
+    before = a.shape
+    out = record(data, a.device, (a,), lambda g, out: (sum_to(g, before),))
+    return share_memory_versions(out, a)
+
+
+def repeat(a: Tensor, *sizes: Any) -> Tensor:
+    """``a`` tiled ``sizes[i]`` times along each dimension (PyTorch's ``repeat``, NumPy's
+    ``tile``); extra leading sizes add dimensions. A copy. Backward: the sum of the tiles."""
+    sizes = _shape_arg(sizes)
+    if len(sizes) < a.ndim:
+        raise ShapeError(f"repeat: the number of repeat dims ({len(sizes)}) can not be smaller "
+                         f"than the number of dimensions of the tensor ({a.ndim}); sizes "
+                         f"{sizes}, tensor shape {a.shape}")
+    if any(isinstance(n, bool) or not hasattr(n, "__index__") or operator.index(n) < 0
+           for n in sizes):
+        raise ShapeError(f"repeat: sizes must be non-negative ints, got {sizes}")
+    sizes = tuple(operator.index(n) for n in sizes)
+    shape = (1,) * (len(sizes) - a.ndim) + a.shape
+    data = backend.xp(a.device).tile(a.array.reshape(shape), sizes)
+    tiles = tuple(x for r, n in zip(sizes, shape) for x in (r, n))  # (r0, n0, r1, n1, ...)
+    one_tile = tuple(x for n in shape for x in (1, n))
+    before = a.shape
+    return record(data, a.device, (a,),
+                  lambda g, out: (reshape(sum_to(reshape(g, tiles), one_tile), before),))
+
+
 def sum_to(a: Tensor, shape: tuple[int, ...]) -> Tensor:
     """Sum ``a`` over the dimensions that broadcasting added or stretched to reach ``shape``.
 
@@ -157,6 +224,8 @@ def getitem(a: Tensor, index: Any) -> Tensor:
         data = a.array[index]
     except IndexError as exc:
         raise IndexError(f"index out of range for a tensor of shape {a.shape}: {exc}") from None
+    if not backend.is_array(data):  # NumPy gives a scalar for one element; view it instead
+        data = a.array[(index if isinstance(index, tuple) else (index,)) + (None,)].reshape(())
     before = a.shape
     out = record(data, a.device, (a,), lambda g, out: (index_into_zeros(g, before, index),))
     if data.base is not None and backend.xp(a.device).may_share_memory(data, a.array):
@@ -174,9 +243,180 @@ def index_into_zeros(values: Tensor, shape: tuple[int, ...], index: Any) -> Tens
     return record(data, values.device, (values,), lambda g, out: (getitem(g, index),))
 
 
+def _index_tensor(index: Any, like: Tensor, name: str) -> Tensor:
+    """``index`` as an integer tensor on ``like``'s device, or an error naming ``name``."""
+    if not isinstance(index, Tensor):
+        try:
+            array, device = to_array(index, None, like.device)
+        except TypeError:
+            raise TypeError(f"{name}: index must be an integer tensor, got "
+                            f"{type(index).__name__}") from None
+        index = wrap(array, device)
+    if index.device != like.device:
+        raise DeviceError(f"{name}: input is on {like.device} but index is on {index.device}; "
+                          "move one with .to(device)")
+    if index.array.dtype.kind not in "iu":
+        raise TypeError(f"{name}: index must be an integer tensor (int64), got dtype "
+                        f"{index.dtype}")
+    return index
+
+
+def _check_bounds(index: Any, size: int, dim: int, name: str) -> None:
+    if index.size:
+        low, high = int(index.min()), int(index.max())
+        if low < 0 or high >= size:
+            bad = low if low < 0 else high
+            raise IndexError(f"{name}: index {bad} is out of bounds for dimension {dim} with "
+                             f"size {size}")
+
+
+def _along(index: Any, dim: int, xp: Any) -> tuple[Any, ...]:
+    """The advanced index that picks ``index`` along ``dim`` and the same position along
+    every other dimension (``take_along_axis``'s, for an index smaller than the input)."""
+    parts = []
+    for d, n in enumerate(index.shape):
+        if d == dim:
+            parts.append(index)
+        else:
+            parts.append(xp.arange(n).reshape([n if k == d else 1 for k in range(index.ndim)]))
+    return tuple(parts)
+
+
+def gather(input: Tensor, dim: int, index: Any, *, sparse_grad: bool = False) -> Tensor:
+    """``out[i][j][k] = input[index[i][j][k]][j][k]`` for ``dim=0`` (and likewise for other
+    dims), PyTorch's ``gather``: ``index`` has input's number of dimensions and is no larger
+    than it along the others; the result has index's shape. Backward: the gradient is
+    scattered back, repeated indices accumulating (:func:`scatter_add_into_zeros`)."""
+    index = _index_tensor(index, input, "gather")
+    x, idx = input.array, index.array
+    if input.ndim == 0:  # a 0-d input is gathered as a vector of one element
+        x, idx = x.reshape(1), idx.reshape(-1)
+    if idx.ndim != x.ndim:
+        raise ShapeError(f"gather: index must have the same number of dimensions as input, "
+                         f"got index shape {index.shape} and input shape {input.shape}")
+    dim = dim_arg(dim, x.ndim, "gather")
+    for d, (n, m) in enumerate(zip(idx.shape, x.shape)):
+        if d != dim and n > m:
+            raise ShapeError(f"gather: index shape {index.shape} is larger than input shape "
+                             f"{input.shape} at dimension {d} (only dim={dim} may differ)")
+    _check_bounds(idx, x.shape[dim], dim, "gather")
+    data = x[_along(idx, dim, backend.xp(input.device))].reshape(index.shape)
+    shape = input.shape
+    return record(data, input.device, (input,),
+                  lambda g, out: (scatter_add_into_zeros(g, dim, index, shape),))
+
+
+def scatter_add_into_zeros(values: Tensor, dim: int, index: Tensor,
+                           shape: tuple[int, ...]) -> Tensor:
+    """A zero tensor of ``shape`` with ``values`` added at ``index`` along ``dim``, repeats
+    accumulating: :func:`gather`'s adjoint. Its own backward is that gather."""
+    xp = backend.xp(values.device)
+    data = xp.zeros(shape, dtype=values.dtype)
+    flat, idx = (data.reshape(1), index.array.reshape(-1)) if len(shape) == 0 else \
+        (data, index.array)
+    backend.scatter_add(flat, _along(idx, dim, xp), values.array.reshape(idx.shape))
+    return record(data, values.device, (values,),
+                  lambda g, out: (gather(g, dim, index),))
+
+
+def index_select(input: Tensor, dim: int, index: Any) -> Tensor:
+    """The entries of ``input`` at the positions ``index`` (1-D) along ``dim``; repeats are
+    allowed and accumulate in the gradient. A copy, as in PyTorch."""
+    index = _index_tensor(index, input, "index_select")
+    if index.ndim > 1:
+        raise ShapeError(f"index_select: index must be 1-D (or 0-d), got shape {index.shape}")
+    dim = dim_arg(dim, input.ndim, "index_select")
+    if input.ndim == 0:  # selects from the one element; the result stays 0-d
+        if index.numel() != 1:
+            raise ShapeError(f"index_select: a 0-d input takes one index, got shape "
+                             f"{index.shape}")
+        return reshape(index_select(reshape(input, (1,)), 0, index), ())
+    _check_bounds(index.array, input.shape[dim], dim, "index_select")
+    lead = (slice(None),) * dim
+    data = input.array[lead + (index.array.reshape(-1),)]
+    shape = input.shape
+    return record(data, input.device, (input,),
+                  lambda g, out: (index_into_zeros(g, shape, lead + (index.array.reshape(-1),)),))
+
+
+# --- splitting ----------------------------------------------------------------------------
+
+def split(a: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+    """Views of consecutive pieces of ``a`` along ``dim``: of ``split_size`` each (the last
+    may be smaller), or of the sizes in the list ``sections``, which must add up to the size."""
+    if a.ndim == 0:
+        raise ShapeError("split expects a tensor with at least one dimension, got a 0-d tensor")
+    dim = dim_arg(dim, a.ndim, "split")
+    n = a.shape[dim]
+    size = split_size_or_sections
+    if isinstance(size, bool):
+        raise TypeError("split: split_size_or_sections must be an int or a list of ints, got bool")
+    if hasattr(size, "__index__"):
+        size = operator.index(size)
+        if size < 0:
+            raise ValueError(f"split: split_size must be non-negative, got {size}")
+        if size == 0 and n != 0:
+            raise ValueError(f"split: split_size can only be 0 if the dimension size is 0, but "
+                             f"dimension {dim} has size {n}")
+        count = max(-(-n // size), 1) if size else 1
+        sizes = [min(size, n - i * size) for i in range(count)]
+    else:
+        try:
+            sizes = [operator.index(k) for k in size]
+        except TypeError:
+            raise TypeError(f"split: split_size_or_sections must be an int or a list of ints, "
+                            f"got {split_size_or_sections!r}") from None
+        if any(k < 0 for k in sizes) or sum(sizes) != n:
+            raise ValueError(f"split: sections {sizes} must be non-negative and sum exactly to "
+                             f"{n} (the size of dimension {dim} of the tensor of shape {a.shape})")
+    return _pieces(a, dim, sizes)
+
+
+def _pieces(a: Tensor, dim: int, sizes: Sequence[int]) -> tuple[Tensor, ...]:
+    lead = (slice(None),) * dim
+    bounds = [0]
+    for k in sizes:
+        bounds.append(bounds[-1] + k)
+    return tuple(getitem(a, lead + (slice(lo, hi),)) for lo, hi in zip(bounds, bounds[1:]))
+
+
+def chunk(a: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+    """``a`` split into at most ``chunks`` views of ceil(size / chunks) along ``dim`` (the
+    last may be smaller, and there may be fewer than ``chunks``), as PyTorch's ``chunk``."""
+    if a.ndim == 0:
+        raise ShapeError("chunk expects a tensor with at least one dimension, got a 0-d tensor")
+    if isinstance(chunks, bool) or not hasattr(chunks, "__index__") or operator.index(chunks) <= 0:
+        raise ValueError(f"chunk: chunks must be an int greater than 0, got {chunks!r}")
+    chunks = operator.index(chunks)
+    dim = dim_arg(dim, a.ndim, "chunk")
+    n = a.shape[dim]
+    if n == 0:  # PyTorch: ``chunks`` empty pieces
+        return _pieces(a, dim, [0] * chunks)
+    return split(a, -(-n // chunks), dim)
+
+
+def unbind(a: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
+    """The slices of ``a`` along ``dim``, each without that dimension, as views."""
+    if a.ndim == 0:
+        raise ShapeError("unbind: dim 0 is out of range for a 0-d tensor (it has no dimensions)")
+    dim = dim_arg(dim, a.ndim, "unbind")
+    lead = (slice(None),) * dim
+    return tuple(getitem(a, lead + (i,)) for i in range(a.shape[dim]))
+
+
 # --- joining ------------------------------------------------------------------------------
 
-def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+def _dim_or_axis(name: str, dim: int | None, axis: int | None) -> int:
+    """PyTorch's ``dim`` or NumPy's ``axis`` (not both); 0 when neither is given."""
+    if axis is not None and dim is not None:
+        raise TypeError(f"{name}: pass dim or axis, not both")
+    return axis if axis is not None else dim if dim is not None else 0
+
+
+def concatenate(tensors: Sequence[Tensor], dim: int | None = None, *,
+                axis: int | None = None) -> Tensor:
+    """The tensors joined along ``dim`` (PyTorch's ``cat``; NumPy's ``axis=`` works too)."""
+    axis = _dim_or_axis("concatenate", dim, axis)
     tensors = list(tensors)
     if not tensors:
         raise ValueError("concatenate needs at least one tensor")
@@ -198,7 +438,10 @@ def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     return record(data, tensors[0].device, tuple(tensors), backward)
 
 
-def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+def stack(tensors: Sequence[Tensor], dim: int | None = None, *,
+          axis: int | None = None) -> Tensor:
+    """The tensors, all of one shape, joined along a new dimension ``dim`` (or ``axis=``)."""
+    axis = _dim_or_axis("stack", dim, axis)
     tensors = list(tensors)
     if not tensors:
         raise ValueError("stack needs at least one tensor")

@@ -1,4 +1,5 @@
 """gradcheck must catch wrong gradients and explain where they are wrong."""
+import numpy as np
 import pytest
 
 import minigrad as mg
@@ -61,3 +62,11 @@ def test_tuple_outputs_and_non_tensor_arguments():
 def test_nothing_to_check_is_an_error():
     with pytest.raises(ValueError, match="requires_grad"):
         gradcheck(lambda t: t * 2.0, (mg.ones(2),))
+
+
+def test_a_non_contiguous_input_is_perturbed_for_real():
+    x = mg.tensor(np.arange(6.0).reshape(2, 3).T * 0.3 + 0.1, requires_grad=True)
+    assert not x.array.flags.c_contiguous
+    assert gradcheck(lambda t: (t * t).sum(dim=0), (x,))
+    with pytest.raises(GradcheckError):
+        gradcheck(lambda t: record(t.array * 2, t.device, (t,), lambda g, out: (g * 3.0,)), (x,))
