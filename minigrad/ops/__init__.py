@@ -17,7 +17,7 @@ from minigrad.ops.elementwise import (abs, acos, add, asin, atan, ceil, clamp, c
 from minigrad.ops.inplace import (abs_, add_, clamp_, copy_, div_, exp_, fill_, masked_fill_,
                                   mul_, neg_, normal_, pow_, relu_, setitem, sigmoid_, sqrt_,
                                   sub_, tanh_, uniform_)
-from minigrad.ops.linalg import matmul
+from minigrad.ops.linalg import bmm, dot, matmul, mm, outer
 from minigrad.ops.movement import (broadcast_to, chunk, concatenate, expand, flatten, gather,
                                    getitem, index_select, permute, repeat, reshape, split,
                                    squeeze, stack, sum_to, to_device, to_dtype, transpose,

@@ -47,3 +47,60 @@ def _shape_error(a: Tensor, b: Tensor) -> ShapeError:
                           f"second ({b.shape[-2]})")
     return ShapeError(f"matmul: batch dimensions of {a.shape} and {b.shape} cannot be broadcast "
                       "together")
+
+
+def _check_product(name: str, a: object, b: object, ndim: int, what: str) -> None:
+    """Both operands tensors with ``ndim`` dimensions and one dtype, as PyTorch requires."""
+    for label, t in (("first", a), ("second", b)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{name}: the {label} operand must be a Tensor, got "
+                            f"{type(t).__name__}")
+    if a.ndim != ndim or b.ndim != ndim:  # type: ignore[union-attr]
+        raise ShapeError(f"{name} needs two {what} ({ndim}-D tensors), got shapes "
+                         f"{a.shape} and {b.shape}")  # type: ignore[union-attr]
+    if a.dtype != b.dtype:  # type: ignore[union-attr]
+        raise TypeError(f"{name}: both operands must have the same dtype, got {a.dtype} and "
+                        f"{b.dtype}")  # type: ignore[union-attr]
+
+
+def mm(a: Tensor, b: Tensor) -> Tensor:
+    """The matrix product of two 2-D tensors (no broadcasting; :func:`matmul` has that)."""
+    _check_product("mm", a, b, 2, "matrices")
+    if a.shape[1] != b.shape[0]:
+        raise ShapeError(f"mm: shapes {a.shape} and {b.shape} cannot be multiplied "
+                         f"({a.shape[1]} columns against {b.shape[0]} rows)")
+    return matmul(a, b)
+
+
+def bmm(a: Tensor, b: Tensor) -> Tensor:
+    """Batched matrix product of (b, n, m) and (b, m, p) tensors (one batch size, no
+    broadcasting)."""
+    _check_product("bmm", a, b, 3, "batches of matrices")
+    if a.shape[0] != b.shape[0]:
+        raise ShapeError(f"bmm: the batch sizes of shapes {a.shape} and {b.shape} differ "
+                         f"({a.shape[0]} and {b.shape[0]})")
+    if a.shape[2] != b.shape[1]:
+        raise ShapeError(f"bmm: shapes {a.shape} and {b.shape} cannot be multiplied "
+                         f"({a.shape[2]} columns against {b.shape[1]} rows)")
+    return matmul(a, b)
+
+
+def dot(a: Tensor, b: Tensor) -> Tensor:
+    """The inner product of two 1-D tensors of one length (a 0-d tensor)."""
+    _check_product("dot", a, b, 1, "vectors")
+    if a.shape != b.shape:
+        raise ShapeError(f"dot: the vectors must have the same length, got shapes {a.shape} "
+                         f"and {b.shape}")
+    return matmul(a, b)
+
+
+def outer(a: Tensor, b: Tensor) -> Tensor:
+    """The outer product of two 1-D tensors: ``out[i, j] = a[i] * b[j]``."""
+    for label, t in (("first", a), ("second", b)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"outer: the {label} operand must be a Tensor, got "
+                            f"{type(t).__name__}")
+    if a.ndim != 1 or b.ndim != 1:
+        raise ShapeError(f"outer needs two vectors (1-D tensors), got shapes {a.shape} and "
+                         f"{b.shape}")
+    return reshape(a, (-1, 1)) * reshape(b, (1, -1))
