@@ -22,7 +22,9 @@ from minigrad.ops.movement import (broadcast_to, chunk, concatenate, expand, fla
                                    getitem, index_select, permute, repeat, reshape, split,
                                    squeeze, stack, sum_to, to_device, to_dtype, transpose,
                                    unbind, unsqueeze, view)
-from minigrad.ops.reduce import argmax, argmin, max, mean, min, sum, var
+from minigrad.ops.reduce import (amax, amin, argmax, argmin, argsort, cumsum, log_softmax,
+                                 logsumexp, max, mean, min, norm, prod, return_types, softmax,
+                                 sort, std, sum, topk, var)
 from minigrad.ops.special import erf
 from minigrad.ops.reduce import any, all  # noqa: E402  (after the builtins they shadow)
 

@@ -1,7 +1,8 @@
 """Activation functions and (log-)softmax.
 
-Ops that the engine already has (relu, tanh, sigmoid) are used as they are. The others
-are single graph nodes whose backward rules are written with tensor ops, so they can be
+Ops that the engine already has (relu, tanh, sigmoid, and softmax/log_softmax, which live
+with the reductions in :mod:`minigrad.ops.reduce`) are used as they are. The others are
+single graph nodes whose backward rules are written with tensor ops, so they can be
 differentiated again.
 """
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 from minigrad import backend
 from minigrad.ops import relu, sigmoid, tanh, where
-from minigrad.ops.movement import normalize_axis
+from minigrad.ops.reduce import log_softmax, log_softmax_node, softmax, softmax_node  # noqa: F401
 from minigrad.ops.special import erf_array
 from minigrad.tensor import Tensor, wrap, record
 
@@ -143,39 +144,3 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:
 def _sigmoid_node(input: Tensor, s: Any) -> Tensor:
     """sigmoid(input), already computed as ``s``, as a node whose derivative is s (1 - s)."""
     return record(s, input.device, (input,), lambda g, out: (g * out * (1.0 - out),))
-
-
-def softmax(input: Tensor, dim: int) -> Tensor:
-    """exp(x) / sum(exp(x)) along ``dim``, computed after subtracting the maximum so that
-    large logits cannot overflow."""
-    dim = normalize_axis(dim, input.ndim)
-    xp = backend.xp(input.device)
-    probs = xp.exp(input.array - input.array.max(axis=dim, keepdims=True))
-    probs /= probs.sum(axis=dim, keepdims=True)
-    return softmax_node(input, probs, dim)
-
-
-def softmax_node(input: Tensor, probs: Any, dim: int) -> Tensor:
-    """``probs`` = softmax(input) along ``dim``, already computed, as a node of the graph.
-
-    Backward: p * (g - sum(g * p)); it uses the node itself, so it is differentiable again.
-    """
-    return record(probs, input.device, (input,),
-                  lambda g, out: (out * (g - (g * out).sum(dim, keepdims=True)),))
-
-
-def log_softmax(input: Tensor, dim: int) -> Tensor:
-    """x - log(sum(exp(x))) along ``dim``, with the maximum subtracted first (stable for
-    logits of any size). Backward: g - softmax(x) * sum(g)."""
-    dim = normalize_axis(dim, input.ndim)
-    xp = backend.xp(input.device)
-    shifted = input.array - input.array.max(axis=dim, keepdims=True)
-    return log_softmax_node(input, shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True)),
-                            dim)
-
-
-def log_softmax_node(input: Tensor, log_probs: Any, dim: int) -> Tensor:
-    """``log_probs`` = log_softmax(input) along ``dim``, already computed, as a node of the
-    graph. Backward: g - softmax(x) * sum(g), from the node itself (differentiable again)."""
-    return record(log_probs, input.device, (input,),
-                  lambda g, out: (g - out.exp() * g.sum(dim, keepdims=True),))
