@@ -1,63 +1,150 @@
-"""Whether operations record the graph that backward walks.
+"""Whether operations record the graph that backward walks, and whether anomaly detection
+watches them.
 
 Inside ``no_grad`` ops build no graph (inference, optimizer updates, the backward pass
-itself unless ``create_graph=True``), so they cost what the array code costs. The switch
-is process-wide, as minigrad runs one training loop per process.
+itself unless ``create_graph=True``), so they cost what the array code costs. Both modes
+belong to the thread that sets them, as in PyTorch: an evaluation thread under ``no_grad``
+does not switch recording off in the training thread, and every new thread starts with
+recording on and anomaly detection off.
+
+``state.enabled`` is what the ops read, once per op: False, True, or :data:`ANOMALY` (a true
+value meaning "recording, and checking each recorded op for NaN/inf"), so anomaly detection
+costs nothing while it is off.
 """
 from __future__ import annotations
 
+import threading
 from contextlib import ContextDecorator
+from typing import Any, Union
 
-enabled = True
+
+class _Anomaly(int):
+    """True as a flag; its identity says that anomaly detection is on."""
+
+    def __repr__(self) -> str:
+        return "ANOMALY"
+
+
+ANOMALY = _Anomaly(1)
+Mode = Union[bool, _Anomaly]
+
+
+class _ThreadState(threading.local):
+    def __init__(self) -> None:
+        self.grad = True        # is grad mode on?
+        self.anomaly = False    # is anomaly detection on?
+        self.enabled: Mode = True  # what ops read: grad mode, marked by anomaly detection
+
+
+state = _ThreadState()
+
+
+def _set(grad: bool | None = None, anomaly: bool | None = None) -> None:
+    if grad is not None:
+        state.grad = bool(grad)
+    if anomaly is not None:
+        state.anomaly = bool(anomaly)
+    state.enabled = (ANOMALY if state.anomaly else True) if state.grad else False
 
 
 def is_grad_enabled() -> bool:
-    return enabled
+    return state.grad
 
 
-class set_grad_enabled(ContextDecorator):
-    """Turn graph recording on or off, for a ``with`` block or a decorated function."""
+def is_anomaly_enabled() -> bool:
+    return state.anomaly
 
-    def __init__(self, mode: bool) -> None:
-        self.mode = bool(mode)
+
+class _Block(ContextDecorator):
+    """A ``with`` block (or decorator) that sets grad mode and restores it afterwards."""
+
+    mode = True
+
+    def __init__(self) -> None:
         self._previous: list[bool] = []
 
     def __enter__(self) -> None:
-        global enabled
-        self._previous.append(enabled)
-        enabled = self.mode
+        self._previous.append(state.grad)
+        _set(grad=self.mode)
 
     def __exit__(self, *exc: object) -> None:
-        global enabled
-        enabled = self._previous.pop()
+        _set(grad=self._previous.pop())
 
 
-class no_grad(set_grad_enabled):
+class no_grad(_Block):
     """Record no graph inside the block: ``with mg.no_grad(): ...``."""
 
-    def __init__(self) -> None:
-        super().__init__(False)
+    mode = False
 
 
-class enable_grad(set_grad_enabled):
+class enable_grad(_Block):
     """Record the graph inside the block, even within ``no_grad``."""
 
-    def __init__(self) -> None:
-        super().__init__(True)
+    mode = True
 
 
-class inference_mode(set_grad_enabled):
-    """PyTorch's faster ``no_grad`` for inference; here the same as ``no_grad`` (or, with
+class inference_mode(_Block):
+    """PyTorch's faster ``no_grad`` for inference; here the same as ``no_grad`` (with
     ``mode=False``, a block that leaves grad mode as it is)."""
 
     def __init__(self, mode: bool = True) -> None:
-        super().__init__(False)
+        super().__init__()
         self.active = bool(mode)
 
     def __enter__(self) -> None:
+        self._previous.append(state.grad)
         if self.active:
-            super().__enter__()
+            _set(grad=False)
+
+
+class set_grad_enabled(_Block):
+    """Turn graph recording on or off: called alone it sets this thread's mode (as in
+    PyTorch); as a ``with`` block or a decorator it restores the previous mode afterwards."""
+
+    def __init__(self, mode: bool) -> None:
+        super().__init__()
+        self.mode = bool(mode)
+        self._before: bool | None = state.grad  # what a `with` block restores
+        _set(grad=self.mode)
+
+    def __enter__(self) -> None:
+        self._previous.append(state.grad if self._before is None else self._before)
+        self._before = None
+        _set(grad=self.mode)
+
+    def __call__(self, fn: Any) -> Any:
+        if self._before is not None:  # a decorator changes nothing until the call
+            _set(grad=self._before)
+            self._before = None
+        return super().__call__(fn)
+
+
+class detect_anomaly(ContextDecorator):
+    """Inside the block, the first recorded op whose output holds NaN or inf raises, and so
+    does the first backward rule that produces one, naming the op and where in your code it
+    was called (``with mg.autograd.detect_anomaly(): loss.backward()``). It slows every op:
+    use it to find a bug, not to train."""
+
+    def __init__(self, check_nan: bool = True) -> None:
+        self.check_nan = bool(check_nan)
+
+    def __enter__(self) -> None:
+        self._previous = state.anomaly
+        _set(anomaly=self.check_nan)
 
     def __exit__(self, *exc: object) -> None:
-        if self.active:
-            super().__exit__(*exc)
+        _set(anomaly=self._previous)
+
+
+class set_detect_anomaly(ContextDecorator):
+    """Turn anomaly detection on or off for this thread: as a call, or for a ``with`` block."""
+
+    def __init__(self, mode: bool, check_nan: bool = True) -> None:
+        self._previous = state.anomaly
+        _set(anomaly=bool(mode) and check_nan)
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, *exc: object) -> None:
+        _set(anomaly=self._previous)

@@ -17,7 +17,7 @@ from minigrad import backend, grad_mode
 from minigrad.errors import ShapeError
 from minigrad.ops.inplace import resolve
 from minigrad.ops.movement import sum_to, to_dtype
-from minigrad.tensor import Tensor, bump_version, clocks, op_name, wrap
+from minigrad.tensor import Tensor, bump_version, clocks, op_name, user_frame, wrap
 
 
 def _freed(grad: Tensor, out: Tensor) -> None:
@@ -118,7 +118,10 @@ def run_backward(roots: Sequence[Tensor], grads: Sequence[Any], retain_graph: bo
     # arrays already handed to a leaf's .grad (or owned by the caller) are copied, not shared
     owned = {id(_memory_owner(s.array)) for s in seeds}
     clock, rebased, views_written = clocks.now, clocks.rebase > 0, clocks.view_write > 0
-    previous_mode, grad_mode.enabled = grad_mode.enabled, create_graph
+    mode = grad_mode.state  # this thread's: record the backward pass only for create_graph
+    previous_grad, previous_enabled, anomaly = mode.grad, mode.enabled, mode.anomaly
+    mode.grad = create_graph
+    mode.enabled = (grad_mode.ANOMALY if anomaly else True) if create_graph else False
     try:
         for node in reversed(topological_order(roots, rebased)):
             grad = pending.pop(node, None)
@@ -138,7 +141,10 @@ def run_backward(roots: Sequence[Tensor], grads: Sequence[Any], retain_graph: bo
             parents = parents_of(node) if rebased else node._parents
             if views_written:
                 check_inputs_current(node, parents)
-            for parent, pgrad in zip(parents, backward_rule(grad, node)):
+            parent_grads = backward_rule(grad, node)
+            if anomaly:
+                check_backward_anomaly(node, parent_grads)
+            for parent, pgrad in zip(parents, parent_grads):
                 if pgrad is None or not parent.requires_grad:
                     continue
                 if pgrad.array.shape != parent.array.shape:
@@ -152,8 +158,21 @@ def run_backward(roots: Sequence[Tensor], grads: Sequence[Any], retain_graph: bo
                 node._backward = freed or freed_rule(backward_rule)
                 node._parents = ()
     finally:
-        grad_mode.enabled = previous_mode
+        mode.grad, mode.enabled = previous_grad, previous_enabled
     return found
+
+
+def check_backward_anomaly(node: Tensor, grads: Sequence[Tensor | None]) -> None:
+    """Anomaly mode: raise if a backward rule produced NaN or inf."""
+    for k, g in enumerate(grads):
+        if g is not None and g.array.dtype.kind in "fc" and \
+                not bool(backend.xp(g.device).isfinite(g.array).all()):
+            where = "(not recorded: the op ran before anomaly detection was on)"
+            if node._anomaly_stack is not None:
+                where = user_frame(node._anomaly_stack)
+            raise FloatingPointError(
+                f"anomaly detected: {op_name(node)} returned NaN or inf in the gradient of its "
+                f"input {k} (shape {g.shape}); its forward op was called at {where}")
 
 
 def _memory_owner(array: Any) -> Any:

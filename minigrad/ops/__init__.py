@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from minigrad import tensor as _tensor
+from minigrad.tensor import install
 from minigrad.ops import elementwise, inplace, linalg, movement, reduce, special
 from minigrad.ops.elementwise import (abs, acos, add, asin, atan, ceil, clamp, clip, clone, cos,
                                       cosh, div, eq, exp, expm1, floor, floor_divide, floating,
@@ -28,4 +28,4 @@ from minigrad.ops.reduce import (amax, amin, argmax, argmin, argsort, cumsum, lo
 from minigrad.ops.special import erf
 from minigrad.ops.reduce import any, all  # noqa: E402  (after the builtins they shadow)
 
-_tensor.install(ops=sys.modules[__name__])
+install(ops=sys.modules[__name__])
