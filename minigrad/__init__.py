@@ -23,9 +23,14 @@ from minigrad.functions import (abs, acos, add, arccos, arcsin, arctan, asin, at
                                 log2, log10, matmul, maximum, minimum, mul, multiply, neg,
                                 negative, pow, reciprocal, relu, rsqrt, sigmoid, sign, sin, sinh,
                                 sqrt, square, sub, subtract, tan, tanh)
-from minigrad.ops import (all, any, argmax, argmin, clone, concatenate, eq, flatten, ge, gt,
-                          isfinite, isinf, isnan, le, lt, masked_fill, max, mean, min, ne, permute,
-                          reshape, round, squeeze, stack, sum, transpose, unsqueeze, var, where)
+from minigrad.ops import (all, amax, amin, any, argmax, argmin, argsort, bitwise_and,
+                          bitwise_not, bitwise_or, bitwise_xor, bmm, chunk, clone,
+                          concatenate, cumsum, dot, eq, flatten, floor_divide, gather, ge, gt,
+                          index_select, isfinite, isinf, isnan, le, log_softmax, logical_and,
+                          logical_not, logical_or, logical_xor, logsumexp, lt, masked_fill, max,
+                          mean, min, mm, ne, norm, outer, permute, prod, remainder, repeat,
+                          reshape, round, softmax, sort, split, squeeze, stack, std, sum, topk,
+                          transpose, unbind, unsqueeze, var, where)
 from minigrad.serialization import load, save
 from minigrad import cuda, data, datasets, nn, optim, utils
 
@@ -39,10 +44,6 @@ def is_tensor(obj: object) -> builtins.bool:
 
 def numel(t: Tensor) -> builtins.int:
     return t.numel()
-
-
-def argsort(t: Tensor, dim: builtins.int = -1, descending: builtins.bool = False) -> Tensor:
-    return t.argsort(dim, descending)
 
 
 def allclose(a: Tensor, b: Tensor, rtol: builtins.float = 1e-5,

@@ -449,10 +449,13 @@ class Tensor:
     def __neg__(self) -> "Tensor": return _ops.neg(self)
     def __pos__(self) -> "Tensor": return self
     def __abs__(self) -> "Tensor": return _ops.abs(self)
-    def __invert__(self) -> "Tensor": return _ops.logical_not(self)
-    def __and__(self, other: Operand) -> "Tensor": return _ops.logical_and(self, other)
-    def __or__(self, other: Operand) -> "Tensor": return _ops.logical_or(self, other)
-    def __xor__(self, other: Operand) -> "Tensor": return _ops.logical_xor(self, other)
+    def __invert__(self) -> "Tensor": return _ops.bitwise_not(self)
+    def __and__(self, other: Operand) -> "Tensor": return _ops.bitwise_and(self, other)
+    def __or__(self, other: Operand) -> "Tensor": return _ops.bitwise_or(self, other)
+    def __xor__(self, other: Operand) -> "Tensor": return _ops.bitwise_xor(self, other)
+    def logical_not(self) -> "Tensor": return _ops.logical_not(self)
+    def logical_and(self, other: Operand) -> "Tensor": return _ops.logical_and(self, other)
+    def logical_or(self, other: Operand) -> "Tensor": return _ops.logical_or(self, other)
     __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
 
     # in place: ``t += x`` changes t's memory (see minigrad.ops.inplace for the rules)

@@ -77,7 +77,8 @@ def _numeric(fn: Callable[..., Any], args: list[Any], wrt: list[Tensor], eps: fl
             minus = flat_outputs()
             flat[i] = original
             columns.append((plus - minus) / (2 * eps))
-        jac.append(xp.stack(columns, axis=1) if columns else xp.zeros((0, 0)))
+        jac.append(xp.stack(columns, axis=1) if columns else
+                   xp.zeros((flat_outputs().size, 0)))  # an empty input: no columns
     return jac
 
 

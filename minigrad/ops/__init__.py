@@ -6,7 +6,8 @@ import sys
 
 from minigrad.tensor import install
 from minigrad.ops import elementwise, inplace, linalg, movement, reduce, special
-from minigrad.ops.elementwise import (abs, acos, add, asin, atan, ceil, clamp, clip, clone, cos,
+from minigrad.ops.elementwise import (abs, acos, add, asin, atan, bitwise_and, bitwise_not,
+                                      bitwise_or, bitwise_xor, ceil, clamp, clip, clone, cos,
                                       cosh, div, eq, exp, expm1, floor, floor_divide, floating,
                                       ge, gt, isfinite, isinf, isnan, le, log, log1p, log2, log10,
                                       logical_and,

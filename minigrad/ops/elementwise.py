@@ -281,9 +281,11 @@ def round(a: Tensor, decimals: int = 0) -> Tensor:
 
 
 def floor_divide(a: Operand, b: Operand) -> Tensor:
-    """``a // b`` (rounding toward minus infinity, as PyTorch's ``//``); no gradient."""
+    """``a // b`` (rounding toward minus infinity, as PyTorch's ``//``); a step function,
+    so its gradient is zero."""
     a, b = operands(a, b)
-    return wrap(_broadcasting(lambda x, y: x // y, a, b, "floor_divide"), a.device)
+    return record(_broadcasting(lambda x, y: x // y, a, b, "floor_divide"), a.device, (a, b),
+                  lambda g, out: (g * 0, g * 0))
 
 
 def remainder(a: Operand, b: Operand) -> Tensor:
@@ -380,28 +382,37 @@ def clone(a: Tensor) -> Tensor:
     return record(a.array.copy(), a.device, (a,), lambda g, out: (g,))
 
 
-# --- logical ops on boolean tensors: no gradient ------------------------------------------
+# --- bitwise and logical ops: no gradient -------------------------------------------------
 
-def logical_not(a: Tensor) -> Tensor:
+def bitwise_not(a: Tensor) -> Tensor:
     """``~a``: logical not of a boolean tensor, bitwise not of an integer one."""
-    if a.array.dtype.kind == "f":
+    if a.array.dtype.kind in "fc":
         raise TypeError(f"~ (bitwise not) needs a boolean or integer tensor, got {a.dtype}")
     return wrap(~a.array, a.device)
 
 
-def _logical(fn: Any, name: str) -> Any:
-    def logical(a: Operand, b: Operand) -> Tensor:
+def _elementwise_no_grad(fn: Any, name: str, integers_only: bool) -> Any:
+    def op(a: Operand, b: Operand) -> Tensor:
         a, b = operands(a, b)
-        if a.array.dtype.kind == "f" or b.array.dtype.kind == "f":
-            raise TypeError(f"{name} needs boolean or integer tensors, got {a.dtype} and {b.dtype}")
+        if integers_only and (a.array.dtype.kind in "fc" or b.array.dtype.kind in "fc"):
+            raise TypeError(f"{name} needs boolean or integer tensors, got {a.dtype} and "
+                            f"{b.dtype}")
         return wrap(_broadcasting(fn, a, b, name), a.device)
-    logical.__name__ = name
-    return logical
+    op.__name__ = op.__qualname__ = name
+    return op
 
 
-logical_and = _logical(lambda x, y: x & y, "logical_and")
-logical_or = _logical(lambda x, y: x | y, "logical_or")
-logical_xor = _logical(lambda x, y: x ^ y, "logical_xor")
+bitwise_and = _elementwise_no_grad(lambda x, y: x & y, "bitwise_and", integers_only=True)
+bitwise_or = _elementwise_no_grad(lambda x, y: x | y, "bitwise_or", integers_only=True)
+bitwise_xor = _elementwise_no_grad(lambda x, y: x ^ y, "bitwise_xor", integers_only=True)
+logical_and = _elementwise_no_grad(backend.numpy.logical_and, "logical_and", False)
+logical_or = _elementwise_no_grad(backend.numpy.logical_or, "logical_or", False)
+logical_xor = _elementwise_no_grad(backend.numpy.logical_xor, "logical_xor", False)
+
+
+def logical_not(a: Tensor) -> Tensor:
+    """True where ``a`` is zero (or False), for any dtype."""
+    return wrap(backend.xp(a.device).logical_not(a.array), a.device)
 
 
 def isnan(a: Tensor) -> Tensor:

@@ -52,6 +52,10 @@ def apply_(t: Tensor, op: Callable[..., Tensor], name: str, *args: Any) -> Tenso
 
 
 def _write(t: Tensor, array: Any, name: str) -> None:
+    if not getattr(t.array.flags, "writeable", True):
+        raise RuntimeError(f"{name}: the tensor written in place is a broadcast view (from "
+                           "expand or broadcast_to): several of its elements share one memory "
+                           "location. Call .clone() first")
     if array.shape != t.array.shape:
         raise ShapeError(f"{name}: the result has shape {array.shape}, which does not match the "
                          f"shape {t.shape} of the tensor written in place (broadcasting may "

@@ -70,3 +70,10 @@ def test_a_non_contiguous_input_is_perturbed_for_real():
     assert gradcheck(lambda t: (t * t).sum(dim=0), (x,))
     with pytest.raises(GradcheckError):
         gradcheck(lambda t: record(t.array * 2, t.device, (t,), lambda g, out: (g * 3.0,)), (x,))
+
+
+def test_empty_inputs_and_outputs_are_checked_too():
+    empty = mg.zeros(0, 3, dtype=mg.float64, requires_grad=True)
+    x = mg.tensor([0.5, 1.5, -1.0], dtype=mg.float64, requires_grad=True)
+    assert gradcheck(lambda e, t: (e.sum(dim=0) + t * t), (empty, x))
+    assert gradgradcheck(lambda e: e * e, (empty,))

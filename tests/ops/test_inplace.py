@@ -274,3 +274,12 @@ def test_uses_of_a_view_from_before_the_change_stay_correct():
     h.mul_(2.0)
     (first + h.sum()).backward()
     np.testing.assert_allclose(x.grad.numpy(), [9.0, 6.0])
+
+
+def test_writing_into_a_broadcast_view_is_refused_clearly():
+    wide = mg.ones(3, 1).expand(3, 4)
+    with pytest.raises(RuntimeError, match="broadcast view"):
+        wide.add_(1.0)
+    copy = wide.clone()
+    copy.add_(1.0)
+    assert copy.tolist() == [[2.0] * 4] * 3
