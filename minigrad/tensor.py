@@ -608,12 +608,15 @@ class Tensor:
         return _ops.any(self, dim, keepdim, **kw)
     def all(self, dim: Dims = None, keepdim: bool = False, **kw: Any) -> "Tensor":
         return _ops.all(self, dim, keepdim, **kw)
-    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:
-        return _ops.topk(self, k, dim, largest, sorted)
-    def sort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> Any:
-        return _ops.sort(self, dim, descending, stable)
-    def argsort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> "Tensor":
-        return _ops.sort(self, dim, descending, stable).indices
+    def topk(self, k: int, dim: int | None = None, largest: bool = True, sorted: bool = True,
+             **kw: Any) -> Any:
+        return _ops.topk(self, k, dim, largest, sorted, **kw)
+    def sort(self, dim: int | None = None, descending: bool = False, stable: bool = False,
+             **kw: Any) -> Any:
+        return _ops.sort(self, dim, descending, stable, **kw)
+    def argsort(self, dim: int | None = None, descending: bool = False, stable: bool = False,
+                **kw: Any) -> "Tensor":
+        return _ops.argsort(self, dim, descending, stable, **kw)
 
     # --- products ------------------------------------------------------------------------
     def matmul(self, other: "Tensor") -> "Tensor": return _ops.matmul(self, other)
@@ -640,21 +643,28 @@ class Tensor:
     def mT(self) -> "Tensor": return _ops.transpose(self, -1, -2)
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> "Tensor":
         return _ops.flatten(self, start_dim, end_dim)
-    def squeeze(self, dim: int | None = None) -> "Tensor": return _ops.squeeze(self, dim)
-    def unsqueeze(self, dim: int) -> "Tensor": return _ops.unsqueeze(self, dim)
+    def squeeze(self, dim: int | None = None, **kw: Any) -> "Tensor":
+        return _ops.squeeze(self, dim, **kw)
+    def unsqueeze(self, dim: int | None = None, **kw: Any) -> "Tensor":
+        return _ops.unsqueeze(self, dim, **kw)
     def expand(self, *sizes: Any) -> "Tensor": return _ops.expand(self, *sizes)
     def expand_as(self, other: "Tensor") -> "Tensor": return _ops.expand(self, other.shape)
     def broadcast_to(self, *shape: Any) -> "Tensor": return _ops.broadcast_to(self, *shape)
     def sum_to(self, shape: tuple[int, ...]) -> "Tensor": return _ops.sum_to(self, shape)
     def repeat(self, *sizes: Any) -> "Tensor": return _ops.repeat(self, *sizes)
-    def split(self, split_size_or_sections: Any, dim: int = 0) -> tuple["Tensor", ...]:
-        return _ops.split(self, split_size_or_sections, dim)
-    def chunk(self, chunks: int, dim: int = 0) -> tuple["Tensor", ...]:
-        return _ops.chunk(self, chunks, dim)
-    def unbind(self, dim: int = 0) -> tuple["Tensor", ...]: return _ops.unbind(self, dim)
-    def gather(self, dim: int, index: "Tensor") -> "Tensor": return _ops.gather(self, dim, index)
-    def index_select(self, dim: int, index: "Tensor") -> "Tensor":
-        return _ops.index_select(self, dim, index)
+    def split(self, split_size_or_sections: Any, dim: int | None = None,
+              **kw: Any) -> tuple["Tensor", ...]:
+        return _ops.split(self, split_size_or_sections, dim, **kw)
+    def chunk(self, chunks: int, dim: int | None = None, **kw: Any) -> tuple["Tensor", ...]:
+        return _ops.chunk(self, chunks, dim, **kw)
+    def unbind(self, dim: int | None = None, **kw: Any) -> tuple["Tensor", ...]:
+        return _ops.unbind(self, dim, **kw)
+    def gather(self, dim: int | None = None, index: "Tensor | None" = None,
+               **kw: Any) -> "Tensor":
+        return _ops.gather(self, dim, index, **kw)
+    def index_select(self, dim: int | None = None, index: "Tensor | None" = None,
+                     **kw: Any) -> "Tensor":
+        return _ops.index_select(self, dim, index, **kw)
 
 
 _TYPE_NAMES = {"float32": "minigrad.FloatTensor", "float64": "minigrad.DoubleTensor",

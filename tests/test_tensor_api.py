@@ -198,3 +198,25 @@ def test_gradients_accumulate_into_the_same_grad_tensor():
     w.grad.zero_()
     (w * 1).sum().backward()
     assert w.grad is grad and grad.tolist() == [1.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("name, call", [
+    ("sum", lambda x, kw: x.sum(**kw)), ("mean", lambda x, kw: x.mean(**kw)),
+    ("prod", lambda x, kw: x.prod(**kw)), ("std", lambda x, kw: x.std(**kw)),
+    ("var", lambda x, kw: x.var(**kw)), ("amax", lambda x, kw: x.amax(**kw)),
+    ("logsumexp", lambda x, kw: x.logsumexp(**kw)), ("cumsum", lambda x, kw: x.cumsum(**kw)),
+    ("argmax", lambda x, kw: x.argmax(**kw)), ("softmax", lambda x, kw: x.softmax(**kw)),
+    ("log_softmax", lambda x, kw: mg.nn.functional.log_softmax(x, **kw)),
+    ("squeeze", lambda x, kw: x.unsqueeze(**kw).squeeze(**kw)),
+    ("split", lambda x, kw: mg.cat(x.split(1, **kw), **kw)),
+    ("chunk", lambda x, kw: mg.stack(x.chunk(3, **kw), **kw)),
+    ("unbind", lambda x, kw: mg.stack(x.unbind(**kw), **kw)),
+    ("sort", lambda x, kw: x.sort(**kw).values), ("topk", lambda x, kw: x.topk(2, **kw).values),
+    ("index_select", lambda x, kw: x.index_select(index=mg.tensor([2, 0]), **kw)),
+    ("gather", lambda x, kw: x.gather(index=mg.tensor([[0], [2]]), **kw)),
+])
+def test_every_dim_argument_also_takes_numpys_axis(name, call):
+    x = mg.tensor([[1.0, 5.0, 3.0], [4.0, 2.0, 6.0]])
+    np.testing.assert_allclose(call(x, {"dim": 1}).numpy(), call(x, {"axis": 1}).numpy())
+    with pytest.raises(TypeError, match="dim or axis"):
+        call(x, {"dim": 1, "axis": 1})

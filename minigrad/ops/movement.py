@@ -22,6 +22,13 @@ def _shape_arg(shape: tuple[Any, ...]) -> tuple[int, ...]:
     return tuple(shape)
 
 
+def dim_or_axis(name: str, dim: Any, axis: Any, default: Any = 0) -> Any:
+    """PyTorch's ``dim`` or NumPy's ``axis`` (not both); ``default`` when neither is given."""
+    if axis is not None and dim is not None:
+        raise TypeError(f"{name}: pass dim or axis, not both")
+    return axis if axis is not None else dim if dim is not None else default
+
+
 def normalize_axis(axis: int, ndim: int) -> int:
     if not -ndim <= axis < max(ndim, 1):
         raise ShapeError(f"axis {axis} is out of range for a tensor with {ndim} dimensions")
@@ -106,12 +113,16 @@ def flatten(a: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     return reshape(a, a.shape[:start] + (-1,) + a.shape[end + 1:])
 
 
-def unsqueeze(a: Tensor, dim: int) -> Tensor:
+def unsqueeze(a: Tensor, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+    dim = dim_or_axis("unsqueeze", dim, axis, None)
+    if dim is None:
+        raise TypeError("unsqueeze needs the position of the new dimension (dim)")
     dim = normalize_axis(dim, a.ndim + 1)
     return reshape(a, a.shape[:dim] + (1,) + a.shape[dim:])
 
 
-def squeeze(a: Tensor, dim: int | None = None) -> Tensor:
+def squeeze(a: Tensor, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+    dim = dim_or_axis("squeeze", dim, axis, None)
     if dim is None:
         return reshape(a, tuple(n for n in a.shape if n != 1))
     dim = normalize_axis(dim, a.ndim)
@@ -282,11 +293,15 @@ def _along(index: Any, dim: int, xp: Any) -> tuple[Any, ...]:
     return tuple(parts)
 
 
-def gather(input: Tensor, dim: int, index: Any, *, sparse_grad: bool = False) -> Tensor:
+def gather(input: Tensor, dim: int | None = None, index: Any = None, *, sparse_grad: bool = False,
+           axis: int | None = None) -> Tensor:
     """``out[i][j][k] = input[index[i][j][k]][j][k]`` for ``dim=0`` (and likewise for other
     dims), PyTorch's ``gather``: ``index`` has input's number of dimensions and is no larger
     than it along the others; the result has index's shape. Backward: the gradient is
     scattered back, repeated indices accumulating (:func:`scatter_add_into_zeros`)."""
+    dim = dim_or_axis("gather", dim, axis, None)
+    if dim is None or index is None:
+        raise TypeError("gather needs dim and index")
     index = _index_tensor(index, input, "gather")
     x, idx = input.array, index.array
     if input.ndim == 0:  # a 0-d input is gathered as a vector of one element
@@ -319,9 +334,13 @@ def scatter_add_into_zeros(values: Tensor, dim: int, index: Tensor,
                   lambda g, out: (gather(g, dim, index),))
 
 
-def index_select(input: Tensor, dim: int, index: Any) -> Tensor:
+def index_select(input: Tensor, dim: int | None = None, index: Any = None, *,
+                 axis: int | None = None) -> Tensor:
     """The entries of ``input`` at the positions ``index`` (1-D) along ``dim``; repeats are
     allowed and accumulate in the gradient. A copy, as in PyTorch."""
+    dim = dim_or_axis("index_select", dim, axis, None)
+    if dim is None or index is None:
+        raise TypeError("index_select needs dim and index")
     index = _index_tensor(index, input, "index_select")
     if index.ndim > 1:
         raise ShapeError(f"index_select: index must be 1-D (or 0-d), got shape {index.shape}")
@@ -341,12 +360,13 @@ def index_select(input: Tensor, dim: int, index: Any) -> Tensor:
 
 # --- splitting ----------------------------------------------------------------------------
 
-def split(a: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+def split(a: Tensor, split_size_or_sections: Any, dim: int | None = None, *,
+          axis: int | None = None) -> tuple[Tensor, ...]:
     """Views of consecutive pieces of ``a`` along ``dim``: of ``split_size`` each (the last
     may be smaller), or of the sizes in the list ``sections``, which must add up to the size."""
     if a.ndim == 0:
         raise ShapeError("split expects a tensor with at least one dimension, got a 0-d tensor")
-    dim = dim_arg(dim, a.ndim, "split")
+    dim = dim_arg(dim_or_axis("split", dim, axis), a.ndim, "split")
     n = a.shape[dim]
     size = split_size_or_sections
     if isinstance(size, bool):
@@ -380,7 +400,8 @@ def _pieces(a: Tensor, dim: int, sizes: Sequence[int]) -> tuple[Tensor, ...]:
     return tuple(getitem(a, lead + (slice(lo, hi),)) for lo, hi in zip(bounds, bounds[1:]))
 
 
-def chunk(a: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+def chunk(a: Tensor, chunks: int, dim: int | None = None, *,
+          axis: int | None = None) -> tuple[Tensor, ...]:
     """``a`` split into at most ``chunks`` views of ceil(size / chunks) along ``dim`` (the
     last may be smaller, and there may be fewer than ``chunks``), as PyTorch's ``chunk``."""
     if a.ndim == 0:
@@ -388,35 +409,28 @@ def chunk(a: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     if isinstance(chunks, bool) or not hasattr(chunks, "__index__") or operator.index(chunks) <= 0:
         raise ValueError(f"chunk: chunks must be an int greater than 0, got {chunks!r}")
     chunks = operator.index(chunks)
-    dim = dim_arg(dim, a.ndim, "chunk")
+    dim = dim_arg(dim_or_axis("chunk", dim, axis), a.ndim, "chunk")
     n = a.shape[dim]
     if n == 0:  # PyTorch: ``chunks`` empty pieces
         return _pieces(a, dim, [0] * chunks)
     return split(a, -(-n // chunks), dim)
 
 
-def unbind(a: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
+def unbind(a: Tensor, dim: int | None = None, *, axis: int | None = None) -> tuple[Tensor, ...]:
     """The slices of ``a`` along ``dim``, each without that dimension, as views."""
     if a.ndim == 0:
         raise ShapeError("unbind: dim 0 is out of range for a 0-d tensor (it has no dimensions)")
-    dim = dim_arg(dim, a.ndim, "unbind")
+    dim = dim_arg(dim_or_axis("unbind", dim, axis), a.ndim, "unbind")
     lead = (slice(None),) * dim
     return tuple(getitem(a, lead + (i,)) for i in range(a.shape[dim]))
 
 
 # --- joining ------------------------------------------------------------------------------
 
-def _dim_or_axis(name: str, dim: int | None, axis: int | None) -> int:
-    """PyTorch's ``dim`` or NumPy's ``axis`` (not both); 0 when neither is given."""
-    if axis is not None and dim is not None:
-        raise TypeError(f"{name}: pass dim or axis, not both")
-    return axis if axis is not None else dim if dim is not None else 0
-
-
 def concatenate(tensors: Sequence[Tensor], dim: int | None = None, *,
                 axis: int | None = None) -> Tensor:
     """The tensors joined along ``dim`` (PyTorch's ``cat``; NumPy's ``axis=`` works too)."""
-    axis = _dim_or_axis("concatenate", dim, axis)
+    axis = dim_or_axis("concatenate", dim, axis)
     tensors = list(tensors)
     if not tensors:
         raise ValueError("concatenate needs at least one tensor")
@@ -441,7 +455,7 @@ def concatenate(tensors: Sequence[Tensor], dim: int | None = None, *,
 def stack(tensors: Sequence[Tensor], dim: int | None = None, *,
           axis: int | None = None) -> Tensor:
     """The tensors, all of one shape, joined along a new dimension ``dim`` (or ``axis=``)."""
-    axis = _dim_or_axis("stack", dim, axis)
+    axis = dim_or_axis("stack", dim, axis)
     tensors = list(tensors)
     if not tensors:
         raise ValueError("stack needs at least one tensor")

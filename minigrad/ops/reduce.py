@@ -19,8 +19,8 @@ from typing import Any
 
 from minigrad import backend
 from minigrad.ops.elementwise import abs, floating, maximum, minimum, sign, sqrt, where
-from minigrad.ops.movement import (broadcast_to, dim_arg, gather, getitem, normalize_axis,
-                                   reshape, to_dtype)
+from minigrad.ops.movement import (broadcast_to, dim_arg, dim_or_axis, gather, getitem,
+                                   normalize_axis, reshape, to_dtype)
 from minigrad.tensor import Tensor, wrap, record
 
 Axis = "int | tuple[int, ...] | None"
@@ -393,11 +393,12 @@ def _argsort(x: Any, dim: int, descending: bool, xp: Any) -> Any:
     return (x.shape[dim] - 1) - xp.argsort(x[flip], axis=dim, **stable)[flip]
 
 
-def sort(a: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Any:
+def sort(a: Tensor, dim: int | None = None, descending: bool = False, stable: bool = False, *,
+         axis: int | None = None) -> Any:
     """The values of ``a`` sorted along ``dim`` and the positions they came from, as the
     named tuple (values, indices). The sort is always stable (``stable`` is accepted);
     NaN sorts as the largest value, as in PyTorch. The gradient flows through the values."""
-    d = dim_arg(dim, a.ndim, "sort")
+    d = dim_arg(dim_or_axis("sort", dim, axis, -1), a.ndim, "sort")
     flat = a if a.ndim else reshape(a, (1,))
     index = _argsort(flat.array, d, descending, backend.xp(a.device)).astype(backend.int64)
     values = gather(flat, d, wrap(index, a.device))
@@ -406,19 +407,21 @@ def sort(a: Tensor, dim: int = -1, descending: bool = False, stable: bool = Fals
     return return_types.sort(_named(values, "SortBackward0"), wrap(index, a.device))
 
 
-def argsort(a: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
+def argsort(a: Tensor, dim: int | None = None, descending: bool = False, stable: bool = False,
+            *, axis: int | None = None) -> Tensor:
     """The indices that sort ``a`` along ``dim`` (:func:`sort`'s indices)."""
-    return sort(a, dim, descending, stable).indices
+    return sort(a, dim, descending, stable, axis=axis).indices
 
 
-def topk(a: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:
+def topk(a: Tensor, k: int, dim: int | None = None, largest: bool = True, sorted: bool = True, *,
+         axis: int | None = None) -> Any:
     """The ``k`` largest (or smallest) entries along ``dim`` and their indices, as the named
     tuple (values, indices), in sorted order (also when ``sorted=False``, which allows any
     order). The gradient flows through the values."""
     if isinstance(k, bool) or not hasattr(k, "__index__"):
         raise TypeError(f"topk: k must be an int, got {type(k).__name__}")
     k = operator.index(k)
-    d = dim_arg(dim, a.ndim, "topk")
+    d = dim_arg(dim_or_axis("topk", dim, axis, -1), a.ndim, "topk")
     size = a.shape[d] if a.ndim else 1
     if not 0 <= k <= size:
         raise IndexError(f"topk: k={k} is out of range for dimension {d} of size {size} "
