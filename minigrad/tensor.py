@@ -861,13 +861,18 @@ def index_arrays(index: Any) -> Any:
 def constant(value: Any, like: Tensor) -> Tensor:
     """A number or array as a tensor on ``like``'s device, taking its dtype for numbers.
 
-    A float with an integer tensor gives the default float dtype, as in PyTorch.
+    PyTorch's rule: a number keeps the tensor's dtype unless it is of a higher kind (bool <
+    int < float), so an int with a boolean tensor gives int64 and a float with an integer
+    or boolean tensor gives the default float dtype.
     """
     if isinstance(value, (int, float, bool)):
-        if like.array.dtype.kind in "fc" or not isinstance(value, float):
-            dtype = like.array.dtype
-        else:
+        kind = like.array.dtype.kind
+        if isinstance(value, float) and kind not in "fc":
             dtype = backend.get_default_dtype()
+        elif kind == "b" and not isinstance(value, bool):
+            dtype = backend.int64
+        else:
+            dtype = like.array.dtype
         return wrap(backend.xp(like.device).asarray(value, dtype=dtype), like.device)
     array, device = to_array(value, None, like.device)
     return wrap(array, device)

@@ -220,3 +220,14 @@ def test_every_dim_argument_also_takes_numpys_axis(name, call):
     np.testing.assert_allclose(call(x, {"dim": 1}).numpy(), call(x, {"axis": 1}).numpy())
     with pytest.raises(TypeError, match="dim or axis"):
         call(x, {"dim": 1, "axis": 1})
+
+
+def test_python_numbers_promote_as_in_pytorch():
+    flags = [mg.tensor(True), mg.tensor(True), mg.tensor(False)]
+    count = sum(flags)          # 0 + bool tensors: counts, not logical or
+    assert count.dtype == mg.int64 and count.item() == 2
+    assert (count / 4).dtype == mg.float32 and (count / 4).item() == 0.5
+    assert (mg.tensor([1, 2]) / 2).tolist() == [0.5, 1.0]
+    assert (mg.tensor([1, 2]) / mg.tensor([2, 4])).dtype == mg.float32
+    assert (mg.tensor([True]) + 1).dtype == mg.int64 and (mg.tensor([True]) * 2.5).dtype == mg.float32
+    assert (mg.tensor([1, 2]) * 3).dtype == mg.int64 and (mg.tensor([3]) // 2).tolist() == [1]

@@ -75,7 +75,10 @@ def mul(a: Operand, b: Operand) -> Tensor:
 
 
 def div(a: Operand, b: Operand) -> Tensor:
+    """``a / b``, true division: integer operands give the default float dtype (PyTorch)."""
     a, b = operands(a, b)
+    if a.array.dtype.kind not in "fc" and b.array.dtype.kind not in "fc":
+        a, b = floating(a), floating(b)
     need_a, need_b = a.requires_grad, b.requires_grad
     return record(_broadcasting(_div, a, b, "div"), a.device, (a, b),
                   lambda g, out: (g / b if need_a else None,
