@@ -41,6 +41,10 @@ def ones(*shape: Any, dtype: Any = None, device: str | None = None,
 
 def full(shape: Any, fill_value: float, dtype: Any = None, device: str | None = None,
          requires_grad: bool = False) -> Tensor:
+    """A tensor of ``shape`` holding ``fill_value``; without ``dtype``, the value's kind
+    chooses it as in PyTorch (bool, int64, or the default float dtype)."""
+    if dtype is None and isinstance(fill_value, (bool, int)):
+        dtype = backend.bool_ if isinstance(fill_value, bool) else backend.int64
     return _filled("full", (shape,), dtype, device, requires_grad, fill_value)
 
 

@@ -231,3 +231,8 @@ def test_python_numbers_promote_as_in_pytorch():
     assert (mg.tensor([1, 2]) / mg.tensor([2, 4])).dtype == mg.float32
     assert (mg.tensor([True]) + 1).dtype == mg.int64 and (mg.tensor([True]) * 2.5).dtype == mg.float32
     assert (mg.tensor([1, 2]) * 3).dtype == mg.int64 and (mg.tensor([3]) // 2).tolist() == [1]
+
+
+def test_full_takes_its_dtype_from_the_value():
+    assert mg.full((2,), 7).dtype == mg.int64 and mg.full((2,), 7.0).dtype == mg.float32
+    assert mg.full((1,), True).dtype == mg.bool and mg.full((1,), 7, dtype=mg.float64).dtype == mg.float64
