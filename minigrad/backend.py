@@ -8,7 +8,10 @@ with one message that says what to install.
 """
 from __future__ import annotations
 
+import json
+import operator
 import os
+import secrets
 from types import ModuleType
 from typing import Any
 
@@ -207,24 +210,173 @@ def get_default_device() -> device:
 
 
 # --- random numbers -----------------------------------------------------------------------
+#
+# One generator per device, made on first use from the global seed. A generator's state is
+# a 1-D uint8 array, as PyTorch's ``get_rng_state`` returns a ByteTensor: a JSON header
+# (format, device, the bit generator's state), a NUL byte, then raw bytes where the state
+# is an opaque device buffer (CuPy's). It is an ordinary array, so ``mg.save`` stores it.
+
+SEED_RANGE = (-(2 ** 63), 2 ** 64 - 1)  # PyTorch's; a negative seed counts back from 2**64
+_RNG_FORMAT = "minigrad-rng-v1"
+_HOST_BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
 
 _seed: int | None = None
 _generators: dict[str, Any] = {}
 
 
+def check_seed(seed: Any) -> int:
+    """``seed`` as an int in [0, 2**64), as PyTorch reads seeds (negative ones wrap)."""
+    if isinstance(seed, float) and seed.is_integer():
+        seed = int(seed)
+    try:
+        value = operator.index(seed)
+    except TypeError:
+        raise TypeError(f"a seed must be an int, got {type(seed).__name__} {seed!r}") from None
+    low, high = SEED_RANGE
+    if not low <= value <= high:
+        raise ValueError(f"a seed must be in [{low}, {high}], got {value}")
+    return value % 2 ** 64
+
+
+def fresh_seed() -> int:
+    """A seed from the operating system's entropy (what an unseeded program runs with)."""
+    return secrets.randbits(64)
+
+
 def manual_seed(seed: int) -> None:
     """Seed every device's random generator, so runs repeat exactly."""
     global _seed
-    _seed = int(seed)
+    _seed = check_seed(seed)
     _generators.clear()
+
+
+def initial_seed() -> int:
+    """The seed of the global generators: the last :func:`manual_seed`, or the one drawn
+    from the operating system when a program never seeds."""
+    global _seed
+    if _seed is None:
+        _seed = fresh_seed()
+    return _seed
+
+
+def new_generator(device: str, seed: int) -> Any:
+    """A fresh ``numpy``/``cupy`` ``Generator`` on ``device`` seeded with ``seed``."""
+    return xp(device).random.default_rng(check_seed(seed))
 
 
 def generator(device: str) -> Any:
     """The random generator of ``device`` (a ``numpy``/``cupy`` ``Generator``)."""
     gen = _generators.get(device)
     if gen is None:
-        gen = _generators[device] = xp(device).random.default_rng(_seed)
+        gen = _generators[device] = new_generator(device, initial_seed())
     return gen
+
+
+def get_rng_state(device: Any = "cpu") -> numpy.ndarray:
+    """The state of ``device``'s global generator, as a uint8 array (PyTorch's name)."""
+    device = normalize_device(device)
+    return generator_state(generator(device), device)
+
+
+def set_rng_state(state: Any, device: Any = "cpu") -> None:
+    """Restore ``device``'s global generator to ``state`` (from :func:`get_rng_state`), so
+    the draws that followed it then repeat exactly."""
+    device = normalize_device(device)
+    _generators[device] = set_generator_state(generator(device), state, device)
+
+
+def generator_state(gen: Any, device: str) -> numpy.ndarray:
+    """The state of the ``numpy``/``cupy`` generator ``gen`` of ``device``, as uint8."""
+    if device == "cpu":
+        header = {"format": _RNG_FORMAT, "device": "cpu",
+                  "state": _to_json(gen.bit_generator.state)}
+        payload = b""
+    else:
+        bit_generator = gen.bit_generator
+        raw = getattr(bit_generator, "_state", None)
+        if raw is None or not hasattr(raw, "nbytes"):
+            raise NotImplementedError(
+                f"this CuPy's {type(bit_generator).__name__} generator does not expose its "
+                "state; get_rng_state(\"cuda\") needs CuPy's Generator API (CuPy >= 9)")
+        header = {"format": _RNG_FORMAT, "device": "cuda",
+                  "bit_generator": type(bit_generator).__name__, "nbytes": int(raw.nbytes)}
+        payload = to_numpy(raw).tobytes()
+    encoded = json.dumps(header, separators=(",", ":")).encode("ascii") + b"\0" + payload
+    return numpy.frombuffer(encoded, dtype=uint8).copy()
+
+
+def set_generator_state(gen: Any, state: Any, device: str) -> Any:
+    """Put ``state`` (from :func:`generator_state`) into ``gen``; returns the generator to use
+    from now on (``gen`` itself, or a new one where the state is of another bit generator)."""
+    header, payload = _parse_state(state, device)
+    if device == "cpu":
+        bit_state = _from_json(header["state"])
+        name = bit_state.get("bit_generator") if isinstance(bit_state, dict) else None
+        if name not in _HOST_BIT_GENERATORS:
+            raise ValueError(f"RNG state of an unknown bit generator {name!r}")
+        if type(gen.bit_generator).__name__ != name:
+            gen = numpy.random.Generator(getattr(numpy.random, name)())
+        try:
+            gen.bit_generator.state = bit_state
+        except (TypeError, ValueError, KeyError) as exc:
+            raise ValueError(f"corrupt RNG state for {name}: {exc}") from None
+        return gen
+    bit_generator = gen.bit_generator
+    raw = getattr(bit_generator, "_state", None)
+    if header.get("bit_generator") != type(bit_generator).__name__ or raw is None \
+            or header.get("nbytes") != raw.nbytes or len(payload) != raw.nbytes:
+        raise ValueError(f"RNG state of a {header.get('bit_generator')} generator of "
+                         f"{header.get('nbytes')} bytes does not fit this GPU's "
+                         f"{type(bit_generator).__name__} generator"
+                         f"{'' if raw is None else f' of {raw.nbytes} bytes'}")
+    raw[...] = xp(device).asarray(numpy.frombuffer(payload, dtype=raw.dtype))
+    return gen
+
+
+def _parse_state(state: Any, device: str) -> tuple[dict[str, Any], bytes]:
+    if hasattr(state, "array") and not is_array(state):  # a Tensor
+        state = state.array
+    if is_array(state):
+        if state.dtype != uint8 or state.ndim != 1:
+            raise TypeError(f"an RNG state is a 1-D uint8 array or tensor (as get_rng_state "
+                            f"returns), got {state.dtype} of shape {tuple(state.shape)}")
+        data = to_numpy(state).tobytes()
+    elif isinstance(state, (bytes, bytearray)):
+        data = bytes(state)
+    else:
+        raise TypeError(f"an RNG state is a uint8 tensor or array (as get_rng_state returns), "
+                        f"got {type(state).__name__}")
+    text, _, payload = data.partition(b"\0")
+    try:
+        header = json.loads(text.decode("ascii"))
+    except (UnicodeDecodeError, ValueError):
+        header = None
+    if not isinstance(header, dict) or header.get("format") != _RNG_FORMAT:
+        raise ValueError(f"not an RNG state made by get_rng_state ({len(data)} bytes that do "
+                         "not start with its header)")
+    if header.get("device") != device:
+        raise ValueError(f"this is the RNG state of a {header.get('device')!r} generator; it "
+                         f"cannot be set on {device!r}")
+    return header, payload
+
+
+def _to_json(value: Any) -> Any:
+    """A bit generator's state (dicts of ints, strings and arrays) as JSON-ready data."""
+    if isinstance(value, dict):
+        return {str(k): _to_json(v) for k, v in value.items()}
+    if isinstance(value, numpy.ndarray):
+        return {"__ndarray__": value.tolist(), "dtype": value.dtype.str}
+    if isinstance(value, numpy.generic):
+        return value.item()
+    return value
+
+
+def _from_json(value: Any) -> Any:
+    if isinstance(value, dict):
+        if "__ndarray__" in value:
+            return numpy.asarray(value["__ndarray__"], dtype=numpy.dtype(value["dtype"]))
+        return {k: _from_json(v) for k, v in value.items()}
+    return value
 
 
 if os.environ.get("MINIGRAD_DEVICE"):
