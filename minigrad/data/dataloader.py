@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterator, Sequence
 from minigrad import backend
 from minigrad.creation import tensor
 from minigrad.data.dataset import Dataset, TensorDataset
-from minigrad.data.random import host_generator
+from minigrad.data.random import check_generator, host_generator
 from minigrad.errors import ShapeError
 from minigrad.ops import stack
 from minigrad.tensor import Tensor, wrap
@@ -39,9 +39,10 @@ def default_collate(samples: Sequence[Any]) -> Any:
 class DataLoader:
     """Iterate over ``dataset`` in mini-batches of ``batch_size`` samples.
 
-    ``shuffle=True`` draws a new order every epoch (from a private generator when ``seed`` is
-    given, else from the global one seeded by ``mg.manual_seed``); ``drop_last=True`` skips
-    a last, smaller batch. Batches are tuples of tensors for TensorDataset (like PyTorch),
+    ``shuffle=True`` draws a new order every epoch: from ``generator`` (an ``mg.Generator``)
+    when given, from a private generator when ``seed`` is given, else from the global one
+    seeded by ``mg.manual_seed`` (whose state ``mg.get_rng_state`` saves). ``drop_last=True``
+    skips a last, smaller batch. Batches are tuples of tensors for TensorDataset (like PyTorch),
     on ``device`` (None: where the data is). ``collate_fn`` turns a list of samples into a
     batch for other datasets (default: :func:`default_collate`).
 
@@ -51,15 +52,23 @@ class DataLoader:
     ``num_workers`` and ``pin_memory`` are accepted for PyTorch programs; batches are always
     made in this process (a gather per batch is faster than sending samples between
     processes), and memory is not pinned.
+
+    An empty dataset is refused when the loader is made (a ValueError naming it), rather than
+    giving epochs without batches.
     """
 
     def __init__(self, dataset: Dataset, batch_size: int = 1, shuffle: bool = False,
                  drop_last: bool = False, seed: int | None = None, device: str | None = None,
                  collate_fn: Callable[[list[Any]], Any] | None = None, num_workers: int = 0,
-                 pin_memory: bool = False) -> None:
+                 pin_memory: bool = False, generator: Any = None) -> None:
         if not (hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")):
             raise TypeError(f"DataLoader needs a dataset with __getitem__ and __len__, "
                             f"got {type(dataset).__name__}")
+        if len(dataset) == 0:
+            raise ValueError(f"DataLoader got an empty dataset ({_describe(dataset)} has 0 "
+                             "samples): there is nothing to batch")
+        if seed is not None and generator is not None:
+            raise ValueError("DataLoader: pass seed= or generator=, not both")
         if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
             raise ValueError(f"num_workers must be a non-negative int, got {num_workers!r}")
         self.dataset = dataset
@@ -69,6 +78,7 @@ class DataLoader:
         self.drop_last = bool(drop_last)
         self.device = None if device is None else backend.normalize_device(device)
         self.collate_fn = default_collate if collate_fn is None else collate_fn
+        self.generator = check_generator(generator)
         self._generator = None if seed is None else host_generator(seed)
         self._sources = None
         if isinstance(dataset, TensorDataset) and collate_fn is None:
@@ -90,7 +100,10 @@ class DataLoader:
         n = len(self.dataset)
         if not self.shuffle:
             return backend.xp("cpu").arange(n)
-        gen = self._generator if self._generator is not None else host_generator()
+        if self._generator is not None:
+            gen = self._generator
+        else:  # resolved each epoch: seeding or setting a generator's state replaces its own
+            gen = host_generator(generator=self.generator)
         return gen.permutation(n)
 
     def _batch_bounds(self) -> range:
@@ -124,6 +137,13 @@ def _to_device(batch: Any, device: str) -> Any:
     if isinstance(batch, (tuple, list)):
         return type(batch)(_to_device(b, device) for b in batch)
     return batch
+
+
+def _describe(dataset: Any) -> str:
+    """The dataset as a message names it: its own repr where it defines one, else its type."""
+    if type(dataset).__repr__ is not object.__repr__:
+        return repr(dataset)
+    return f"the {type(dataset).__name__}"
 
 
 def _positive_int(value: Any, name: str) -> int:

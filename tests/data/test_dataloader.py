@@ -153,3 +153,80 @@ def test_workers_and_pinning_are_accepted_and_batches_stay_the_same():
                                               pin_memory=True)] == plain
     with pytest.raises(ValueError, match="num_workers"):
         DataLoader(data, num_workers=-1)
+
+
+def test_an_empty_dataset_is_refused_at_construction_naming_it():
+    with pytest.raises(ValueError, match=r"empty dataset \(the TensorDataset has 0 samples\)"):
+        DataLoader(TensorDataset(mg.zeros(0, 3)), batch_size=4, shuffle=True)
+    with pytest.raises(ValueError, match=r"the _Squares has 0 samples"):
+        DataLoader(_Squares(0))
+
+    class Named(_Squares):
+        def __repr__(self):
+            return "Named(train split)"
+
+    with pytest.raises(ValueError, match=r"\(Named\(train split\) has 0 samples\)"):
+        DataLoader(Named(0))
+    from minigrad.data import Subset
+    with pytest.raises(ValueError, match="the Subset has 0 samples"):
+        DataLoader(Subset(_indexed_dataset(4), []))
+
+
+def test_a_generator_decides_the_order_and_repeats():
+    from minigrad.random import Generator
+    a = DataLoader(_indexed_dataset(30), batch_size=7, shuffle=True,
+                   generator=Generator().manual_seed(5))
+    b = DataLoader(_indexed_dataset(30), batch_size=7, shuffle=True,
+                   generator=Generator().manual_seed(5))
+    first = _epoch_labels(a)
+    mg.randn(50)  # global draws do not touch a generator's order
+    np.testing.assert_array_equal(first, _epoch_labels(b))
+    assert sorted(first.tolist()) == list(range(30))
+    assert not np.array_equal(first, _epoch_labels(a))  # the next epoch, a new order
+    state = a.generator.get_state()
+    next_epoch = _epoch_labels(a)
+    a.generator.set_state(state)
+    np.testing.assert_array_equal(_epoch_labels(a), next_epoch)
+    a.generator.manual_seed(5)  # reseeding restarts the orders
+    np.testing.assert_array_equal(_epoch_labels(a), first)
+
+
+def test_a_generator_leaves_the_global_state_alone():
+    from minigrad.random import Generator, get_rng_state
+    loader = DataLoader(_indexed_dataset(30), batch_size=8, shuffle=True,
+                        generator=Generator().manual_seed(0))
+    before = get_rng_state().numpy()
+    _epoch_labels(loader)
+    np.testing.assert_array_equal(get_rng_state().numpy(), before)
+
+
+def test_setting_the_global_state_repeats_the_global_order():
+    from minigrad.random import get_rng_state, set_rng_state
+    loader = DataLoader(_indexed_dataset(30), batch_size=8, shuffle=True)
+    _epoch_labels(loader)
+    state = get_rng_state()
+    expected = [_epoch_labels(loader) for _ in range(2)]
+    set_rng_state(state)
+    for order in expected:
+        np.testing.assert_array_equal(_epoch_labels(loader), order)
+
+
+def test_bad_generators_are_refused():
+    from minigrad.random import Generator
+    with pytest.raises(ValueError, match="seed= or generator=, not both"):
+        DataLoader(_indexed_dataset(4), shuffle=True, seed=1, generator=Generator())
+    with pytest.raises(TypeError, match="mg.Generator"):
+        DataLoader(_indexed_dataset(4), shuffle=True, generator=42)
+    numpy_gen = np.random.default_rng(3)  # a NumPy Generator is taken as it is
+    expected = np.random.default_rng(3).permutation(4)
+    loader = DataLoader(_indexed_dataset(4), batch_size=4, shuffle=True, generator=numpy_gen)
+    np.testing.assert_array_equal(_epoch_labels(loader), expected)
+
+
+@pytest.mark.gpu
+def test_a_gpu_generator_cannot_shuffle():
+    from minigrad.random import Generator
+    if not mg.cuda_is_available():
+        pytest.skip("no CUDA GPU with CuPy on this machine")
+    with pytest.raises(ValueError, match="on the CPU"):
+        DataLoader(_indexed_dataset(4), shuffle=True, generator=Generator("cuda"))
