@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterator, Sequence, Union
 from minigrad import backend
 from minigrad.grad_mode import ANOMALY, state as _grad_state
 from minigrad.backend import device as Device
-from minigrad.errors import DeviceError
+from minigrad.errors import DeviceError, ShapeError
 
 Backward = Callable[["Tensor", "Tensor"], Sequence["Tensor | None"]]
 Operand = Union["Tensor", float, int, bool]
@@ -150,7 +150,7 @@ class Tensor:
     _stamp: int
     # Rarely set, so kept out of the slots that every new tensor fills: a class default
     # answers until a tensor gets a value of its own.
-    grad: "Tensor | None" = None
+    _grad: "Tensor | None" = None
     _versions: VersionBox | None = None
     _retains_grad = False
     _history: "list[tuple[int, Tensor]] | None" = None  # see minigrad.ops.inplace
@@ -193,6 +193,28 @@ class Tensor:
         else:
             self.array, self.device = to_array(value, None, None)
         self._versions = None
+
+    @property
+    def grad(self) -> "Tensor | None":
+        """The gradient accumulated by ``backward()`` (None until then, or after zero_grad)."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: "Tensor | None") -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad must be a Tensor or None, got "
+                                f"{type(value).__name__}")
+            if value.shape != self.shape:
+                raise ShapeError(f"assigned grad has shape {value.shape}, but the tensor has "
+                                 f"shape {self.shape}")
+            if value.dtype != self.dtype:
+                raise TypeError(f"assigned grad has dtype {value.dtype}, but the tensor has "
+                                f"dtype {self.dtype}")
+            if value.device != self.device:
+                raise DeviceError(f"assigned grad is on {value.device}, but the tensor is on "
+                                  f"{self.device}")
+        self._grad = value
 
     @property
     def shape(self) -> tuple[int, ...]:

@@ -236,3 +236,17 @@ def test_python_numbers_promote_as_in_pytorch():
 def test_full_takes_its_dtype_from_the_value():
     assert mg.full((2,), 7).dtype == mg.int64 and mg.full((2,), 7.0).dtype == mg.float32
     assert mg.full((1,), True).dtype == mg.bool and mg.full((1,), 7, dtype=mg.float64).dtype == mg.float64
+
+
+def test_assigning_a_grad_that_does_not_fit_is_refused():
+    w = mg.zeros(3, requires_grad=True)
+    with pytest.raises(ValueError, match=r"assigned grad has shape \(1,\).*\(3,\)"):
+        w.grad = mg.ones(1)
+    with pytest.raises(TypeError, match="assigned grad has dtype float64"):
+        w.grad = mg.ones(3, dtype=mg.float64)
+    with pytest.raises(TypeError, match="Tensor or None"):
+        w.grad = [1.0, 2.0, 3.0]
+    w.grad = mg.ones(3)
+    assert w.grad.tolist() == [1.0, 1.0, 1.0]
+    w.grad = None
+    assert w.grad is None

@@ -182,7 +182,7 @@ def _memory_owner(array: Any) -> Any:
 def _accumulate(leaf: Tensor, grad: Tensor, create_graph: bool, owned: set[int]) -> None:
     """Add ``grad`` to ``leaf.grad``: in place when there is one and no graph is wanted (as
     PyTorch does, so a reference to ``.grad`` sees the sum), else as a new tensor."""
-    existing = leaf.grad
+    existing = leaf._grad
     if existing is not None and not create_graph and existing._backward is None \
             and existing.array.shape == grad.array.shape \
             and getattr(existing.array.flags, "writeable", True):
@@ -197,7 +197,7 @@ def _accumulate(leaf: Tensor, grad: Tensor, create_graph: bool, owned: set[int])
             owned.add(owner)
         if not getattr(grad.array.flags, "writeable", True):  # e.g. a broadcast view
             grad = wrap(grad.array.copy(), grad.device)
-    leaf.grad = grad if leaf.grad is None else leaf.grad + grad
+    leaf._grad = grad if existing is None else existing + grad
 
 
 def backward(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,
