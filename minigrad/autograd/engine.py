@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import dis
+import warnings
 from types import CodeType
 from typing import Callable
 
@@ -109,6 +110,12 @@ def run_backward(roots: Sequence[Tensor], grads: Sequence[Any], retain_graph: bo
     """
     if retain_graph is None:
         retain_graph = create_graph
+    if create_graph and accumulate:
+        warnings.warn(
+            "backward(create_graph=True) keeps the graph of each gradient alive in .grad, and "
+            "accumulating into it keeps every earlier graph too (memory grows each step); "
+            "use mg.autograd.grad(..., create_graph=True), or set .grad to None between steps",
+            UserWarning, stacklevel=3)
     seeds = _seed_gradients(roots, grads)
     pending: dict[Tensor, Tensor] = {}
     for root, seed in zip(roots, seeds):

@@ -181,3 +181,13 @@ def test_without_create_graph_backward_builds_no_graph():
     x = mg.tensor([1.0, 2.0], requires_grad=True)
     (x.exp() * x).sum().backward()
     assert not x.grad.requires_grad and x.grad.is_leaf
+
+
+def test_backward_with_create_graph_warns_about_keeping_graphs():
+    import warnings
+    w = mg.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.warns(UserWarning, match=r"create_graph=True\) keeps the graph"):
+        (w * w).sum().backward(create_graph=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mg.autograd.grad((w * w).sum(), w, create_graph=True)  # no .grad: no warning
