@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterator
 from minigrad import backend
 from minigrad.autograd import no_grad
 from minigrad.nn.parameter import Parameter
-from minigrad.tensor import Tensor, wrap
+from minigrad.tensor import Tensor, bump_version, wrap
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
@@ -296,18 +296,20 @@ class Module:
             errors.append("Unexpected key(s) in state_dict: " + ", ".join(map(repr, unexpected)))
         if strict and missing:
             errors.append("Missing key(s) in state_dict: " + ", ".join(map(repr, missing)))
+        converted = {}
         for key, target in own.items():
             if key in state_dict:
-                errors.extend(_copy_problem(key, state_dict[key], target))
+                value, problems = _converted(key, state_dict[key], target)
+                errors.extend(problems)
+                converted[key] = value
         if errors:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
                                + "\n\t".join(errors))
-        with no_grad():
-            for key, target in own.items():
-                if key in state_dict:
-                    value = state_dict[key]
-                    target.array[...] = backend.to_device(
-                        value.array if isinstance(value, Tensor) else value, target.device)
+        with no_grad():  # every value checked out: now copy them all
+            for key, value in converted.items():
+                target = own[key]
+                target.array[...] = backend.to_device(value, target.device)
+                bump_version(target)
         return IncompatibleKeys(missing, unexpected)
 
     # --- printing -------------------------------------------------------------------------
@@ -344,10 +346,24 @@ def _move_in_place(tensor: Tensor, device: str | None, dtype: Any) -> None:
         tensor.grad = grad
 
 
-def _copy_problem(key: str, value: Any, target: Tensor) -> list[str]:
-    if isinstance(value, Tensor) or backend.is_array(value):
-        if tuple(value.shape) != target.shape:
-            return [f"size mismatch for {key}: copying a value of shape {tuple(value.shape)} "
-                    f"from the state_dict, the shape in the current model is {target.shape}"]
-        return []
-    return [f"value for {key} is a {type(value).__name__}, expected a Tensor"]
+def _converted(key: str, value: Any, target: Tensor) -> tuple[Any, list[str]]:
+    """``value`` as a host array of ``target``'s shape and dtype, or the problems that stop
+    it: not a tensor or array, a wrong shape, values that don't convert, or values that are
+    not finite after the cast (1e300 into float32)."""
+    if not (isinstance(value, Tensor) or backend.is_array(value)):
+        return None, [f"value for {key} is a {type(value).__name__}, expected a Tensor"]
+    array = backend.to_numpy(value.array if isinstance(value, Tensor) else value)
+    if tuple(array.shape) != target.shape:
+        return None, [f"size mismatch for {key}: copying a value of shape {tuple(array.shape)} "
+                      f"from the state_dict, the shape in the current model is {target.shape}"]
+    if array.dtype.kind not in "biuf":
+        return None, [f"value for {key} has dtype {array.dtype}, which can't be converted to "
+                      f"{target.dtype}"]
+    numpy = backend.xp("cpu")
+    with numpy.errstate(over="ignore", invalid="ignore"):
+        cast = array.astype(target.dtype)
+    if cast.dtype.kind == "f" and not numpy.isfinite(cast).all():
+        where = "after the cast to " + str(target.dtype) if numpy.isfinite(array).all() else ""
+        return None, [f"value for {key} holds NaN or inf {where}".rstrip() +
+                      " (a corrupt or diverged checkpoint?)"]
+    return cast, []

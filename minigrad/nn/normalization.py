@@ -9,6 +9,7 @@ from minigrad.nn import functional as F
 from minigrad.nn.functional.normalization import _as_shape
 from minigrad.nn.module import Module
 from minigrad.nn.parameter import Parameter
+from minigrad.nn.checks import require_number, require_tensor
 from minigrad.tensor import Tensor, wrap
 
 
@@ -35,8 +36,9 @@ class BatchNorm1d(Module):
             raise ValueError(f"BatchNorm1d: num_features must be a positive int, got "
                              f"{num_features!r}")
         self.num_features = num_features
-        self.eps = eps
-        self.momentum = momentum
+        self.eps = require_number(eps, "BatchNorm1d", "eps", 0.0)
+        self.momentum = None if momentum is None else \
+            require_number(momentum, "BatchNorm1d", "momentum", 0.0, 1.0)
         self.affine = affine
         self.track_running_stats = track_running_stats
         shape = (num_features,)
@@ -57,6 +59,7 @@ class BatchNorm1d(Module):
             self.num_batches_tracked.array[...] = 0
 
     def forward(self, input: Tensor) -> Tensor:
+        require_tensor(input, "BatchNorm1d")
         if input.ndim not in (2, 3) or input.shape[1] != self.num_features:
             raise ShapeError(f"BatchNorm1d({self.num_features}) expects input of shape "
                              f"(N, {self.num_features}) or (N, {self.num_features}, L), got "
@@ -84,7 +87,7 @@ class LayerNorm(Module):
                  dtype: Any = None) -> None:
         super().__init__()
         self.normalized_shape = _as_shape(normalized_shape)
-        self.eps = eps
+        self.eps = require_number(eps, "LayerNorm", "eps", 0.0)
         self.elementwise_affine = elementwise_affine
         shape = self.normalized_shape
         self.weight = Parameter(_filled(shape, 1.0, device, dtype)) if elementwise_affine else None

@@ -84,7 +84,7 @@ def test_elu_gradient_at_zero_is_alpha_as_in_pytorch():
 
 @pytest.mark.parametrize("fn", [F.softplus, F.elu, F.silu])
 def test_integer_input_is_refused(fn):
-    with pytest.raises(TypeError, match="floating-point"):
+    with pytest.raises(TypeError, match="floating point"):
         fn(mg.tensor([1, 2, 3]))
     with pytest.raises(TypeError, match="Tensor"):
         fn([1.0, 2.0])

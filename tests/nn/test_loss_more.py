@@ -629,3 +629,12 @@ def test_one_hot_matches_torch():
                                   torch.nn.functional.one_hot(torch.tensor(indices)).numpy())
     np.testing.assert_array_equal(F.one_hot(mg.tensor(indices), 7).numpy(),
                                   torch.nn.functional.one_hot(torch.tensor(indices), 7).numpy())
+
+
+def test_losses_keep_float32_when_samples_are_ignored():
+    logits = mg.randn(4, 3)
+    target = mg.tensor([0, -100, 2, 1])
+    for loss in (F.cross_entropy(logits, target), F.nll_loss(F.log_softmax(logits, 1), target),
+                 F.cross_entropy(logits, target, weight=mg.ones(3)),
+                 F.cross_entropy(logits, target, label_smoothing=0.1)):
+        assert loss.dtype == mg.float32

@@ -275,3 +275,17 @@ def test_to_missing_cuda_fails_early_with_a_device_error():
     with pytest.raises(mg.DeviceError, match="cuda"):
         net.to("cuda")
     assert all(p.device == "cpu" for p in net.parameters())
+
+
+@pytest.mark.parametrize("bad_value, message", [
+    (np.full((2, 2), 1e300), "NaN or inf after the cast to float32"),
+    (np.array([[1.0, np.nan], [0.0, 0.0]]), "NaN or inf"),
+    (np.array([["a", "b"], ["c", "d"]]), "dtype <U1, which can't be converted"),
+])
+def test_load_state_dict_checks_every_value_before_copying_any(bad_value, message):
+    layer = nn.Linear(2, 2)
+    before = {k: v.numpy().copy() for k, v in layer.state_dict().items()}
+    with pytest.raises(RuntimeError, match=message):
+        layer.load_state_dict({"bias": mg.tensor([5.0, 6.0]), "weight": bad_value})
+    for key, value in layer.state_dict().items():
+        np.testing.assert_array_equal(value.numpy(), before[key])  # bias untouched too

@@ -217,3 +217,17 @@ def _assert_same_derivatives(fused, composite, inputs, rng):
 def _dense(gradient, like):
     """A gradient as an array, None (the input was not used) as zeros."""
     return np.zeros(like.shape) if gradient is None else gradient.numpy()
+
+
+def test_normalization_layers_check_their_arguments():
+    with pytest.raises(ValueError, match=r"BatchNorm1d: eps must be a finite number in \[0, inf\]"):
+        mg.nn.BatchNorm1d(3, eps=-1)
+    with pytest.raises(ValueError, match="BatchNorm1d: momentum"):
+        mg.nn.BatchNorm1d(3, momentum=2.0)
+    with pytest.raises(ValueError, match="LayerNorm: eps"):
+        mg.nn.LayerNorm(3, eps=float("nan"))
+    with pytest.raises(TypeError, match="BatchNorm1d: input must be a Tensor, got list"):
+        mg.nn.BatchNorm1d(3)([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    with pytest.raises(TypeError, match="layer_norm: input must be a Tensor, got list"):
+        mg.nn.LayerNorm(3)([[1.0, 2.0, 3.0]])
+    assert mg.nn.LayerNorm([3])(mg.randn(2, 3)).shape == (2, 3)  # a list shape, as PyTorch

@@ -14,6 +14,7 @@ from minigrad import backend
 from minigrad.ops import relu, sigmoid, tanh, where
 from minigrad.ops.reduce import log_softmax, log_softmax_node, softmax, softmax_node  # noqa: F401
 from minigrad.ops.special import erf_array
+from minigrad.nn.checks import require_floating
 from minigrad.tensor import Tensor, wrap, record
 
 __all__ = ["relu", "relu6", "leaky_relu", "gelu", "tanh", "sigmoid", "softplus", "elu", "silu",
@@ -77,13 +78,6 @@ def _normal_cdf_node(input: Tensor, cdf_data: Any) -> Tensor:
                   lambda g, out: (g * _normal_pdf(input),))
 
 
-def _check_floating(input: Tensor, name: str) -> None:
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{name}: input must be a Tensor, got {type(input).__name__}")
-    if input.array.dtype.kind != "f":
-        raise TypeError(f"{name} needs a floating-point tensor, got {input.dtype}")
-
-
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """log(1 + exp(beta x)) / beta, a smooth ReLU; x itself where beta x > threshold, as in
     PyTorch (which calls that reversion to the linear function numerical stability).
@@ -91,7 +85,7 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
     Computed as (max(beta x, 0) + log1p(exp(-|beta x|))) / beta, so that no exp overflows,
     whatever the threshold. Derivative: sigmoid(beta x), and 1 on the linear part.
     """
-    _check_floating(input, "softplus")
+    require_floating(input, "softplus")
     xp = backend.xp(input.device)
     x = input.array
     scaled = x * beta
@@ -111,7 +105,7 @@ def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     Derivative: 1 for x > 0, alpha exp(x) = out + alpha otherwise (alpha at 0, as in
     PyTorch); written with the output itself, so it is differentiable again.
     """
-    _check_floating(input, "elu")
+    require_floating(input, "elu")
     xp = backend.xp(input.device)
     x = input.array
     positive = x > 0
@@ -129,7 +123,7 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:
     sigmoid is computed from exp(-|x|), accurate to the last digits for negative x too.
     Derivative: s (1 + x (1 - s)) with s = sigmoid(x).
     """
-    _check_floating(input, "silu")
+    require_floating(input, "silu")
     xp = backend.xp(input.device)
     x = input.array
     decay = xp.exp(-xp.abs(x))  # in (0, 1]: no overflow

@@ -27,6 +27,7 @@ from minigrad import backend
 from minigrad.autograd import is_grad_enabled
 from minigrad.errors import DeviceError, ShapeError
 from minigrad.nn.functional.activation import log_softmax_node, softmax_node, softplus
+from minigrad.nn.checks import require_floating
 from minigrad.ops.movement import to_dtype
 from minigrad.tensor import Tensor, record, wrap
 
@@ -120,7 +121,7 @@ def _cross_entropy_probabilities(input: Tensor, target: Tensor, weight: Tensor |
     """cross_entropy against class probabilities ``target`` (see there), as one node."""
     name = "cross_entropy"
     _check_reduction(reduction, name)
-    _check_floating(input, name)
+    require_floating(input, name)
     if input.ndim == 0:
         raise ShapeError(f"{name}: input must have shape (C,), (N, C) or (N, C, d1, ...), got "
                          "a 0-d tensor")
@@ -446,7 +447,11 @@ def _reduce(losses: Any, reduction: str, denominator: Any) -> Any:
     if reduction == "none":
         return losses
     total = losses.sum()
-    return total / denominator if reduction == "mean" else total
+    if reduction != "mean":
+        return total
+    if isinstance(total, Tensor):
+        return total / denominator
+    return (total / denominator).astype(total.dtype, copy=False)  # a count must not widen it
 
 
 def _per_element(g: Tensor, reduction: str, denominator: Any) -> Tensor:
@@ -466,11 +471,6 @@ def _check_tensors(input: Any, target: Any, name: str) -> None:
     if not isinstance(input, Tensor) or not isinstance(target, Tensor):
         raise TypeError(f"{name}: input and target must be Tensors, got "
                         f"{type(input).__name__} and {type(target).__name__}")
-
-
-def _check_floating(input: Tensor, name: str) -> None:
-    if input.array.dtype.kind != "f":
-        raise TypeError(f"{name}: input must be floating point, got dtype {input.dtype}")
 
 
 def _check_same_device(input: Tensor, other: Tensor, name: str, what: str) -> None:
@@ -515,7 +515,7 @@ def _check_pointwise(input: Tensor, target: Tensor, reduction: str, name: str,
     target) and device. Returns the target in the input's dtype."""
     _check_reduction(reduction, name, reductions)
     _check_tensors(input, target, name)
-    _check_floating(input, name)
+    require_floating(input, name)
     if input.shape != target.shape:
         raise ShapeError(f"{name}: input shape {input.shape} and target shape {target.shape} "
                          "differ; reshape one so that they match")
@@ -561,7 +561,7 @@ def _check_classification(input: Tensor, target: Tensor, weight: Tensor | None,
     without a scan when ignore_index lies outside the targets' range, as -100 does), and the
     class weights as an array in the input's dtype (or None)."""
     _check_reduction(reduction, name)
-    _check_floating(input, name)
+    require_floating(input, name)
     n, c = input.shape
     if target.shape != (n,):
         raise ShapeError(f"{name}: target must have shape ({n},) for input of shape "

@@ -16,6 +16,7 @@ from typing import Any, Sequence
 from minigrad import backend
 from minigrad.autograd import no_grad
 from minigrad.errors import DeviceError, ShapeError
+from minigrad.nn.checks import require_floating
 from minigrad.tensor import Tensor, wrap, record
 
 
@@ -28,6 +29,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     move towards the batch's, r <- (1 - momentum) r + momentum * batch, the variance entering
     unbiased (times n / (n - 1)). Evaluation: with the running statistics.
     """
+    require_floating(input, "batch_norm")
     if input.ndim not in (2, 3):
         raise ShapeError(f"batch_norm expects input of shape (N, C) or (N, C, L), got shape "
                          f"{input.shape}")
@@ -64,6 +66,7 @@ def layer_norm(input: Tensor, normalized_shape: int | Sequence[int],
                eps: float = 1e-5) -> Tensor:
     """Normalise over the trailing dimensions ``normalized_shape`` of each sample (Ba et
     al., 2016), then scale by ``weight`` and shift by ``bias`` (both of that shape)."""
+    require_floating(input, "layer_norm")
     shape = _as_shape(normalized_shape)
     if input.shape[input.ndim - len(shape):] != shape or input.ndim < len(shape):
         raise ShapeError(f"layer_norm: the input's trailing dimensions must be {shape}, got "
