@@ -10,8 +10,9 @@ engine, which sit above, register their implementations with :func:`install` whe
 imported, so the imports only ever point downwards.
 
 In-place changes are tracked as PyTorch tracks them. Every in-place write advances one
-process-wide clock (``clocks.now``) and stamps the written memory's version box, which views
-of the same memory share; every recorded op is stamped with the clock when it is recorded.
+process-wide clock (``clocks.now``) and stamps the written memory's version box, which
+belongs to the tensor owning the memory (a view knows its ``_base``); every recorded op is
+stamped with the clock when it is recorded.
 A backward rule that needs a tensor whose box is newer than its own stamp would compute
 with changed values, and the engine refuses to run it.
 """
@@ -20,7 +21,6 @@ from __future__ import annotations
 import os
 import traceback
 import warnings
-import weakref
 from types import SimpleNamespace
 from typing import Any, Callable, Iterator, Sequence, Union
 
@@ -65,60 +65,49 @@ _DIRECT_OPERATORS = {"__add__": "add", "__sub__": "sub", "__mul__": "mul",
 class Clocks:
     """The process-wide clock of in-place writes (see the module doc)."""
 
-    __slots__ = ("now", "view_write", "rebase")
+    __slots__ = ("now", "rebase")
 
     def __init__(self) -> None:
-        self.now = 0         # advanced by every in-place write; recorded ops are stamped with it
-        self.view_write = 0  # the time of the last write to memory that views share
-        self.rebase = 0      # the time of the last recorded in-place op
+        self.now = 0     # advanced by every in-place write; recorded ops are stamped with it
+        self.rebase = 0  # the time of the last recorded in-place op
 
 
 clocks = Clocks()
 
 
 class VersionBox:
-    """The version of one block of memory, shared by a tensor and its views.
+    """The version of one block of memory: ``stamp`` is the clock at its last in-place
+    write, ``count`` the number of writes (PyTorch's ``_version``). It hangs on the tensor
+    that owns the memory (a view's ``_base``), made at the first write."""
 
-    ``stamp`` is the clock at the last in-place write, ``count`` the number of writes
-    (PyTorch's ``_version``); ``base`` refers (weakly) to the tensor whose memory it is, once
-    a view of it was made.
-    """
-
-    __slots__ = ("stamp", "count", "base")
+    __slots__ = ("stamp", "count")
 
     def __init__(self) -> None:
         self.stamp = 0
         self.count = 0
-        self.base: Callable[[], Tensor | None] | None = None
+
+
+def versions_of(t: "Tensor") -> VersionBox | None:
+    """The version box of ``t``'s memory (None while it was never written in place)."""
+    base = t._base
+    return (t if base is None else base)._versions
 
 
 def bump_version(t: "Tensor") -> None:
     """Note an in-place write to ``t``'s memory (and so to every view of it)."""
-    box = t._versions
+    owner = t if t._base is None else t._base
+    box = owner._versions
     if box is None:
-        box = t._versions = VersionBox()
+        box = owner._versions = VersionBox()
     clocks.now += 1
     box.stamp = clocks.now
     box.count += 1
-    if box.base is not None:
-        clocks.view_write = clocks.now
 
 
-def share_memory_versions(view: "Tensor", base: "Tensor") -> "Tensor":
+def as_view_of(view: "Tensor", base: "Tensor") -> "Tensor":
     """Mark ``view`` as sharing ``base``'s memory, so writes to either are seen by both."""
-    box = base._versions
-    if box is None:
-        box = base._versions = VersionBox()
-    if box.base is None:
-        box.base = weakref.ref(base)
-    view._versions = box
+    view._base = base if base._base is None else base._base
     return view
-
-
-def is_view(t: "Tensor") -> bool:
-    """True when ``t`` views memory that belongs to another tensor."""
-    box = t._versions
-    return box is not None and box.base is not None and box.base() is not t
 
 
 # --- the tensor ---------------------------------------------------------------------------
@@ -137,7 +126,7 @@ class Tensor:
     Use :func:`minigrad.tensor` to keep the data's own dtype.
     """
 
-    __slots__ = ("array", "requires_grad", "device", "_backward", "_parents", "_stamp",
+    __slots__ = ("array", "requires_grad", "device", "_backward", "_parents", "_base", "_stamp",
                  "__dict__", "__weakref__")
     __array_priority__ = 1000.0  # ndarray (op) Tensor defers to Tensor's reflected op
     __hash__ = object.__hash__
@@ -147,6 +136,7 @@ class Tensor:
     device: Device
     _backward: Backward | None
     _parents: tuple["Tensor", ...]
+    _base: "Tensor | None"  # the tensor whose memory this one views (None: its own)
     _stamp: int
     # Rarely set, so kept out of the slots that every new tensor fills: a class default
     # answers until a tensor gets a value of its own.
@@ -155,7 +145,6 @@ class Tensor:
     _retains_grad = False
     _history: "list[tuple[int, Tensor]] | None" = None  # see minigrad.ops.inplace
     _grad_fn_name: str | None = None
-    _last_write = 0  # the clock at the last in-place write to this node itself
     _anomaly_stack: traceback.StackSummary | None = None  # where the op was called, in anomaly mode
 
     def __init__(self, *data: Any, dtype: Any = None, device: DeviceLike = None,
@@ -192,7 +181,7 @@ class Tensor:
             self.array, self.device = value.array, value.device
         else:
             self.array, self.device = to_array(value, None, None)
-        self._versions = None
+        self._base, self._versions = None, None  # new memory
 
     @property
     def grad(self) -> "Tensor | None":
@@ -245,7 +234,8 @@ class Tensor:
     @property
     def _version(self) -> int:
         """How many times this tensor's memory was written in place."""
-        return 0 if self._versions is None else self._versions.count
+        box = versions_of(self)
+        return 0 if box is None else box.count
 
     def size(self, dim: int | None = None) -> Any:
         return self.array.shape if dim is None else self.array.shape[dim]
@@ -428,7 +418,7 @@ class Tensor:
 
     def detach(self) -> "Tensor":
         """The same memory, cut from the graph; in-place writes to it are still tracked."""
-        return share_memory_versions(wrap(self.array, self.device), self)
+        return as_view_of(wrap(self.array, self.device), self)
 
     def detach_(self) -> "Tensor":
         """Cut this tensor from the graph, making it a leaf."""
@@ -762,6 +752,7 @@ def _init(t: Tensor, array: Any, device: str) -> None:
     t.requires_grad = False
     t._backward = None
     t._parents = ()
+    t._base = None
 
 
 _new = object.__new__
@@ -779,6 +770,7 @@ def wrap(array: Any, device: str) -> Tensor:
     t.requires_grad = False
     t._backward = None
     t._parents = ()
+    t._base = None
     return t
 
 

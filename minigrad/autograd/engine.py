@@ -18,7 +18,8 @@ from minigrad import backend, grad_mode
 from minigrad.errors import ShapeError
 from minigrad.ops.inplace import resolve
 from minigrad.ops.movement import sum_to, to_dtype
-from minigrad.tensor import Tensor, bump_version, clocks, op_name, user_frame, wrap
+from minigrad.tensor import (Tensor, bump_version, clocks, op_name, user_frame, versions_of,
+                             wrap)
 
 
 def _freed(grad: Tensor, out: Tensor) -> None:
@@ -124,7 +125,7 @@ def run_backward(roots: Sequence[Tensor], grads: Sequence[Any], retain_graph: bo
     found: dict[int, Tensor] = {}
     # arrays already handed to a leaf's .grad (or owned by the caller) are copied, not shared
     owned = {id(_memory_owner(s.array)) for s in seeds}
-    clock, rebased, views_written = clocks.now, clocks.rebase > 0, clocks.view_write > 0
+    clock, rebased = clocks.now, clocks.rebase > 0
     mode = grad_mode.state  # this thread's: record the backward pass only for create_graph
     previous_grad, previous_enabled, anomaly = mode.grad, mode.enabled, mode.anomaly
     mode.grad = create_graph
@@ -145,9 +146,11 @@ def run_backward(roots: Sequence[Tensor], grads: Sequence[Any], retain_graph: bo
                 node.grad = grad if create_graph else grad.detach()
             if node._stamp < clock:  # something was written in place since node was made
                 check_saved_tensors(node)
-            parents = parents_of(node) if rebased else node._parents
-            if views_written:
+            if rebased:
+                parents = parents_of(node)
                 check_inputs_current(node, parents)
+            else:
+                parents = node._parents
             parent_grads = backward_rule(grad, node)
             if anomaly:
                 check_backward_anomaly(node, parent_grads)
@@ -237,7 +240,7 @@ def check_saved_tensors(node: Tensor) -> None:
         elif isinstance(value, (tuple, list)):
             used.extend(v for v in value if isinstance(v, Tensor))
     for t in used:
-        box = t._versions
+        box = versions_of(t)
         if box is not None and box.stamp > node._stamp:
             raise RuntimeError(
                 f"one of the tensors needed for gradient computation has been modified by an "
@@ -248,17 +251,19 @@ def check_saved_tensors(node: Tensor) -> None:
 
 
 def check_inputs_current(node: Tensor, parents: Sequence[Tensor]) -> None:
-    """Raise if ``node`` was computed from a tensor whose memory had been changed, through
-    a view, after that tensor was computed: its graph no longer describes its values."""
+    """Raise if ``node`` was computed from a view whose base had been given a new place in
+    the graph by a recorded in-place op in between: the view's values are the new ones, its
+    graph the old one, so its gradient can't be computed."""
     for p in parents:
-        box = p._versions
-        if box is not None and p._backward is not None and p._stamp < box.stamp <= node._stamp \
-                and p._last_write < box.stamp:
-            raise RuntimeError(
-                f"a tensor of shape {p.shape} made by {op_name(p)} was changed in place through "
-                f"another tensor sharing its memory (a view or its base), and then used by "
-                f"{op_name(node)}; its gradient can't be computed. Change the tensor itself, or "
-                "use out-of-place ops")
+        base = p._base
+        if base is not None and base._history is not None and p._backward is not None:
+            changed_at = base._history[-1][0]
+            if p._stamp < changed_at <= node._stamp:
+                raise RuntimeError(
+                    f"a view of shape {p.shape} made by {op_name(p)} was used by "
+                    f"{op_name(node)} after the tensor it views was changed in place; its "
+                    "gradient can't be computed. Take the view after the change, or use "
+                    "out-of-place ops")
 
 
 _uses_output: dict[CodeType, bool] = {}

@@ -28,7 +28,7 @@ from typing import Any
 from minigrad import backend, grad_mode
 from minigrad.errors import ShapeError
 from minigrad.ops.movement import getitem, index_into_zeros, reshape
-from minigrad.tensor import Tensor, clocks, share_memory_versions, wrap
+from minigrad.tensor import Tensor, as_view_of, clocks, versions_of, wrap
 
 
 class FunctionCtx:
@@ -77,7 +77,7 @@ class FunctionCtx:
 
 
 def _stamp_of(t: Any) -> int:
-    box = None if t is None else t._versions
+    box = None if t is None else versions_of(t)
     return 0 if box is None else box.stamp
 
 
@@ -119,7 +119,7 @@ class Function:
         outputs = list(output) if is_tuple else [output]
         for k, o in enumerate(outputs):
             if any(o is a for a in args if isinstance(a, Tensor)):  # an input returned as is
-                outputs[k] = share_memory_versions(wrap(o.array, o.device), o)
+                outputs[k] = as_view_of(wrap(o.array, o.device), o)
         if grad_mode.state.grad and any(ctx.needs_input_grad):
             _connect(cls, ctx, args, outputs)
         return tuple(outputs) if is_tuple else outputs[0]

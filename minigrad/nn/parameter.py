@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from minigrad import backend
-from minigrad.tensor import Tensor, _init, share_memory_versions, to_array
+from minigrad.tensor import Tensor, _init, as_view_of, to_array
 
 
 class Parameter(Tensor):
@@ -23,7 +23,7 @@ class Parameter(Tensor):
                 0, dtype=backend.get_default_dtype())
         if isinstance(data, Tensor):
             _init(self, data.array, data.device)
-            share_memory_versions(self, data)
+            as_view_of(self, data)
         else:
             _init(self, *to_array(data, None, None))
         if requires_grad:

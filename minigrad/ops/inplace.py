@@ -20,8 +20,7 @@ from minigrad import backend, grad_mode
 from minigrad.errors import ShapeError
 from minigrad.ops import elementwise as ew
 from minigrad.ops.movement import getitem, host_lists_to_arrays
-from minigrad.tensor import (Tensor, bump_version, clocks, constant, index_arrays, is_view,
-                             record, wrap)
+from minigrad.tensor import Tensor, bump_version, clocks, constant, index_arrays, record, wrap
 
 
 def _requires_grad(value: Any) -> bool:
@@ -67,14 +66,12 @@ def _write(t: Tensor, array: Any, name: str) -> None:
     if array is not t.array:
         t.array[...] = array
     bump_version(t)
-    if t._backward is not None:
-        t._last_write = clocks.now  # written as itself, not through a view
 
 
 def _recorded(t: Tensor, op: Callable[..., Tensor], name: str, args: tuple) -> Tensor:
-    if is_view(t):
-        base = t._versions.base()  # type: ignore[union-attr]
-        if base is not None and base.requires_grad and base._backward is None:
+    base = t._base
+    if base is not None:
+        if base.requires_grad and base._backward is None:
             raise RuntimeError(f"{name}: a view of a leaf tensor that requires grad is being "
                                "used in an in-place operation; change the leaf under "
                                "`with mg.no_grad():`")

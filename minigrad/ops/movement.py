@@ -12,7 +12,7 @@ import operator
 from minigrad import backend
 from minigrad.errors import DeviceError, ShapeError
 from minigrad.tensor import (Tensor, check_same_device, index_arrays, record,
-                             share_memory_versions, to_array, wrap)
+                             as_view_of, to_array, wrap)
 
 
 def _shape_arg(shape: tuple[Any, ...]) -> tuple[int, ...]:
@@ -58,7 +58,7 @@ def reshape(a: Tensor, *shape: Any) -> Tensor:
                          f"into shape {shape}") from None
     out = _reshaped(a, data)
     if data.base is not None and backend.xp(a.device).may_share_memory(data, a.array):
-        share_memory_versions(out, a)
+        as_view_of(out, a)
     return out
 
 
@@ -77,7 +77,7 @@ def view(a: Tensor, *shape: Any) -> Tensor:
     except (AttributeError, ValueError):
         raise ShapeError(f"view: a tensor of shape {a.shape} (strides {a.array.strides}) can't "
                          f"be viewed as shape {shape} without a copy; use .reshape(...)") from None
-    return share_memory_versions(_reshaped(a, data), a)
+    return as_view_of(_reshaped(a, data), a)
 
 
 def permute(a: Tensor, *axes: Any) -> Tensor:
@@ -87,7 +87,7 @@ def permute(a: Tensor, *axes: Any) -> Tensor:
         raise ShapeError(f"permute needs each of the {a.ndim} dimensions once, got {axes}")
     inverse = tuple(sorted(range(len(axes)), key=axes.__getitem__))
     out = record(a.array.transpose(axes), a.device, (a,), lambda g, out: (permute(g, inverse),))
-    return share_memory_versions(out, a)
+    return as_view_of(out, a)
 
 
 def transpose(a: Tensor, dim0: int | None = None, dim1: int | None = None) -> Tensor:
@@ -103,7 +103,7 @@ def transpose(a: Tensor, dim0: int | None = None, dim1: int | None = None) -> Te
         raise ShapeError(f"transpose: dims ({dim0}, {dim1}) are out of range for a tensor with "
                          f"{a.ndim} dimensions") from None
     out = record(data, a.device, (a,), lambda g, out: (transpose(g, dim0, dim1),))
-    return share_memory_versions(out, a)
+    return as_view_of(out, a)
 
 
 def flatten(a: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
@@ -139,7 +139,7 @@ def broadcast_to(a: Tensor, *shape: Any) -> Tensor:
         raise ShapeError(f"cannot broadcast a tensor of shape {a.shape} to shape {shape}") from None
     before = a.shape
     out = record(data, a.device, (a,), lambda g, out: (sum_to(g, before),))
-    return share_memory_versions(out, a)
+    return as_view_of(out, a)
 
 
 def expand(a: Tensor, *sizes: Any) -> Tensor:
@@ -171,7 +171,7 @@ def expand(a: Tensor, *sizes: Any) -> Tensor:
     data = backend.xp(a.device).broadcast_to(a.array, tuple(target))
     before = a.shape
     out = record(data, a.device, (a,), lambda g, out: (sum_to(g, before),))
-    return share_memory_versions(out, a)
+    return as_view_of(out, a)
 
 
 def repeat(a: Tensor, *sizes: Any) -> Tensor:
@@ -240,7 +240,7 @@ def getitem(a: Tensor, index: Any) -> Tensor:
     before = a.shape
     out = record(data, a.device, (a,), lambda g, out: (index_into_zeros(g, before, index),))
     if data.base is not None and backend.xp(a.device).may_share_memory(data, a.array):
-        share_memory_versions(out, a)
+        as_view_of(out, a)
     return out
 
 
