@@ -449,9 +449,9 @@ def _reduce(losses: Any, reduction: str, denominator: Any) -> Any:
     total = losses.sum()
     if reduction != "mean":
         return total
-    if isinstance(total, Tensor):
-        return total / denominator
-    return (total / denominator).astype(total.dtype, copy=False)  # a count must not widen it
+    if isinstance(total, Tensor) or type(denominator) in (int, float):
+        return total / denominator  # a Python number does not widen the dtype
+    return (total / denominator).astype(total.dtype, copy=False)  # a NumPy count would
 
 
 def _per_element(g: Tensor, reduction: str, denominator: Any) -> Tensor:
