@@ -4,7 +4,7 @@
 ScheduleFreeAdamW, Muon, and the Lookahead / Ranger wrappers.
 """
 from minigrad.optim import clip_grad, init, lr_scheduler
-from minigrad.optim.optimizer import Optimizer, required
+from minigrad.optim.optimizer import NonFiniteError, Optimizer, required
 from minigrad.optim.sgd import SGD
 from minigrad.optim.adam import Adam, AdamW
 from minigrad.optim.adagrad import Adagrad
@@ -27,7 +27,7 @@ from minigrad.optim.ranger import Ranger
 from minigrad.optim.gradient_centralization import centralize_gradient
 from minigrad.optim.clip_grad import clip_grad_norm_, clip_grad_value_
 
-__all__ = ["Optimizer", "required", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adadelta",
+__all__ = ["Optimizer", "required", "NonFiniteError", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adadelta",
            "Adamax", "NAdam", "RAdam", "ASGD", "Rprop", "Adafactor", "LBFGS", "FTRL", "Lion",
            "AdaBelief", "ScheduleFreeAdamW", "Muon", "Lookahead", "Ranger",
            "centralize_gradient", "clip_grad_norm_", "clip_grad_value_", "lr_scheduler", "init",

@@ -5,6 +5,7 @@ import math
 from typing import Any
 
 from minigrad import backend
+from minigrad.optim.checks import BETAS, LR, NONNEGATIVE
 from minigrad.optim.optimizer import Optimizer, ParamsT, apply_weight_decay, ema_, zeros_state
 from minigrad.optim.radam import rectification
 from minigrad.tensor import Tensor
@@ -36,17 +37,18 @@ class AdaBelief(Optimizer):
     default ``eps=1e-16`` is intended: eps is also added inside ``s``.
     """
 
+    hyperparameter_checks = {"lr": LR, "betas": BETAS, "eps": NONNEGATIVE,
+                             "weight_decay": NONNEGATIVE}
+
     def __init__(self, params: ParamsT, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-16, weight_decay: float = 0.0, amsgrad: bool = False, *,
                  decoupled_weight_decay: bool = True, rectify: bool = False,
-                 maximize: bool = False) -> None:
-        lr = self._scalar_lr(lr)
-        self._validate_betas(betas)
-        self._validate_nonnegative(eps=eps, weight_decay=weight_decay)
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
+                 maximize: bool = False, on_nonfinite: str = "raise") -> None:
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps,
                                       weight_decay=weight_decay, amsgrad=amsgrad,
                                       decoupled_weight_decay=decoupled_weight_decay,
-                                      rectify=rectify, maximize=maximize))
+                                      rectify=rectify, maximize=maximize),
+                         on_nonfinite=on_nonfinite)
 
     def _init_state(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         state["exp_avg"] = zeros_state(param)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from minigrad import backend
+from minigrad.optim.checks import LR, NONNEGATIVE, UNIT
 from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, zeros_state
 from minigrad.tensor import Tensor
 
@@ -24,14 +25,14 @@ class Adadelta(Optimizer):
     Weight decay is L2: added to the gradient.
     """
 
+    hyperparameter_checks = {"lr": LR, "rho": UNIT, "eps": NONNEGATIVE,
+                             "weight_decay": NONNEGATIVE}
+
     def __init__(self, params: ParamsT, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
-                 weight_decay: float = 0.0, *, maximize: bool = False) -> None:
-        lr = self._scalar_lr(lr)
-        self._validate("rho", rho, isinstance(rho, (int, float)) and 0.0 <= rho <= 1.0,
-                       "a number in [0, 1]")
-        self._validate_nonnegative(eps=eps, weight_decay=weight_decay)
+                 weight_decay: float = 0.0, *, maximize: bool = False,
+                 on_nonfinite: str = "raise") -> None:
         super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay,
-                                      maximize=maximize))
+                                      maximize=maximize), on_nonfinite=on_nonfinite)
 
     def _init_state(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         state["square_avg"] = zeros_state(param)

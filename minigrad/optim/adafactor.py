@@ -5,6 +5,7 @@ import math
 from typing import Any
 
 from minigrad import backend
+from minigrad.optim.checks import LR, NONNEGATIVE, Maybe, Real, Tuple
 from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, zeros_state
 from minigrad.tensor import Tensor
 
@@ -34,19 +35,30 @@ class Adafactor(Optimizer):
     the estimate instead of being added to ``g^2``.
     """
 
+    hyperparameter_checks = {
+        "lr": LR,
+        "beta2_decay": Real(high=0),
+        "eps": Tuple(Maybe(NONNEGATIVE), NONNEGATIVE,
+                     text="a pair (eps1 or None, eps2) of finite numbers >= 0"),
+        "d": Real(1),
+        "weight_decay": NONNEGATIVE,
+    }
+
     def __init__(self, params: ParamsT, lr: float = 1e-2, beta2_decay: float = -0.8,
                  eps: tuple[float | None, float] = (None, 1e-3), d: float = 1.0,
-                 weight_decay: float = 0.0, *, maximize: bool = False) -> None:
-        lr = self._scalar_lr(lr)
-        self._validate("beta2_decay", beta2_decay,
-                       isinstance(beta2_decay, (int, float)) and beta2_decay <= 0, "<= 0")
-        ok = (isinstance(eps, (tuple, list)) and len(eps) == 2
-              and (eps[0] is None or eps[0] >= 0) and eps[1] >= 0)
-        self._validate("eps", eps, ok, "a pair (eps1 or None, eps2) of numbers >= 0")
-        self._validate("d", d, isinstance(d, (int, float)) and d >= 1.0, "a number >= 1")
-        self._validate_nonnegative(weight_decay=weight_decay)
-        super().__init__(params, dict(lr=lr, beta2_decay=beta2_decay, eps=tuple(eps), d=d,
-                                      weight_decay=weight_decay, maximize=maximize))
+                 weight_decay: float = 0.0, *, maximize: bool = False,
+                 on_nonfinite: str = "raise") -> None:
+        super().__init__(params, dict(lr=lr, beta2_decay=beta2_decay, eps=eps, d=d,
+                                      weight_decay=weight_decay, maximize=maximize),
+                         on_nonfinite=on_nonfinite)
+
+    def _state_shape(self, param: Tensor, key: str) -> tuple[int, ...] | None:
+        shape = tuple(param.shape)
+        if key == "row_var":
+            return shape[:-1] + (1,)
+        if key == "col_var":
+            return shape[:-2] + (1, shape[-1])
+        return shape
 
     def _init_state(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         xp = backend.xp(param.device)

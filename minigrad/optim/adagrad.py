@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from minigrad import backend
+from minigrad.optim.checks import LR, NONNEGATIVE
 from minigrad.optim.optimizer import Optimizer, ParamsT
 from minigrad.tensor import Tensor
 
@@ -24,15 +25,16 @@ class Adagrad(Optimizer):
     creates it in the constructor; the values are the same).
     """
 
+    hyperparameter_checks = {"lr": LR, "lr_decay": NONNEGATIVE, "weight_decay": NONNEGATIVE,
+                             "initial_accumulator_value": NONNEGATIVE, "eps": NONNEGATIVE}
+
     def __init__(self, params: ParamsT, lr: float = 1e-2, lr_decay: float = 0.0,
                  weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
-                 eps: float = 1e-10, *, maximize: bool = False) -> None:
-        lr = self._scalar_lr(lr)
-        self._validate_nonnegative(lr_decay=lr_decay, weight_decay=weight_decay,
-                                   initial_accumulator_value=initial_accumulator_value, eps=eps)
+                 eps: float = 1e-10, *, maximize: bool = False,
+                 on_nonfinite: str = "raise") -> None:
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                                       initial_accumulator_value=initial_accumulator_value,
-                                      eps=eps, maximize=maximize))
+                                      eps=eps, maximize=maximize), on_nonfinite=on_nonfinite)
 
     def _init_state(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         state["sum"] = backend.xp(param.device).full_like(

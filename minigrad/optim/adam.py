@@ -5,6 +5,7 @@ import math
 from typing import Any
 
 from minigrad import backend
+from minigrad.optim.checks import BETAS, LR, NONNEGATIVE
 from minigrad.optim.optimizer import Optimizer, ParamsT, apply_weight_decay, ema_, zeros_state
 from minigrad.tensor import Tensor
 
@@ -36,18 +37,23 @@ class Adam(Optimizer):
     denominator) unless ``decoupled_weight_decay=True``, which shrinks the parameter directly,
     as in AdamW (Loshchilov & Hutter 2019). ``amsgrad`` is the variant of Reddi et al. 2018,
     "On the Convergence of Adam and Beyond", keeping the running maximum of ``v``.
+
+    Valid values (PyTorch's, plus finiteness): ``lr``, ``eps``, ``weight_decay`` finite and
+    >= 0; each beta finite in [0, 1).
     """
+
+    hyperparameter_checks = {"lr": LR, "betas": BETAS, "eps": NONNEGATIVE,
+                             "weight_decay": NONNEGATIVE}
 
     def __init__(self, params: ParamsT, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, *,
-                 maximize: bool = False, decoupled_weight_decay: bool = False) -> None:
-        lr = self._scalar_lr(lr)
-        self._validate_betas(betas)
-        self._validate_nonnegative(eps=eps, weight_decay=weight_decay)
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
+                 maximize: bool = False, decoupled_weight_decay: bool = False,
+                 on_nonfinite: str = "raise") -> None:
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps,
                                       weight_decay=weight_decay, amsgrad=amsgrad,
                                       maximize=maximize,
-                                      decoupled_weight_decay=decoupled_weight_decay))
+                                      decoupled_weight_decay=decoupled_weight_decay),
+                         on_nonfinite=on_nonfinite)
 
     def _init_state(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         state["exp_avg"] = zeros_state(param)
@@ -89,9 +95,9 @@ class AdamW(Adam):
 
     def __init__(self, params: ParamsT, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *,
-                 maximize: bool = False) -> None:
+                 maximize: bool = False, on_nonfinite: str = "raise") -> None:
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
-                         decoupled_weight_decay=True)
+                         decoupled_weight_decay=True, on_nonfinite=on_nonfinite)
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         super().load_state_dict(state_dict)

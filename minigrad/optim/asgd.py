@@ -5,6 +5,7 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 from minigrad import backend
+from minigrad.optim.checks import LR, NONNEGATIVE, Real
 from minigrad.optim.optimizer import Optimizer, ParamsT, zeros_state
 from minigrad.tensor import Tensor
 
@@ -27,13 +28,16 @@ class ASGD(Optimizer):
     :meth:`swap_averaged`. Weight decay is L2: added to the gradient.
     """
 
+    # t0 = inf is meaningful: never start averaging
+    hyperparameter_checks = {"lr": LR, "lambd": NONNEGATIVE, "alpha": NONNEGATIVE,
+                             "t0": Real(0, allow_inf=True), "weight_decay": NONNEGATIVE}
+
     def __init__(self, params: ParamsT, lr: float = 1e-2, lambd: float = 1e-4,
                  alpha: float = 0.75, t0: float = 1e6, weight_decay: float = 0.0, *,
-                 maximize: bool = False) -> None:
-        lr = self._scalar_lr(lr)
-        self._validate_nonnegative(lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay)
+                 maximize: bool = False, on_nonfinite: str = "raise") -> None:
         super().__init__(params, dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0,
-                                      weight_decay=weight_decay, maximize=maximize))
+                                      weight_decay=weight_decay, maximize=maximize),
+                         on_nonfinite=on_nonfinite)
 
     def _init_state(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         state["eta"] = group["lr"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from minigrad import backend
+from minigrad.optim.checks import NONNEGATIVE, Real
 from minigrad.optim.optimizer import Optimizer, ParamsT, zeros_state
 from minigrad.tensor import Tensor
 
@@ -28,18 +29,20 @@ class FTRL(Optimizer):
     ``lr_power = 0`` gives a fixed learning rate.
     """
 
+    # lr > 0: FTRL divides by it; the rest as Keras checks, plus finiteness
+    hyperparameter_checks = {"lr": Real(0, low_open=True, tensor=True), "lr_power": Real(high=0),
+                             "initial_accumulator_value": NONNEGATIVE, "l1": NONNEGATIVE,
+                             "l2": NONNEGATIVE, "l2_shrinkage": NONNEGATIVE,
+                             "beta": NONNEGATIVE}
+
     def __init__(self, params: ParamsT, lr: float = 1e-3, lr_power: float = -0.5,
                  initial_accumulator_value: float = 0.1, l1: float = 0.0, l2: float = 0.0,
-                 l2_shrinkage: float = 0.0, beta: float = 0.0, *, maximize: bool = False) -> None:
-        lr = self._scalar_lr(lr)
-        self._validate("lr", lr, lr > 0, "a number > 0 (FTRL divides by it)")
-        self._validate("lr_power", lr_power, lr_power <= 0, "a number <= 0")
-        self._validate_nonnegative(initial_accumulator_value=initial_accumulator_value, l1=l1,
-                                   l2=l2, l2_shrinkage=l2_shrinkage, beta=beta)
+                 l2_shrinkage: float = 0.0, beta: float = 0.0, *, maximize: bool = False,
+                 on_nonfinite: str = "raise") -> None:
         super().__init__(params, dict(lr=lr, lr_power=lr_power,
                                       initial_accumulator_value=initial_accumulator_value,
                                       l1=l1, l2=l2, l2_shrinkage=l2_shrinkage, beta=beta,
-                                      maximize=maximize))
+                                      maximize=maximize), on_nonfinite=on_nonfinite)
 
     def _init_state(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         state["accumulator"] = backend.xp(param.device).full_like(

@@ -8,10 +8,22 @@ from typing import Any, Callable
 from minigrad import backend
 from minigrad.grad_mode import enable_grad, no_grad
 from minigrad.errors import DeviceError
-from minigrad.optim.optimizer import Optimizer, ParamsT
+from minigrad.optim.checks import LR, NONNEGATIVE, Choice, Integer
+from minigrad.optim.optimizer import Optimizer, ParamsT, all_finite, nonfinite_kind
+from minigrad.tensor import Tensor, bump_version
 
 # A function of the step length t along the search direction: (loss, flat gradient) at x0 + t d.
 Objective = Callable[[float], "tuple[float, Any]"]
+
+
+class _NonFinite(Exception):
+    """A closure evaluation gave a NaN or inf loss or gradient (caught by ``LBFGS.step``)."""
+
+    def __init__(self, subject: str, index: int | None = None,
+                 shape: tuple[int, ...] | None = None) -> None:
+        super().__init__(subject)
+        self.subject, self.index, self.shape = subject, index, shape
+        self.first_value: Any = None
 
 
 class LBFGS(Optimizer):
@@ -40,28 +52,23 @@ class LBFGS(Optimizer):
     is kept under ``state[first_param]`` and continues across ``step`` calls.
     """
 
+    hyperparameter_checks = {"lr": LR, "max_iter": Integer(1), "max_eval": Integer(1),
+                             "tolerance_grad": NONNEGATIVE, "tolerance_change": NONNEGATIVE,
+                             "history_size": Integer(1),
+                             "line_search_fn": Choice(None, "strong_wolfe")}
+
     def __init__(self, params: ParamsT, lr: float = 1.0, max_iter: int = 20,
                  max_eval: int | None = None, tolerance_grad: float = 1e-7,
                  tolerance_change: float = 1e-9, history_size: int = 100,
-                 line_search_fn: str | None = None, *, maximize: bool = False) -> None:
-        lr = self._scalar_lr(lr)
-        self._validate("max_iter", max_iter, isinstance(max_iter, int) and max_iter >= 1,
-                       "an integer >= 1")
-        if max_eval is None:
+                 line_search_fn: str | None = None, *, maximize: bool = False,
+                 on_nonfinite: str = "raise") -> None:
+        if max_eval is None and Integer(1).accepts(max_iter):
             max_eval = max_iter * 5 // 4
-        self._validate("max_eval", max_eval, isinstance(max_eval, int) and max_eval >= 1,
-                       "an integer >= 1 or None")
-        self._validate("history_size", history_size,
-                       isinstance(history_size, int) and history_size >= 1, "an integer >= 1")
-        self._validate_nonnegative(tolerance_grad=tolerance_grad,
-                                   tolerance_change=tolerance_change)
-        self._validate("line_search_fn", line_search_fn, line_search_fn in (None, "strong_wolfe"),
-                       "None or 'strong_wolfe'")
         super().__init__(params, dict(lr=lr, max_iter=max_iter, max_eval=max_eval,
                                       tolerance_grad=tolerance_grad,
                                       tolerance_change=tolerance_change,
                                       history_size=history_size, line_search_fn=line_search_fn,
-                                      maximize=maximize))
+                                      maximize=maximize), on_nonfinite=on_nonfinite)
         if len(self.param_groups) != 1:
             raise ValueError("LBFGS doesn't support per-parameter options (parameter groups): "
                              "pass one list of tensors")
@@ -75,6 +82,12 @@ class LBFGS(Optimizer):
         if self.param_groups:
             raise ValueError("LBFGS doesn't support per-parameter options (parameter groups)")
         super().add_param_group(param_group)
+
+    def _state_shape(self, param: Tensor, key: str) -> tuple[int, ...] | None:
+        """The history is kept as flat vectors over all parameters, under the first one."""
+        if key in ("d", "prev_flat_grad", "old_dirs", "old_stps"):
+            return (sum(p.numel() for p in self.param_groups[0]["params"]),)
+        return None
 
     # --- the flat view of the parameters ---------------------------------------------------
     def _xp(self) -> Any:
@@ -98,7 +111,23 @@ class LBFGS(Optimizer):
     def _evaluate(self, closure: Callable[[], Any], maximize: bool) -> tuple[float, Any]:
         with enable_grad():
             loss = float(closure())
-        return (-loss if maximize else loss), self._flat_grad(maximize)
+        flat_grad = self._flat_grad(maximize)
+        self._check_finite(loss, flat_grad)
+        return (-loss if maximize else loss), flat_grad
+
+    def _check_finite(self, loss: float, flat_grad: Any) -> None:
+        """Raise :class:`_NonFinite` if the closure's loss or a gradient is NaN or inf."""
+        if not math.isfinite(loss):
+            raise _NonFinite(f"the closure returned a non-finite loss ({loss})")
+        xp = self._xp()
+        if all_finite([flat_grad], xp) or nonfinite_kind(flat_grad) is None:
+            return
+        for index, p in enumerate(self._params):
+            kind = None if p.grad is None else nonfinite_kind(p.grad.array)
+            if kind is not None:
+                raise _NonFinite(f"the gradient of parameter {index} of param group 0 (shape "
+                                 f"{tuple(p.shape)}) holds {kind}", index, tuple(p.shape))
+        raise _NonFinite("the gradient holds NaN or inf")  # not reached: flat_grad copies them
 
     # --- the iteration -----------------------------------------------------------------------
     def step(self, closure: Callable[[], Any] | None = None) -> Any:  # type: ignore[override]
@@ -106,22 +135,55 @@ class LBFGS(Optimizer):
         if closure is None:
             raise RuntimeError("LBFGS needs a closure that re-evaluates the model, calls "
                                "backward() and returns the loss: opt.step(closure)")
-        with no_grad():
-            return self._run(closure, self.param_groups[0])
+        self._check_hyperparameters()
+        first = self._params[0]
+        had_state = first in self.state
+        saved_state = {key: list(value) if isinstance(value, list) else value
+                       for key, value in self.state.get(first, {}).items()}
+        start = [self._xp().array(p.array) for p in self._params]
+        try:
+            with no_grad():
+                return self._run(closure, self.param_groups[0])
+        except _NonFinite as found:
+            # put back the parameters and the state as they were before this step
+            for p, values in zip(self._params, start):
+                p.array[...] = values
+            if had_state:
+                self.state[first].clear()
+                self.state[first].update(saved_state)
+            else:
+                self.state.pop(first, None)
+            self._refuse_nonfinite(found.subject, None if found.index is None else 0,
+                                   found.index, found.shape, stacklevel=3)
+            return found.first_value
+        finally:
+            for p in self._params:
+                bump_version(p)
 
     def _run(self, closure: Callable[[], Any], group: dict[str, Any]) -> Any:
-        xp = self._xp()
-        lr, max_iter, max_eval = group["lr"], group["max_iter"], group["max_eval"]
-        tolerance_grad, tolerance_change = group["tolerance_grad"], group["tolerance_change"]
-        maximize = group["maximize"]
         state = self.state[self._params[0]]
         state.setdefault("func_evals", 0)
         state.setdefault("n_iter", 0)
 
         with enable_grad():
             first_value = closure()
-        loss = -float(first_value) if maximize else float(first_value)
+        try:
+            return self._iterate(closure, group, first_value)
+        except _NonFinite as found:
+            found.first_value = first_value
+            raise
+
+    def _iterate(self, closure: Callable[[], Any], group: dict[str, Any],
+                 first_value: Any) -> Any:
+        xp = self._xp()
+        lr, max_iter, max_eval = group["lr"], group["max_iter"], group["max_eval"]
+        tolerance_grad, tolerance_change = group["tolerance_grad"], group["tolerance_change"]
+        maximize = group["maximize"]
+        state = self.state[self._params[0]]
+        loss = float(first_value)
         flat_grad = self._flat_grad(maximize)
+        self._check_finite(loss, flat_grad)
+        loss = -loss if maximize else loss
         evals = 1
         state["func_evals"] += 1
         if float(xp.abs(flat_grad).max()) <= tolerance_grad:

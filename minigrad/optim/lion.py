@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from minigrad import backend
+from minigrad.optim.checks import BETAS, LR, NONNEGATIVE
 from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, zeros_state
 from minigrad.tensor import Tensor
 
@@ -24,13 +25,13 @@ class Lion(Optimizer):
     by ``lr``). Only one buffer is kept, half of Adam's memory.
     """
 
+    hyperparameter_checks = {"lr": LR, "betas": BETAS, "weight_decay": NONNEGATIVE}
+
     def __init__(self, params: ParamsT, lr: float = 1e-4, betas: tuple[float, float] = (0.9, 0.99),
-                 weight_decay: float = 0.0, *, maximize: bool = False) -> None:
-        lr = self._scalar_lr(lr)
-        self._validate_betas(betas)
-        self._validate_nonnegative(weight_decay=weight_decay)
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), weight_decay=weight_decay,
-                                      maximize=maximize))
+                 weight_decay: float = 0.0, *, maximize: bool = False,
+                 on_nonfinite: str = "raise") -> None:
+        super().__init__(params, dict(lr=lr, betas=betas, weight_decay=weight_decay,
+                                      maximize=maximize), on_nonfinite=on_nonfinite)
 
     def _init_state(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         state["exp_avg"] = zeros_state(param)

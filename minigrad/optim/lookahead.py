@@ -5,8 +5,9 @@ from collections import defaultdict
 from typing import Any, Callable
 
 from minigrad import backend
+from minigrad.optim.checks import UNIT, Integer, check_values
 from minigrad.optim.optimizer import Optimizer
-from minigrad.tensor import Tensor
+from minigrad.tensor import Tensor, bump_version
 
 
 class Lookahead(Optimizer):
@@ -28,20 +29,38 @@ class Lookahead(Optimizer):
     checkpoint resumes the exact trajectory. Weight decay is whatever the inner optimizer does.
     """
 
+    wrapper_checks = {"k": Integer(1), "alpha": UNIT}
+
     # Optimizer.__init__ is not called: the groups and defaults are the inner optimizer's.
-    def __init__(self, base_optimizer: Optimizer, k: int = 5, alpha: float = 0.5) -> None:
+    def __init__(self, base_optimizer: Optimizer, k: int = 5, alpha: float = 0.5, *,
+                 on_nonfinite: str | None = None) -> None:
         if not isinstance(base_optimizer, Optimizer):
             raise TypeError(f"base_optimizer must be a minigrad Optimizer, got "
                             f"{type(base_optimizer).__name__}")
-        self._validate("k", k, isinstance(k, int) and k >= 1, "an int >= 1")
-        self._validate("alpha", alpha, 0.0 <= alpha <= 1.0, "a number in [0, 1]")
+        check_values(self._name(), self.wrapper_checks, {"k": k, "alpha": alpha})
         self.base_optimizer = base_optimizer
+        if on_nonfinite is not None:
+            self.on_nonfinite = on_nonfinite
         self.k = k
         self.alpha = alpha
         self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
         self.steps_since_sync = 0
         for group in self.param_groups:
             self._copy_slow_weights(group)
+
+    @property  # type: ignore[override]
+    def on_nonfinite(self) -> str:
+        """The inner optimizer's ``on_nonfinite`` (setting it sets the inner one's)."""
+        return self.base_optimizer.on_nonfinite
+
+    @on_nonfinite.setter
+    def on_nonfinite(self, value: str) -> None:
+        self.base_optimizer.on_nonfinite = value
+
+    @property
+    def skipped_steps(self) -> int:  # type: ignore[override]
+        """Steps the inner optimizer skipped for non-finite gradients."""
+        return self.base_optimizer.skipped_steps
 
     @property
     def param_groups(self) -> list[dict[str, Any]]:
@@ -68,8 +87,15 @@ class Lookahead(Optimizer):
         self.base_optimizer.zero_grad(set_to_none)
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """One step of the inner optimizer, then a sync every ``k`` steps."""
+        """One step of the inner optimizer, then a sync every ``k`` steps.
+
+        A NaN or inf gradient is the inner optimizer's to handle (``on_nonfinite``): it raises
+        before anything changes, or skips the step, which then does not count towards ``k``.
+        """
+        skipped = getattr(self.base_optimizer, "skipped_steps", 0)
         loss = self.base_optimizer.step(closure)
+        if getattr(self.base_optimizer, "skipped_steps", 0) != skipped:
+            return loss  # a skipped step (non-finite gradient) does not count towards k
         self.steps_since_sync += 1
         if self.steps_since_sync >= self.k:
             self.steps_since_sync = 0
@@ -84,6 +110,7 @@ class Lookahead(Optimizer):
                 slow = self.state[p]["slow_param"]
                 slow += self.alpha * (p.array - slow)
                 p.array[...] = slow
+                bump_version(p)
 
     # --- checkpoints -----------------------------------------------------------------------
     def _indexed_params(self) -> list[Tensor]:
@@ -106,16 +133,30 @@ class Lookahead(Optimizer):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore the inner optimizer, the slow weights (copied onto each parameter's device
         and into its dtype) and the position in the sync cycle."""
+        if not isinstance(state_dict, dict):
+            raise TypeError(f"{self._name()}.load_state_dict() expects a dict from "
+                            f"state_dict(), got {type(state_dict).__name__}")
         for key in ("slow_params", "steps_since_sync"):
             if key not in state_dict:
                 raise ValueError(f"not a Lookahead state dict: it has no {key!r} entry")
+        check_values(self._name(), {"steps_since_sync": Integer(0)}, state_dict,
+                     " in the loaded state dict")
         params = self._indexed_params()
         slow_params = state_dict["slow_params"]
-        if sorted(slow_params) != list(range(len(params))):
-            raise ValueError(f"the loaded state dict has slow weights for {len(slow_params)} "
+        if not isinstance(slow_params, dict) or sorted(slow_params) != list(range(len(params))):
+            count = len(slow_params) if isinstance(slow_params, dict) else "no"
+            raise ValueError(f"the loaded state dict has slow weights for {count} "
                              f"parameters, this optimizer has {len(params)}")
+        for i, p in enumerate(params):
+            slow = slow_params[i]
+            if not backend.is_array(slow) or slow.dtype.kind not in "fc":
+                raise ValueError(f"the loaded slow weight {i} must be a floating array, got "
+                                 f"{type(slow).__name__}")
         slow_weights = []
         for i, p in enumerate(params):
+            if slow_params[i].dtype.kind == "c" and p.dtype.kind != "c":
+                raise ValueError(f"the loaded slow weight {i} is complex, its parameter has "
+                                 f"dtype {p.dtype}")
             slow = backend.to_device(slow_params[i], p.device).astype(p.dtype, copy=True)
             if slow.shape != p.shape:
                 raise ValueError(f"the loaded slow weight {i} has shape {slow.shape}, its "

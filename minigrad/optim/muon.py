@@ -6,6 +6,8 @@ from typing import Any
 
 from minigrad import backend
 from minigrad.optim.adam import Adam
+from minigrad.optim.checks import (BETA, BETAS, LR, NONNEGATIVE, POSITIVE, Choice, Integer,
+                                   Real, Rule, Tuple)
 from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, zeros_state
 from minigrad.tensor import Tensor
 
@@ -49,39 +51,36 @@ class Muon(Optimizer):
     ``adamw_lr``, ``adamw_betas``, ``adamw_eps`` and ``adamw_weight_decay``.
     """
 
+    # momentum < 1: the buffer is an EMA that would never move; eps > 0 (PyTorch does not
+    # check it): with 0, a zero momentum buffer would be normalised by 0
+    hyperparameter_checks = {
+        "lr": LR, "weight_decay": NONNEGATIVE, "momentum": BETA,
+        "ns_coefficients": Tuple(Real(), Real(), Real(), text="three finite numbers (a, b, c)"),
+        "eps": POSITIVE, "ns_steps": Integer(1),
+        "adjust_lr_fn": Choice(None, *sorted(_LR_ADJUSTMENTS)),
+        "use_muon": Choice(None, True, False),
+        "adamw_lr": LR, "adamw_betas": BETAS, "adamw_eps": NONNEGATIVE,
+        "adamw_weight_decay": NONNEGATIVE,
+    }
+    group_checks = (Rule(lambda g: g.get("use_muon") is not True
+                         or all(p.ndim == 2 for p in g.get("params", ())),
+                         "use_muon=True needs 2-D parameters; leave use_muon unset to send "
+                         "other shapes to AdamW", ("use_muon",)),)
+
     def __init__(self, params: ParamsT, lr: float = 1e-3, weight_decay: float = 0.1,
                  momentum: float = 0.95, nesterov: bool = True,
                  ns_coefficients: tuple[float, float, float] = NS_COEFFICIENTS, eps: float = 1e-7,
                  ns_steps: int = 5, adjust_lr_fn: str | None = None, *, adamw_lr: float = 1e-3,
                  adamw_betas: tuple[float, float] = (0.9, 0.999), adamw_eps: float = 1e-8,
-                 adamw_weight_decay: float = 0.01, maximize: bool = False) -> None:
-        lr = self._scalar_lr(lr)
-        self._validate_nonnegative(weight_decay=weight_decay, eps=eps, adamw_lr=adamw_lr,
-                                   adamw_eps=adamw_eps, adamw_weight_decay=adamw_weight_decay)
-        self._validate("momentum", momentum, 0.0 <= momentum < 1.0, "a number in [0, 1)")
-        self._validate("ns_steps", ns_steps, isinstance(ns_steps, int) and ns_steps >= 1,
-                       "an int >= 1")
-        self._validate("ns_coefficients", ns_coefficients, len(ns_coefficients) == 3,
-                       "three numbers (a, b, c)")
-        self._validate("adjust_lr_fn", adjust_lr_fn,
-                       adjust_lr_fn is None or adjust_lr_fn in _LR_ADJUSTMENTS,
-                       f"None or one of {sorted(_LR_ADJUSTMENTS)}")
-        self._validate_betas(adamw_betas, "adamw_betas")
+                 adamw_weight_decay: float = 0.01, maximize: bool = False,
+                 on_nonfinite: str = "raise") -> None:
         super().__init__(params, dict(lr=lr, weight_decay=weight_decay, momentum=momentum,
-                                      nesterov=nesterov, ns_coefficients=tuple(ns_coefficients),
+                                      nesterov=nesterov, ns_coefficients=ns_coefficients,
                                       eps=eps, ns_steps=ns_steps, adjust_lr_fn=adjust_lr_fn,
                                       use_muon=None, adamw_lr=adamw_lr,
-                                      adamw_betas=tuple(adamw_betas), adamw_eps=adamw_eps,
-                                      adamw_weight_decay=adamw_weight_decay, maximize=maximize))
-
-    def add_param_group(self, param_group: dict[str, Any]) -> None:
-        super().add_param_group(param_group)
-        group = self.param_groups[-1]
-        if group["use_muon"]:
-            for p in group["params"]:
-                if p.ndim != 2:
-                    raise ValueError(f"use_muon=True needs 2-D parameters, got shape {p.shape}; "
-                                     "leave use_muon unset to send other shapes to AdamW")
+                                      adamw_betas=adamw_betas, adamw_eps=adamw_eps,
+                                      adamw_weight_decay=adamw_weight_decay, maximize=maximize),
+                         on_nonfinite=on_nonfinite)
 
     @staticmethod
     def _uses_muon(param: Tensor, group: dict[str, Any]) -> bool:

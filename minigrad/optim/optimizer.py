@@ -9,15 +9,20 @@ around new tensors, on another device or with another dtype.
 from __future__ import annotations
 
 import copy
+import math
 import warnings
 from collections import defaultdict
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, ClassVar, Iterable, Mapping
 
 from minigrad import backend
 from minigrad.grad_mode import enable_grad, no_grad
+from minigrad.optim.checks import Check, Choice, Rule, check_values, is_number
 from minigrad.tensor import Tensor, bump_version
 
 ParamsT = Iterable[Any]
+
+NONFINITE_POLICIES = ("raise", "skip")
+_ON_NONFINITE = Choice(*NONFINITE_POLICIES)
 
 
 class _Required:
@@ -30,6 +35,17 @@ class _Required:
 required = _Required()
 
 
+class NonFiniteError(RuntimeError):
+    """An optimizer step found NaN or inf in a gradient (or in LBFGS's loss) and updated
+    nothing. ``group``, ``index`` and ``shape`` name the first offending parameter (None for
+    a loss)."""
+
+    def __init__(self, message: str, group: int | None = None, index: int | None = None,
+                 shape: tuple[int, ...] | None = None) -> None:
+        super().__init__(message)
+        self.group, self.index, self.shape = group, index, shape
+
+
 class Optimizer:
     """Updates parameters from their ``.grad``; subclasses define the update rule.
 
@@ -37,13 +53,47 @@ class Optimizer:
     (param groups) each with a ``"params"`` entry and optional hyper-parameters that
     override ``defaults`` for that group.
 
-    Subclasses implement :meth:`_update` (the math for one parameter, in place on
+    **Hyper-parameter checks.** A subclass declares the valid values of its hyper-parameters
+    once, in the class attribute :attr:`hyperparameter_checks` (name -> a
+    :class:`~minigrad.optim.checks.Check`, e.g. ``Real(0)`` for a finite number >= 0) and,
+    for conditions tying several together, :attr:`group_checks` (a tuple of
+    :class:`~minigrad.optim.checks.Rule`). The base class applies them to the constructor's
+    values, to every group added (at construction or by :meth:`add_param_group`), to the
+    groups of a loaded state dict: a bad value raises ``ValueError`` naming the optimizer,
+    the hyper-parameter, the value, the param group and the valid range, and nothing is
+    changed. Values written into a group later (by a scheduler or by hand) are not checked
+    against the ranges again, but a step refuses one that is NaN or inf.
+
+    **Non-finite gradients.** Before updating anything, :meth:`step` checks that every
+    gradient is finite: one sum over all gradients (so the cost is one pass over them, in
+    batches of small tensors; a sum that overflows although every entry is finite is
+    recognised as such). What happens otherwise is set by ``on_nonfinite``, a keyword of
+    every optimizer's constructor (and an attribute that can be changed later):
+
+    * ``"raise"`` (the default): raise :class:`NonFiniteError` naming the first parameter
+      holding NaN or inf (its index in its group, and its shape). No parameter and no state
+      has been touched, so the run can be inspected or resumed.
+    * ``"skip"``: warn (``RuntimeWarning``) and skip the whole step, as a loss scaler does
+      for mixed-precision overflows: parameters, state and step counts stay as they were;
+      :attr:`skipped_steps` counts such steps.
+
+    Only the gradients are checked. A finite gradient can still give a non-finite update
+    where the rule itself divides by zero (e.g. ``eps=0``, allowed as in PyTorch, with a
+    zero gradient).
+
+    **Subclassing.** Implement :meth:`_update` (the math for one parameter, in place on
     ``param.array``) and, when buffers are needed, :meth:`_init_state`; an optimizer that must
     see a group whole overrides :meth:`_step_group`, one with its own loop overrides
-    :meth:`step`.
+    :meth:`step` (and should call :meth:`_check_hyperparameters` and :meth:`_gradients_ok`
+    first). ``load_state_dict`` checks that each loaded state array has the shape
+    :meth:`_state_shape` gives (by default the parameter's own).
     """
 
-    def __init__(self, params: ParamsT, defaults: dict[str, Any]) -> None:
+    hyperparameter_checks: ClassVar[Mapping[str, Check]] = {}
+    group_checks: ClassVar[tuple[Rule, ...]] = ()
+
+    def __init__(self, params: ParamsT, defaults: dict[str, Any], *,
+                 on_nonfinite: str = "raise") -> None:
         if isinstance(params, Tensor):
             raise TypeError("params must be an iterable of Tensors or of dicts (param groups), "
                             "got a single Tensor; wrap it in a list: [tensor]")
@@ -54,7 +104,14 @@ class Optimizer:
             warnings.warn("params given as a set: their order, and so the indices in "
                           "state_dict(), can change between runs; pass a list",
                           UserWarning, stacklevel=2)
-        self.defaults = dict(defaults)
+        self.on_nonfinite = on_nonfinite
+        self.skipped_steps = 0
+        self._checked_values: dict[int, tuple[Any, ...]] = {}
+        defaults = dict(defaults)
+        given = {k: v for k, v in defaults.items() if v is not required}
+        defaults.update(check_values(self._name(), self.hyperparameter_checks, given,
+                                     rules=self.group_checks))
+        self.defaults = defaults
         self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
         self.param_groups: list[dict[str, Any]] = []
         params = list(params)
@@ -73,11 +130,28 @@ class Optimizer:
                       if key not in ("params", "param_names")]
         return "\n".join(lines) + "\n)"
 
+    def _name(self) -> str:
+        """The optimizer's name in error messages."""
+        return type(self).__name__
+
+    @property
+    def on_nonfinite(self) -> str:
+        """What :meth:`step` does with a NaN or inf gradient: ``"raise"`` or ``"skip"``."""
+        return self._on_nonfinite
+
+    @on_nonfinite.setter
+    def on_nonfinite(self, value: str) -> None:
+        if not _ON_NONFINITE.accepts(value):
+            raise ValueError(f"{self._name()}: invalid on_nonfinite: {value!r} (it must be "
+                             f"{_ON_NONFINITE.text})")
+        self._on_nonfinite = value
+
     # --- parameter groups ------------------------------------------------------------------
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Add a group of parameters, with hyper-parameters defaulting to ``defaults``.
 
         Useful when fine-tuning: layers unfrozen later join the optimizer as a new group.
+        Its hyper-parameters are checked as the constructor's are.
         """
         if not isinstance(param_group, dict):
             raise TypeError(f"a param group must be a dict, got {type(param_group).__name__}")
@@ -101,7 +175,39 @@ class Optimizer:
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         if any(id(p) in seen for p in params):
             raise ValueError("some parameters appear in more than one parameter group")
+        group.update(self._checked_group(group, f" in param group {len(self.param_groups)}"))
         self.param_groups.append(group)
+
+    def _checked_group(self, group: Mapping[str, Any], where: str) -> dict[str, Any]:
+        """The checked (normalised) hyper-parameters of ``group``; raises ``ValueError``."""
+        return check_values(self._name(), self.hyperparameter_checks, group, where,
+                            self.group_checks)
+
+    def _check_hyperparameters(self) -> None:
+        """Refuse a checked hyper-parameter that became NaN or inf after it was checked.
+
+        Values written into a group directly (by the user or a scheduler) bypass the checks
+        above; a NaN or infinite one would write NaN or inf into every parameter, so each step
+        looks again, at the groups whose checked values changed since the last look (a tuple
+        comparison, about a microsecond per group; NaN never compares equal, so it is always
+        looked at). Only finiteness is enforced here, not the ranges: a schedule may end a
+        decay at -1e-17 by rounding, as PyTorch's do.
+        """
+        names = tuple(self.hyperparameter_checks)
+        seen = self._checked_values
+        for i, group in enumerate(self.param_groups):
+            values = tuple(group.get(name) for name in names)
+            try:
+                if seen.get(id(group)) == values:
+                    continue
+            except (TypeError, ValueError):  # e.g. an array compared elementwise
+                pass
+            for name, value in zip(names, values):
+                if _holds_nonfinite_number(value):
+                    raise ValueError(f"{self._name()}: {name}={value!r} in param group {i} is "
+                                     "not finite (it was written into the group after it was "
+                                     "checked, e.g. by a scheduler); nothing was updated")
+            seen[id(group)] = values
 
     # --- stepping --------------------------------------------------------------------------
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -121,15 +227,77 @@ class Optimizer:
 
         ``closure`` re-evaluates the model and returns the loss (it runs with grad enabled,
         so it may call ``backward``); optimizers such as LBFGS need it, others accept it.
+        A NaN or inf gradient raises or skips the step (see ``on_nonfinite``) before any
+        parameter is changed.
         """
+        self._check_hyperparameters()
         loss = None
         if closure is not None:
             with enable_grad():
                 loss = closure()
+        if not self._gradients_ok():
+            return loss
         with no_grad():
             for group in self.param_groups:
                 self._step_group(group)
         return loss
+
+    def _gradients_ok(self) -> bool:
+        """True when every gradient is finite; otherwise raise, or warn and return False
+        (``on_nonfinite``)."""
+        arrays, devices = [], set()
+        for group in self.param_groups:
+            for p in group["params"]:
+                g = p.grad
+                if g is not None:
+                    arrays.append(g.array)
+                    devices.add(g.device)
+        if len(devices) <= 1:
+            finite = not arrays or all_finite(arrays, backend.xp(devices.pop()))
+        else:
+            finite = all(all_finite([a for a in arrays if backend.device_of(a) == d],
+                                    backend.xp(d)) for d in devices)
+        if finite:
+            return True
+        found = self._first_nonfinite_gradient()
+        if found is None:  # the sum overflowed, every entry is finite
+            return True
+        group_index, index, param, kind, count = found
+        others = f" ({count - 1} more parameters hold NaN or inf)" if count > 1 else ""
+        subject = (f"the gradient of parameter {index} of param group {group_index} "
+                   f"(shape {tuple(param.shape)}) holds {kind}{others}")
+        self._refuse_nonfinite(subject, group_index, index, tuple(param.shape))
+        return False
+
+    def _refuse_nonfinite(self, subject: str, group: int | None = None,
+                          index: int | None = None, shape: tuple[int, ...] | None = None,
+                          stacklevel: int = 4) -> None:
+        """Raise :class:`NonFiniteError` about ``subject``, or (``on_nonfinite="skip"``)
+        warn and count the skipped step."""
+        if self.on_nonfinite == "skip":
+            self.skipped_steps += 1
+            warnings.warn(f"{self._name()}.step() skipped: {subject}; parameters and "
+                          "optimizer state are unchanged (on_nonfinite='skip')",
+                          RuntimeWarning, stacklevel=stacklevel)
+            return
+        raise NonFiniteError(f"{self._name()}.step(): {subject}; nothing was updated. Pass "
+                             "on_nonfinite='skip' to skip such steps with a warning instead "
+                             "(as a loss scaler does)", group, index, shape)
+
+    def _first_nonfinite_gradient(self) -> tuple[int, int, Tensor, str, int] | None:
+        """(group index, index in the group, parameter, "NaN" or "inf", how many
+        parameters hold either) for the first parameter whose gradient is not finite."""
+        first, count = None, 0
+        for group_index, group in enumerate(self.param_groups):
+            for index, p in enumerate(group["params"]):
+                if p.grad is None:
+                    continue
+                kind = nonfinite_kind(p.grad.array)
+                if kind is not None:
+                    count += 1
+                    if first is None:
+                        first = (group_index, index, p, kind)
+        return None if first is None else (*first, count)
 
     def _step_group(self, group: dict[str, Any]) -> None:
         """Apply :meth:`_update` to each parameter of ``group`` that received a gradient."""
@@ -182,8 +350,31 @@ class Optimizer:
         Saved parameters are matched to this optimizer's by position. Each state array is
         copied onto its parameter's device (and, for floating arrays, into its dtype), so a
         checkpoint saved on the GPU loads on the CPU and the other way round.
+
+        Everything is checked before anything changes: the numbers of groups and of
+        parameters per group, the saved hyper-parameters (as :meth:`add_param_group` checks
+        them), that every state entry belongs to a parameter, and that each state array has
+        the expected shape (:meth:`_state_shape`) and a dtype the parameter can hold (a
+        complex state for a real parameter is refused). Errors name the parameter's index
+        and both shapes.
         """
-        saved_groups = state_dict["param_groups"]
+        name = self._name()
+        if not isinstance(state_dict, dict):
+            raise TypeError(f"{name}.load_state_dict() expects a dict from state_dict(), got "
+                            f"{type(state_dict).__name__}")
+        missing = [key for key in ("state", "param_groups") if key not in state_dict]
+        if missing:
+            raise ValueError(f"{name}: not an optimizer state dict: it has no "
+                             f"{' or '.join(map(repr, missing))} entry")
+        saved_groups, saved_state = state_dict["param_groups"], state_dict["state"]
+        if not isinstance(saved_groups, (list, tuple)) or not all(
+                isinstance(g, dict) and isinstance(g.get("params"), (list, tuple))
+                for g in saved_groups):
+            raise ValueError(f"{name}: the loaded state dict's 'param_groups' must be a list "
+                             "of dicts, each with a 'params' list")
+        if not isinstance(saved_state, dict):
+            raise ValueError(f"{name}: the loaded state dict's 'state' must be a dict, got "
+                             f"{type(saved_state).__name__}")
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(f"loaded state dict has {len(saved_groups)} parameter groups, "
                              f"this optimizer has {len(self.param_groups)}")
@@ -192,52 +383,72 @@ class Optimizer:
                 raise ValueError(f"parameter group {i} of the loaded state dict has "
                                  f"{len(saved['params'])} parameters, this optimizer's has "
                                  f"{len(group['params'])}")
-        param_of = {index: p for saved, group in zip(saved_groups, self.param_groups)
-                    for index, p in zip(saved["params"], group["params"])}
-        self.state = defaultdict(dict)
-        for index, saved_state in state_dict["state"].items():
-            p = param_of.get(index)
-            if p is None:
-                continue
-            self.state[p] = {key: value if key == "step" else _cast_like(value, p)
-                             for key, value in saved_state.items()}
-        for saved, group in zip(saved_groups, self.param_groups):
-            params = group["params"]
-            group.clear()
-            group.update(copy.deepcopy({k: v for k, v in saved.items() if k != "params"}))
-            group["params"] = params
+        place_of: dict[Any, tuple[Tensor, int, int]] = {}
+        for gi, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
+            for j, (index, p) in enumerate(zip(saved["params"], group["params"])):
+                place_of[index] = (p, gi, j)
+        new_groups = []
+        for gi, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
+            new = copy.deepcopy({k: v for k, v in saved.items() if k != "params"})
             for key, value in self.defaults.items():
-                group.setdefault(key, value)
+                new.setdefault(key, value)
+            new["params"] = group["params"]
+            new.update(self._checked_group(new, f" in param group {gi} of the loaded state "
+                                                "dict"))
+            new_groups.append(new)
+        for index, entry in saved_state.items():
+            if index not in place_of:
+                raise ValueError(f"{name}: the loaded state dict has state for parameter "
+                                 f"{index!r}, which none of its param groups lists")
+            if not isinstance(entry, dict):
+                raise ValueError(f"{name}: the loaded state of parameter {index!r} must be a "
+                                 f"dict, got {type(entry).__name__}")
+            p, gi, j = place_of[index]
+            for key, value in entry.items():
+                if key != "step":
+                    self._check_loaded_value(p, key, value,
+                                             f"parameter {index!r} (param group {gi}, "
+                                             f"position {j}, shape {tuple(p.shape)})")
+        new_state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
+        for index, entry in saved_state.items():
+            p = place_of[index][0]
+            new_state[p] = {key: value if key == "step" else _cast_like(value, p)
+                            for key, value in entry.items()}
+        self.state = new_state
+        for group, new in zip(self.param_groups, new_groups):
+            group.clear()
+            group.update(new)
+        self._checked_values.clear()
 
-    # --- hyper-parameter checks for subclasses -----------------------------------------------
-    @staticmethod
-    def _validate(name: str, value: Any, ok: bool, rule: str) -> None:
-        """Raise ``ValueError`` naming ``name`` unless ``ok`` (``rule`` says what is allowed)."""
-        if not ok:
-            raise ValueError(f"invalid {name}: {value!r} (it must be {rule})")
+    def _state_shape(self, param: Tensor, key: str) -> tuple[int, ...] | None:
+        """The shape every array under ``state[param][key]`` must have (None: any shape).
 
-    @classmethod
-    def _validate_nonnegative(cls, **values: float) -> None:
-        """Each keyword argument must be a number >= 0."""
-        for name, value in values.items():
-            cls._validate(name, value, _is_number(value) and value >= 0, "a number >= 0")
+        By default a state array is shaped like its parameter; an optimizer that keeps
+        other shapes (factored moments, flat vectors) overrides this."""
+        return tuple(param.shape)
 
-    @classmethod
-    def _validate_betas(cls, betas: Any, name: str = "betas") -> None:
-        """``betas`` must be a pair of numbers in [0, 1)."""
-        ok = (isinstance(betas, (tuple, list)) and len(betas) == 2
-              and all(_is_number(b) and 0.0 <= b < 1.0 for b in betas))
-        cls._validate(name, betas, ok, "a pair of numbers in [0, 1)")
-
-    @staticmethod
-    def _scalar_lr(lr: Any) -> float:
-        """``lr`` as a float; a one-element tensor is accepted, a negative value is not."""
-        if isinstance(lr, Tensor):
-            if lr.numel() != 1:
-                raise ValueError(f"a tensor lr must have one element, got shape {lr.shape}")
-            lr = lr.item()
-        Optimizer._validate("lr", lr, _is_number(lr) and lr >= 0, "a number >= 0")
-        return float(lr)
+    def _check_loaded_value(self, param: Tensor, key: str, value: Any, where: str) -> None:
+        """Raise ``ValueError`` if the loaded state ``value`` (arrays, possibly nested in
+        lists, tuples or dicts) does not fit ``param``."""
+        if isinstance(value, dict):
+            for v in value.values():
+                self._check_loaded_value(param, key, v, where)
+            return
+        if isinstance(value, (list, tuple)):
+            for v in value:
+                self._check_loaded_value(param, key, v, where)
+            return
+        if not backend.is_array(value):
+            return
+        expected = self._state_shape(param, key)
+        if expected is not None and tuple(value.shape) != tuple(expected):
+            raise ValueError(f"{self._name()}: the loaded state {key!r} of {where} has shape "
+                             f"{tuple(value.shape)}, expected {tuple(expected)}")
+        allowed = "fciub" if param.dtype.kind == "c" else "fiub"
+        if value.dtype.kind not in allowed:
+            raise ValueError(f"{self._name()}: the loaded state {key!r} of {where} has dtype "
+                             f"{value.dtype}, which a parameter of dtype {param.dtype} cannot "
+                             "use")
 
 
 def _params_and_names(params: Any) -> tuple[list[Tensor], list[str] | None]:
@@ -266,11 +477,6 @@ def _check_parameter(p: Any) -> None:
     if p.dtype.kind not in "fc":
         raise TypeError(f"can't optimize a tensor of dtype {p.dtype}: parameters must be "
                         "floating point")
-
-
-def _is_number(value: Any) -> bool:
-    python_number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    return python_number or (isinstance(value, backend.HOST_SCALAR) and value.dtype.kind in "iuf")
 
 
 def zeros_state(param: Tensor) -> Any:
@@ -324,3 +530,77 @@ def ema_(average: Any, value: Any, decay: float, scratch: Any = None) -> None:
         weighted = scratch
     average *= decay
     average += weighted
+
+
+def _holds_nonfinite_number(value: Any) -> bool:
+    """A number, or a tuple or list of numbers, that is or holds NaN or inf."""
+    if isinstance(value, (tuple, list)):
+        return any(_holds_nonfinite_number(v) for v in value)
+    return is_number(value) and not math.isfinite(float(value))
+
+
+def nonfinite_kind(array: Any) -> str | None:
+    """``"NaN"`` if ``array`` holds a NaN, else ``"inf"`` if it holds an infinity, else None
+    (an exact check: one full pass)."""
+    xp = backend.xp(backend.device_of(array))
+    if bool(xp.isfinite(array).all()):
+        return None
+    return "NaN" if bool(xp.isnan(array).any()) else "inf"
+
+
+# Up to this many entries in all, the arrays are concatenated and reduced at once; beyond it,
+# arrays this large are reduced in place and smaller ones concatenated in batches of about
+# this size (bounding the temporary copy).
+_BATCH_ELEMENTS = 1 << 20
+
+
+def all_finite(arrays: list[Any], xp: Any) -> bool:
+    """Whether a single reduction over every entry of ``arrays`` (all on ``xp``'s device)
+    is finite: True means that every entry is finite.
+
+    A NaN or inf anywhere makes the reduction NaN or inf. False means that some entry is not
+    finite, or (rarely) that the reduction overflowed: confirm with :func:`nonfinite_kind`.
+    The reduction is the sum of squares (a BLAS dot product, the fastest pass on the CPU)
+    for real float32/float64 data, the plain sum otherwise (float16 summed in float32).
+    The arrays are concatenated first (one copy, in batches of ``_BATCH_ELEMENTS``) because
+    one reduction per small tensor costs more in call overhead than the copy.
+    """
+    if not arrays:
+        return True
+    sizes = [a.size for a in arrays]
+    if sum(sizes) <= _BATCH_ELEMENTS:
+        return bool(xp.isfinite(_reduce(_flatten(arrays, xp), xp)))
+    total = None
+    batch: list[Any] = []
+    size = 0
+    for array, n in zip(arrays, sizes):
+        if n >= _BATCH_ELEMENTS:
+            part = _reduce(array.reshape(-1), xp)
+        else:
+            batch.append(array)
+            size += n
+            if size < _BATCH_ELEMENTS:
+                continue
+            part = _reduce(_flatten(batch, xp), xp)
+            batch, size = [], 0
+        total = part if total is None else total + part
+    if batch:
+        part = _reduce(_flatten(batch, xp), xp)
+        total = part if total is None else total + part
+    return bool(xp.isfinite(total))
+
+
+def _flatten(arrays: list[Any], xp: Any) -> Any:
+    """One flat array holding every entry of ``arrays`` (a copy, or the array itself)."""
+    if len(arrays) == 1:
+        return arrays[0].reshape(-1)
+    return xp.concatenate(arrays, axis=None)  # NumPy and CuPy flatten each array
+
+
+def _reduce(flat: Any, xp: Any) -> Any:
+    kind, dtype = flat.dtype.kind, flat.dtype
+    if kind == "f" and dtype.itemsize >= 4:
+        return xp.dot(flat, flat)
+    if dtype == xp.float16:
+        return flat.sum(dtype=xp.float32)
+    return flat.sum()

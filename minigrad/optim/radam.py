@@ -6,6 +6,7 @@ from typing import Any
 
 from minigrad import backend
 from minigrad.optim.adam import update_moments_
+from minigrad.optim.checks import BETAS, LR, NONNEGATIVE
 from minigrad.optim.optimizer import Optimizer, ParamsT, apply_weight_decay, zeros_state
 from minigrad.tensor import Tensor
 
@@ -44,16 +45,17 @@ class RAdam(Optimizer):
     (coupled, added to the gradient) unless ``decoupled_weight_decay=True`` (AdamW-style).
     """
 
+    hyperparameter_checks = {"lr": LR, "betas": BETAS, "eps": NONNEGATIVE,
+                             "weight_decay": NONNEGATIVE}
+
     def __init__(self, params: ParamsT, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0,
-                 decoupled_weight_decay: bool = False, *, maximize: bool = False) -> None:
-        lr = self._scalar_lr(lr)
-        self._validate_betas(betas)
-        self._validate_nonnegative(eps=eps, weight_decay=weight_decay)
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
+                 decoupled_weight_decay: bool = False, *, maximize: bool = False,
+                 on_nonfinite: str = "raise") -> None:
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps,
                                       weight_decay=weight_decay,
                                       decoupled_weight_decay=decoupled_weight_decay,
-                                      maximize=maximize))
+                                      maximize=maximize), on_nonfinite=on_nonfinite)
 
     def _init_state(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         state["exp_avg"] = zeros_state(param)

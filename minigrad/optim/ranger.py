@@ -32,9 +32,10 @@ class Ranger(Lookahead):
     def __init__(self, params: ParamsT, lr: float = 1e-3, alpha: float = 0.5, k: int = 6,
                  betas: tuple[float, float] = (0.95, 0.999), eps: float = 1e-5,
                  weight_decay: float = 0.0, use_gc: bool = True, gc_conv_only: bool = False, *,
-                 maximize: bool = False) -> None:
+                 maximize: bool = False, on_nonfinite: str = "raise") -> None:
         inner = _CentralizedRAdam(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                                  use_gc=use_gc, gc_conv_only=gc_conv_only, maximize=maximize)
+                                  use_gc=use_gc, gc_conv_only=gc_conv_only, maximize=maximize,
+                                  on_nonfinite=on_nonfinite)
         super().__init__(inner, k=k, alpha=alpha)
 
 
@@ -42,15 +43,20 @@ class _CentralizedRAdam(RAdam):
     """RAdam with decoupled weight decay, stepping on centralised gradients."""
 
     def __init__(self, params: ParamsT, *, lr: float, betas: tuple[float, float], eps: float,
-                 weight_decay: float, use_gc: bool, gc_conv_only: bool, maximize: bool) -> None:
+                 weight_decay: float, use_gc: bool, gc_conv_only: bool, maximize: bool,
+                 on_nonfinite: str) -> None:
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                         decoupled_weight_decay=True, maximize=maximize)
+                         decoupled_weight_decay=True, maximize=maximize,
+                         on_nonfinite=on_nonfinite)
         # added after construction so that groups given by the user keep their own values
         gc_options = dict(use_gc=use_gc, gc_conv_only=gc_conv_only)
         self.defaults.update(gc_options)
         for group in self.param_groups:
             for key, value in gc_options.items():
                 group.setdefault(key, value)
+
+    def _name(self) -> str:
+        return "Ranger"
 
     def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
                 group: dict[str, Any]) -> None:

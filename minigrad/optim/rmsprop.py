@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from minigrad import backend
+from minigrad.optim.checks import LR, NONNEGATIVE, UNIT
 from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, zeros_state
 from minigrad.tensor import Tensor
 
@@ -24,14 +25,16 @@ class RMSprop(Optimizer):
     Weight decay is L2: added to the gradient before the squared average.
     """
 
+    hyperparameter_checks = {"lr": LR, "alpha": UNIT, "eps": NONNEGATIVE,
+                             "weight_decay": NONNEGATIVE, "momentum": UNIT}
+
     def __init__(self, params: ParamsT, lr: float = 1e-2, alpha: float = 0.99,
                  eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0,
-                 centered: bool = False, *, maximize: bool = False) -> None:
-        lr = self._scalar_lr(lr)
-        self._validate_nonnegative(alpha=alpha, eps=eps, weight_decay=weight_decay,
-                                   momentum=momentum)
+                 centered: bool = False, *, maximize: bool = False,
+                 on_nonfinite: str = "raise") -> None:
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
-                                      momentum=momentum, centered=centered, maximize=maximize))
+                                      momentum=momentum, centered=centered, maximize=maximize),
+                         on_nonfinite=on_nonfinite)
 
     def _init_state(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         state["square_avg"] = zeros_state(param)

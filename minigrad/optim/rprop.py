@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from minigrad import backend
+from minigrad.optim.checks import LR, NONNEGATIVE, Real, Tuple
 from minigrad.optim.optimizer import Optimizer, ParamsT, zeros_state
 from minigrad.tensor import Tensor
 
@@ -24,18 +25,21 @@ class Rprop(Optimizer):
     This is the variant without weight backtracking (Rprop-). There is no weight decay.
     """
 
+    # a finite maximum step size is required too: with inf, steps could grow to inf
+    hyperparameter_checks = {
+        "lr": LR,
+        "etas": Tuple(Real(0, 1, low_open=True, high_open=True), Real(1, low_open=True),
+                      text="a pair (eta_minus, eta_plus) of finite numbers with "
+                           "0 < eta_minus < 1 < eta_plus"),
+        "step_sizes": Tuple(NONNEGATIVE, NONNEGATIVE, relation=lambda low, high: low <= high,
+                            text="a pair (min, max) of finite numbers with 0 <= min <= max"),
+    }
+
     def __init__(self, params: ParamsT, lr: float = 1e-2, etas: tuple[float, float] = (0.5, 1.2),
                  step_sizes: tuple[float, float] = (1e-6, 50.0), *,
-                 maximize: bool = False) -> None:
-        lr = self._scalar_lr(lr)
-        ok = isinstance(etas, (tuple, list)) and len(etas) == 2 and 0.0 < etas[0] < 1.0 < etas[1]
-        self._validate("etas", etas, ok, "a pair (eta_minus, eta_plus) with "
-                       "0 < eta_minus < 1 < eta_plus")
-        ok = (isinstance(step_sizes, (tuple, list)) and len(step_sizes) == 2
-              and 0.0 <= step_sizes[0] <= step_sizes[1])
-        self._validate("step_sizes", step_sizes, ok, "a pair (min, max) with 0 <= min <= max")
-        super().__init__(params, dict(lr=lr, etas=tuple(etas), step_sizes=tuple(step_sizes),
-                                      maximize=maximize))
+                 maximize: bool = False, on_nonfinite: str = "raise") -> None:
+        super().__init__(params, dict(lr=lr, etas=etas, step_sizes=step_sizes,
+                                      maximize=maximize), on_nonfinite=on_nonfinite)
 
     def _init_state(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         state["prev"] = zeros_state(param)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from minigrad import backend
+from minigrad.optim.checks import BETA, LR, NONNEGATIVE, Integer, Real, Tuple
 from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, zeros_state
 from minigrad.tensor import Tensor
 
@@ -34,22 +35,26 @@ class ScheduleFreeAdamW(Optimizer):
     checkpoint (a new optimizer is in eval mode; :meth:`step` refuses to run in it).
     """
 
+    # betas[0] > 0: eval() recovers x from y and z by dividing by it
+    hyperparameter_checks = {
+        "lr": LR,
+        "betas": Tuple(Real(0, 1, low_open=True, high_open=True), BETA,
+                       text="a pair (beta1, beta2) of finite numbers with 0 < beta1 < 1 and "
+                            "0 <= beta2 < 1"),
+        "eps": NONNEGATIVE, "weight_decay": NONNEGATIVE, "warmup_steps": Integer(0),
+        "r": NONNEGATIVE, "weight_lr_power": NONNEGATIVE,
+    }
+
     def __init__(self, params: ParamsT, lr: float = 0.0025,
-                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0, warmup_steps: int = 0,
-                 r: float = 0.0, weight_lr_power: float = 2.0, *, maximize: bool = False) -> None:
-        lr = self._scalar_lr(lr)
-        self._validate_betas(betas)
-        self._validate("betas", betas, betas[0] > 0,
-                       "a pair with betas[0] > 0 (eval() recovers x from y and z through it)")
-        self._validate_nonnegative(eps=eps, weight_decay=weight_decay, r=r,
-                                   weight_lr_power=weight_lr_power)
-        self._validate("warmup_steps", warmup_steps,
-                       isinstance(warmup_steps, int) and warmup_steps >= 0, "an int >= 0")
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, warmup_steps: int = 0,
+                 r: float = 0.0, weight_lr_power: float = 2.0, *, maximize: bool = False,
+                 on_nonfinite: str = "raise") -> None:
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps,
                                       weight_decay=weight_decay, warmup_steps=warmup_steps, r=r,
                                       weight_lr_power=weight_lr_power, maximize=maximize,
                                       k=0, train_mode=False, weight_sum=0.0, lr_max=-1.0,
-                                      scheduled_lr=0.0))
+                                      scheduled_lr=0.0), on_nonfinite=on_nonfinite)
 
     # --- train / eval weights --------------------------------------------------------------
     def train(self) -> None:

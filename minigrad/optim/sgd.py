@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from minigrad import backend
+from minigrad.optim.checks import LR, NONNEGATIVE, UNIT, Rule
 from minigrad.optim.optimizer import Optimizer, ParamsT
 from minigrad.tensor import Tensor
 
@@ -24,21 +25,25 @@ class SGD(Optimizer):
     in Sutskever et al. 2013, "On the importance of initialization and momentum in deep
     learning"), so changing ``lr`` rescales past gradients too. Nesterov momentum needs
     ``momentum > 0`` and ``dampening == 0``.
+
+    Valid values: ``lr`` and ``weight_decay`` finite and >= 0; ``momentum`` and ``dampening``
+    finite in [0, 1] (PyTorch checks only ``momentum >= 0``; a momentum above 1 makes the
+    buffer grow geometrically, a dampening outside [0, 1] flips or amplifies the gradient).
     """
+
+    hyperparameter_checks = {"lr": LR, "momentum": UNIT, "dampening": UNIT,
+                             "weight_decay": NONNEGATIVE}
+    group_checks = (Rule(lambda g: not g.get("nesterov") or (g["momentum"] > 0
+                                                             and g["dampening"] == 0),
+                         "nesterov momentum needs momentum > 0 and dampening == 0",
+                         ("nesterov", "momentum", "dampening")),)
 
     def __init__(self, params: ParamsT, lr: float = 1e-3, momentum: float = 0.0,
                  dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False, *,
-                 maximize: bool = False) -> None:
-        lr = self._scalar_lr(lr)
-        self._validate_nonnegative(momentum=momentum, weight_decay=weight_decay)
-        self._validate("dampening", dampening, isinstance(dampening, (int, float)),
-                       "a number")
-        if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("nesterov momentum needs momentum > 0 and dampening == 0, got "
-                             f"momentum={momentum}, dampening={dampening}")
+                 maximize: bool = False, on_nonfinite: str = "raise") -> None:
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       weight_decay=weight_decay, nesterov=nesterov,
-                                      maximize=maximize))
+                                      maximize=maximize), on_nonfinite=on_nonfinite)
 
     def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
                 group: dict[str, Any]) -> None:
