@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from typing import Any, Iterable
 
 from minigrad import backend
@@ -22,10 +23,16 @@ def clip_grad_norm_(parameters: Parameters, max_norm: float, norm_type: float = 
 
     The total norm is the ``norm_type``-norm of all gradients seen as one vector (``inf``:
     the largest absolute entry). Every gradient is multiplied by
-    ``min(1, max_norm / (total_norm + 1e-6))``, which keeps their direction. A non-finite
-    total norm raises ``RuntimeError`` when ``error_if_nonfinite``; otherwise, as in PyTorch,
-    it turns the gradients into NaN. ``foreach`` is accepted for PyTorch compatibility; there
-    is one implementation.
+    ``min(1, max_norm / (total_norm + 1e-6))``, which keeps their direction. ``foreach`` is
+    accepted for PyTorch compatibility; there is one implementation.
+
+    A non-finite total norm (some gradient holds NaN or inf, or the norm overflowed) raises
+    ``RuntimeError`` before any gradient is changed when ``error_if_nonfinite=True``. With
+    ``error_if_nonfinite=False`` (the default, as in PyTorch) the gradients are scaled as
+    PyTorch scales them: by ``max_norm / inf = 0`` for an infinite norm (finite entries
+    become 0, infinite ones NaN) or by NaN for a NaN norm (every entry becomes NaN), and a
+    ``RuntimeWarning`` says so, so the NaN is never written silently. An optimizer's next
+    ``step()`` then raises or skips the step (its ``on_nonfinite``).
 
     Returns the total norm before clipping, a 0-d tensor on the first gradient's device
     (``tensor(0.)`` when no parameter has a gradient).
@@ -41,10 +48,16 @@ def clip_grad_norm_(parameters: Parameters, max_norm: float, norm_type: float = 
     per_grad = [backend.to_device(_vector_norm(g.array, norm_type, backend.xp(g.device)), device)
                 for g in grads]
     total = _vector_norm(xp.stack(per_grad).astype(dtype), norm_type, xp)
-    if error_if_nonfinite and not bool(xp.isfinite(total)):
+    finite = bool(xp.isfinite(total))
+    if error_if_nonfinite and not finite:
         raise RuntimeError(f"the total norm of order {norm_type} of the gradients is "
                            f"{float(total)}, so they cannot be clipped; pass "
                            "error_if_nonfinite=False to clip anyway (the gradients become NaN)")
+    if not finite:
+        warnings.warn(f"clip_grad_norm_: the total norm of order {norm_type} of the gradients "
+                      f"is {float(total)}; as in PyTorch they are scaled by max_norm / "
+                      "total_norm anyway, which writes NaN into them (pass "
+                      "error_if_nonfinite=True to raise instead)", RuntimeWarning, stacklevel=2)
     scale = float(max_norm / (float(total) + 1e-6))
     if not scale >= 1.0:  # also true for NaN, which PyTorch propagates into the gradients
         for g in grads:
