@@ -122,7 +122,8 @@ class Tensor:
     (optimizer state), and take any extra attribute a program sets on them.
 
     ``mg.Tensor(data)`` follows PyTorch's legacy constructor: it always makes a tensor of the
-    default floating dtype, and ``mg.Tensor(2, 3)`` an uninitialised one of shape (2, 3).
+    default floating dtype, and ``mg.Tensor(2, 3)`` one of shape (2, 3) (uninitialised in
+    PyTorch; zeros here, so that runs repeat).
     Use :func:`minigrad.tensor` to keep the data's own dtype.
     """
 
@@ -152,8 +153,8 @@ class Tensor:
         if dtype is None:
             dtype = backend.get_default_dtype()
         if data and all(isinstance(n, int) and not isinstance(n, bool) for n in data):
-            array = backend.xp(backend.normalize_device(device)).empty(data, dtype=dtype)
             device = backend.normalize_device(device)
+            array = backend.xp(device).zeros(data, dtype=dtype)  # "uninitialised": zeros here
         elif len(data) == 1:
             array, device = to_array(data[0], dtype, device)
         elif not data:
