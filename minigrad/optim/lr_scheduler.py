@@ -18,6 +18,7 @@ warm-up helpers :func:`warmup_cosine` and :func:`warmup_linear` follow the same 
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import math
@@ -25,13 +26,20 @@ import numbers
 import types
 import warnings
 from bisect import bisect_right
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, ClassVar, Iterable, Mapping, Sequence
+
+from minigrad import backend
+from minigrad.tensor import Tensor
+from minigrad.optim.checks import (BETA, NONNEGATIVE, POSITIVE, UNIT, Check, Choice, Each, Integer,
+                                   Maybe, Real, check_values, is_number)
 
 __all__ = ["LRScheduler", "LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR",
            "LinearLR", "ExponentialLR", "PolynomialLR", "InverseTimeLR", "ExponentialDecayLR",
            "CosineAnnealingLR", "CosineAnnealingWarmRestarts", "CyclicLR", "OneCycleLR",
            "ReduceLROnPlateau", "SequentialLR", "ChainedScheduler", "warmup_cosine",
            "warmup_linear"]
+
+FINITE = Real()
 
 _ORDER_WARNING = (
     "Detected call of `lr_scheduler.step()` before `optimizer.step()`. Call "
@@ -53,14 +61,25 @@ class LRScheduler:
 
     Subclasses implement :meth:`get_lr` (the lrs at ``last_epoch``, usually computed from the
     current ``group["lr"]``) and, when that is recursive, :meth:`_closed_form_lr`.
+
+    **Checks.** Each scheduler declares the valid values of its arguments once, in
+    :attr:`argument_checks` (name -> :class:`~minigrad.optim.checks.Check`); the constructor
+    applies them (``ValueError`` naming the scheduler, the argument, the value and the valid
+    range) and :meth:`load_state_dict` applies them to the loaded values. A schedule that
+    computes a NaN or infinite lr (e.g. a ``LambdaLR`` function returning NaN) raises
+    ``ValueError`` at that step, and the step is undone: the optimizer's lrs and the
+    scheduler's position stay as they were. (A negative lr is left alone, as in PyTorch: a
+    linear decay to 0 can end at -1e-17 by rounding.)
     """
 
     _not_saved: tuple[str, ...] = ("optimizer", "_checks_step_order")
+    argument_checks: ClassVar[Mapping[str, Check]] = {"last_epoch": Integer(-1)}
+    # arguments given per param group, saved under another attribute name
+    _saved_per_group: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, optimizer: Any, last_epoch: int = -1) -> None:
         self._attach(optimizer)
-        if not isinstance(last_epoch, int) or last_epoch < -1:
-            raise ValueError(f"last_epoch must be an int >= -1, got {last_epoch!r}")
+        self._check_arguments(last_epoch=last_epoch)
         self.base_lrs = self._initial_lrs(last_epoch)
         self.last_epoch = last_epoch
         self._advance()  # the initial step: the lrs of epoch last_epoch + 1
@@ -69,11 +88,13 @@ class LRScheduler:
     def step(self, epoch: int | None = None) -> None:
         """Move to the next epoch (or to ``epoch``, deprecated) and write the new lrs."""
         self._check_step_order()
-        if epoch is None:
-            self._advance()
-        else:
+        if epoch is not None:
             warnings.warn(_EPOCH_WARNING, UserWarning, stacklevel=2)
-            self._jump(epoch)
+        with self._undone_on_error():
+            if epoch is None:
+                self._advance()
+            else:
+                self._jump(epoch)
 
     def get_last_lr(self) -> list[float]:
         """The lr of each param group, as set by the last step."""
@@ -92,8 +113,88 @@ class LRScheduler:
                 if key not in self._not_saved}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore a :meth:`state_dict` (the optimizer's lrs come from its own state dict)."""
+        """Restore a :meth:`state_dict` (the optimizer's lrs come from its own state dict).
+
+        The dict must come from a scheduler of the same kind: unknown or missing entries,
+        values outside the ranges the constructor allows, and per-group lists of another
+        length raise before anything is changed.
+        """
+        self._check_state_dict(state_dict)
+        self._load(state_dict)
+
+    def _load(self, state_dict: dict[str, Any]) -> None:
         self.__dict__.update(copy.deepcopy(state_dict))
+
+    def _check_state_dict(self, state_dict: Any) -> None:
+        """Raise unless ``state_dict`` fits this scheduler (see :meth:`load_state_dict`)."""
+        name = type(self).__name__
+        if not isinstance(state_dict, dict):
+            raise TypeError(f"{name}.load_state_dict() expects a dict from state_dict(), got "
+                            f"{type(state_dict).__name__}")
+        expected = set(self.state_dict())
+        unknown = sorted(map(str, set(state_dict) - expected))
+        missing = sorted(expected - set(state_dict))
+        if unknown or missing:
+            parts = ([f"unknown entries {unknown}"] if unknown else []) + (
+                [f"missing entries {missing}"] if missing else [])
+            raise ValueError(f"{name}.load_state_dict(): the state dict does not come from a "
+                             f"{name}: it has {' and '.join(parts)}")
+        where = " in the loaded state dict"
+        checks = {key: check for key, check in self.argument_checks.items()
+                  if key not in self._saved_per_group}
+        check_values(name, checks, state_dict, where)
+        groups = len(self.optimizer.param_groups)
+        per_group = {attr: self.argument_checks[arg]
+                     for arg, attr in self._saved_per_group.items()}
+        per_group.update(base_lrs=NONNEGATIVE, _last_lr=NONNEGATIVE)
+        for attr, check in per_group.items():
+            if attr not in state_dict or (attr == "base_lrs" and state_dict[attr] is None):
+                continue
+            values = state_dict[attr]
+            if not isinstance(values, (list, tuple)) or len(values) != groups:
+                raise ValueError(f"{name}: the loaded {attr} must hold one value per param "
+                                 f"group ({groups}), got {values!r}")
+            check_values(name, {attr: Each(check)}, {attr: values}, where)
+
+    @classmethod
+    def _check_arguments(cls, **values: Any) -> dict[str, Any]:
+        """Check constructor arguments against :attr:`argument_checks`; return them
+        normalised."""
+        return check_values(cls.__name__, cls.argument_checks, values)
+
+    def _per_group_checked(self, name: str, value: Any, groups: Sequence[dict[str, Any]]
+                           ) -> list[Any]:
+        """``value`` (one, or one per group) as a per-group list, each checked."""
+        values = _per_group(name, value, groups)
+        check = self.argument_checks[name]
+        for v in values:
+            if not check.accepts(v):
+                raise ValueError(f"{type(self).__name__}: invalid {name}: {value!r} (it must "
+                                 f"be {check.text}, one value for all param groups or one "
+                                 "per group)")
+        return [check.normalize(v) for v in values]
+
+    @contextlib.contextmanager
+    def _undone_on_error(self) -> Any:
+        """Put the scheduler (and the optimizer's lr and momentum) back if a step fails."""
+        saved = self._snapshot()
+        try:
+            yield
+        except Exception:
+            self._restore(saved)
+            raise
+
+    def _snapshot(self) -> Any:
+        groups = [{key: group[key] for key in ("lr", "momentum", "betas") if key in group}
+                  for group in self.optimizer.param_groups]
+        return dict(self.__dict__), groups
+
+    def _restore(self, saved: Any) -> None:
+        attributes, groups = saved
+        self.__dict__.clear()
+        self.__dict__.update(attributes)
+        for group, values in zip(self.optimizer.param_groups, groups):
+            group.update(values)
 
     # --- machinery shared by subclasses ------------------------------------------------------
     def _attach(self, optimizer: Any) -> None:
@@ -137,9 +238,15 @@ class LRScheduler:
         return self.get_lr()
 
     def _apply(self, lrs: Sequence[float]) -> None:
+        lrs = list(lrs)
+        for i, lr in enumerate(lrs):  # all checked before any is written
+            if not FINITE.accepts(lr):
+                raise ValueError(f"{type(self).__name__}: the schedule gives lr={lr!r} for "
+                                 f"param group {i} at epoch {self.last_epoch}; a learning rate "
+                                 "must be a finite number")
         for group, lr in zip(self.optimizer.param_groups, lrs):
             group["lr"] = lr
-        self._last_lr = list(lrs)
+        self._last_lr = lrs
 
     def _check_step_order(self) -> None:
         """Warn once, at the first step, if the optimizer has not stepped yet."""
@@ -164,15 +271,35 @@ class LambdaLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
-        return [base * fn(self.last_epoch) for base, fn in zip(self.base_lrs, self.lr_lambdas)]
+        return [base * self._factor_of(i, self.last_epoch)
+                for i, base in enumerate(self.base_lrs)]
+
+    def _factor_of(self, group: int, epoch: int) -> float:
+        """``lr_lambda(epoch)`` of param group ``group``, which must be a finite number."""
+        factor = self.lr_lambdas[group](epoch)
+        if isinstance(factor, Tensor) and factor.numel() == 1:
+            factor = factor.item()
+        if not is_number(factor):
+            raise TypeError(f"{type(self).__name__}: lr_lambda of param group {group} returned "
+                            f"{factor!r} at epoch {epoch}; it must return a number")
+        if not math.isfinite(factor):
+            raise ValueError(f"{type(self).__name__}: lr_lambda of param group {group} "
+                             f"returned {factor!r} at epoch {epoch}; it must return a finite "
+                             "number")
+        return factor
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "lr_lambdas": _save_callables(self.lr_lambdas)}
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+    def _check_state_dict(self, state_dict: Any) -> None:
+        super()._check_state_dict(state_dict)
+        _check_saved_callables(type(self).__name__, "lr_lambdas", state_dict["lr_lambdas"],
+                               len(self.lr_lambdas))
+
+    def _load(self, state_dict: dict[str, Any]) -> None:
         state_dict = dict(state_dict)
         _load_callables(self.lr_lambdas, state_dict.pop("lr_lambdas", None))
-        super().load_state_dict(state_dict)
+        super()._load(state_dict)
 
 
 class MultiplicativeLR(LambdaLR):
@@ -182,11 +309,12 @@ class MultiplicativeLR(LambdaLR):
         groups = self.optimizer.param_groups
         if self.last_epoch == 0:
             return [group["lr"] for group in groups]
-        return [group["lr"] * fn(self.last_epoch) for group, fn in zip(groups, self.lr_lambdas)]
+        return [group["lr"] * self._factor_of(i, self.last_epoch)
+                for i, group in enumerate(groups)]
 
     def _closed_form_lr(self) -> list[float]:
-        return [base * math.prod(fn(i) for i in range(1, self.last_epoch + 1))
-                for base, fn in zip(self.base_lrs, self.lr_lambdas)]
+        return [base * math.prod(self._factor_of(g, i) for i in range(1, self.last_epoch + 1))
+                for g, base in enumerate(self.base_lrs)]
 
 
 class _FactorScheduler(LRScheduler):
@@ -213,10 +341,13 @@ class StepLR(_FactorScheduler):
     """Multiply the lr by ``gamma`` every ``step_size`` epochs:
     ``base_lr * gamma^(t // step_size)``."""
 
+    argument_checks = {**LRScheduler.argument_checks, "step_size": Integer(1),
+                       "gamma": POSITIVE}
+
     def __init__(self, optimizer: Any, step_size: int, gamma: float = 0.1,
                  last_epoch: int = -1) -> None:
-        self.step_size = _positive_int("step_size", step_size)
-        self.gamma = _positive_number("gamma", gamma)
+        self._check_arguments(step_size=step_size, gamma=gamma)
+        self.step_size, self.gamma = int(step_size), gamma
         super().__init__(optimizer, last_epoch)
 
     def _factor(self, t: int) -> float:
@@ -230,10 +361,15 @@ class MultiStepLR(_FactorScheduler):
     """Multiply the lr by ``gamma`` at each milestone epoch (a milestone listed twice counts
     twice): ``base_lr * gamma^(number of milestones <= t)``."""
 
+    argument_checks = {**LRScheduler.argument_checks, "milestones": Each(Integer(0)),
+                       "gamma": POSITIVE}
+
     def __init__(self, optimizer: Any, milestones: Iterable[int], gamma: float = 0.1,
                  last_epoch: int = -1) -> None:
-        self.milestones = sorted(_nonnegative_int("each milestone", m) for m in milestones)
-        self.gamma = _positive_number("gamma", gamma)
+        milestones = list(milestones)
+        self._check_arguments(milestones=milestones, gamma=gamma)
+        self.milestones = sorted(int(m) for m in milestones)
+        self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
     def _factor(self, t: int) -> float:
@@ -247,10 +383,14 @@ class ConstantLR(_FactorScheduler):
     """``base_lr * factor`` for the first ``total_iters`` epochs, then ``base_lr`` (a constant
     warm-up). ``factor`` must lie in (0, 1]."""
 
+    # factor > 0 (PyTorch allows 0): the recursive form divides by it
+    argument_checks = {**LRScheduler.argument_checks, "factor": Real(0, 1, low_open=True),
+                       "total_iters": Integer(1)}
+
     def __init__(self, optimizer: Any, factor: float = 1.0 / 3, total_iters: int = 5,
                  last_epoch: int = -1) -> None:
-        self.factor = _number_in("factor", factor, 0.0, 1.0, low_open=True)
-        self.total_iters = _positive_int("total_iters", total_iters)
+        self._check_arguments(factor=factor, total_iters=total_iters)
+        self.factor, self.total_iters = factor, int(total_iters)
         super().__init__(optimizer, last_epoch)
 
     def _factor(self, t: int) -> float:
@@ -269,11 +409,15 @@ class LinearLR(_FactorScheduler):
     A linear warm-up (``end_factor=1``) or a linear decay (``start_factor=1``, ``end_factor<1``).
     """
 
+    argument_checks = {**LRScheduler.argument_checks, "start_factor": Real(0, 1, low_open=True),
+                       "end_factor": UNIT, "total_iters": Integer(1)}
+
     def __init__(self, optimizer: Any, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
                  total_iters: int = 5, last_epoch: int = -1) -> None:
-        self.start_factor = _number_in("start_factor", start_factor, 0.0, 1.0, low_open=True)
-        self.end_factor = _number_in("end_factor", end_factor, 0.0, 1.0)
-        self.total_iters = _positive_int("total_iters", total_iters)
+        self._check_arguments(start_factor=start_factor, end_factor=end_factor,
+                              total_iters=total_iters)
+        self.start_factor, self.end_factor = start_factor, end_factor
+        self.total_iters = int(total_iters)
         super().__init__(optimizer, last_epoch)
 
     def _factor(self, t: int) -> float:
@@ -292,8 +436,11 @@ class LinearLR(_FactorScheduler):
 class ExponentialLR(_FactorScheduler):
     """Multiply the lr by ``gamma`` every epoch: ``base_lr * gamma^t``."""
 
+    argument_checks = {**LRScheduler.argument_checks, "gamma": POSITIVE}
+
     def __init__(self, optimizer: Any, gamma: float, last_epoch: int = -1) -> None:
-        self.gamma = _positive_number("gamma", gamma)
+        self._check_arguments(gamma=gamma)
+        self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
     def _factor(self, t: int) -> float:
@@ -310,8 +457,11 @@ class ExponentialDecayLR(ExponentialLR):
     literature (and Keras' ``ExponentialDecay`` with ``decay_steps=1``).
     """
 
+    argument_checks = {**ExponentialLR.argument_checks, "decay_rate": NONNEGATIVE}
+
     def __init__(self, optimizer: Any, decay_rate: float, last_epoch: int = -1) -> None:
-        self.decay_rate = _nonnegative_number("decay_rate", decay_rate)
+        self._check_arguments(decay_rate=decay_rate)
+        self.decay_rate = decay_rate
         super().__init__(optimizer, math.exp(-self.decay_rate), last_epoch)
 
     def _closed_factor(self, t: int) -> float:
@@ -325,8 +475,11 @@ class InverseTimeLR(_FactorScheduler):
     calls it ``InverseTimeDecay``. PyTorch has no class for it (``LambdaLR`` can express it).
     """
 
+    argument_checks = {**LRScheduler.argument_checks, "decay_rate": NONNEGATIVE}
+
     def __init__(self, optimizer: Any, decay_rate: float, last_epoch: int = -1) -> None:
-        self.decay_rate = _nonnegative_number("decay_rate", decay_rate)
+        self._check_arguments(decay_rate=decay_rate)
+        self.decay_rate = decay_rate
         super().__init__(optimizer, last_epoch)
 
     def _factor(self, t: int) -> float:
@@ -340,10 +493,13 @@ class InverseTimeLR(_FactorScheduler):
 class PolynomialLR(_FactorScheduler):
     """Decay to 0 over ``total_iters`` epochs: ``base_lr * (1 - min(t, T) / T)^power``."""
 
+    argument_checks = {**LRScheduler.argument_checks, "total_iters": Integer(1),
+                       "power": NONNEGATIVE}
+
     def __init__(self, optimizer: Any, total_iters: int = 5, power: float = 1.0,
                  last_epoch: int = -1) -> None:
-        self.total_iters = _positive_int("total_iters", total_iters)
-        self.power = _nonnegative_number("power", power)
+        self._check_arguments(total_iters=total_iters, power=power)
+        self.total_iters, self.power = int(total_iters), power
         super().__init__(optimizer, last_epoch)
 
     def _factor(self, t: int) -> float:
@@ -369,10 +525,13 @@ class CosineAnnealingLR(LRScheduler):
     instead; so does this class, so the lrs agree with PyTorch's in every case.
     """
 
+    argument_checks = {**LRScheduler.argument_checks, "T_max": Integer(1),
+                       "eta_min": NONNEGATIVE}
+
     def __init__(self, optimizer: Any, T_max: int, eta_min: float = 0.0,
                  last_epoch: int = -1) -> None:
-        self.T_max = _positive_int("T_max", T_max)
-        self.eta_min = _nonnegative_number("eta_min", eta_min)
+        self._check_arguments(T_max=T_max, eta_min=eta_min)
+        self.T_max, self.eta_min = int(T_max), eta_min
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -404,11 +563,13 @@ class CosineAnnealingWarmRestarts(LRScheduler):
     The lr is computed from ``base_lrs`` (not chainable).
     """
 
+    argument_checks = {**LRScheduler.argument_checks, "T_0": Integer(1), "T_mult": Integer(1),
+                       "eta_min": NONNEGATIVE, "T_i": Integer(1), "T_cur": Real(-1)}
+
     def __init__(self, optimizer: Any, T_0: int, T_mult: int = 1, eta_min: float = 0.0,
                  last_epoch: int = -1) -> None:
-        self.T_0 = _positive_int("T_0", T_0)
-        self.T_mult = _positive_int("T_mult", T_mult)
-        self.eta_min = _nonnegative_number("eta_min", eta_min)
+        self._check_arguments(T_0=T_0, T_mult=T_mult, eta_min=eta_min)
+        self.T_0, self.T_mult, self.eta_min = int(T_0), int(T_mult), eta_min
         self.T_i = self.T_0
         self.T_cur = last_epoch
         super().__init__(optimizer, last_epoch)
@@ -416,10 +577,11 @@ class CosineAnnealingWarmRestarts(LRScheduler):
     def step(self, epoch: float | None = None) -> None:
         """Advance one epoch, or go to ``epoch`` (a number >= 0, possibly fractional)."""
         self._check_step_order()
-        if epoch is None:
-            self._advance()
-        else:
-            self._jump(epoch)
+        with self._undone_on_error():
+            if epoch is None:
+                self._advance()
+            else:
+                self._jump(epoch)
 
     def get_lr(self) -> list[float]:
         cosine = (1.0 + math.cos(math.pi * self.T_cur / self.T_i)) / 2.0
@@ -457,6 +619,10 @@ class _MomentumCycling(LRScheduler):
     disciplined approach to neural network hyper-parameters")."""
 
     _momentum_key: str | None = None
+    # momentum (or beta1) in [0, 1): what every optimizer with one accepts
+    argument_checks = {**LRScheduler.argument_checks, "base_momentum": BETA,
+                       "max_momentum": BETA}
+    _saved_per_group = {"base_momentum": "base_momentums", "max_momentum": "max_momentums"}
 
     def _init_momentum(self, optimizer: Any, cycle_momentum: bool, base_momentum: Any,
                        max_momentum: Any, last_epoch: int) -> None:
@@ -471,8 +637,8 @@ class _MomentumCycling(LRScheduler):
         else:
             raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` "
                              "option enabled (or pass cycle_momentum=False)")
-        self.base_momentums = _per_group("base_momentum", base_momentum, groups)
-        self.max_momentums = _per_group("max_momentum", max_momentum, groups)
+        self.base_momentums = self._per_group_checked("base_momentum", base_momentum, groups)
+        self.max_momentums = self._per_group_checked("max_momentum", max_momentum, groups)
         if last_epoch == -1:
             for group, momentum in zip(groups, self.max_momentums):
                 self._write_momentum(group, momentum)
@@ -507,6 +673,16 @@ class CyclicLR(_MomentumCycling):
     """
 
     _not_saved = _MomentumCycling._not_saved + ("scale_fn",)
+    # mode is checked even with a scale_fn (PyTorch then ignores it)
+    argument_checks = {**_MomentumCycling.argument_checks, "base_lr": NONNEGATIVE,
+                       "max_lr": NONNEGATIVE, "step_size_up": POSITIVE,
+                       "step_size_down": Maybe(POSITIVE),
+                       "mode": Choice("triangular", "triangular2", "exp_range"),
+                       "gamma": POSITIVE, "scale_mode": Choice("cycle", "iterations"),
+                       "total_size": POSITIVE, "step_ratio": Real(0, 1, low_open=True,
+                                                                  high_open=True)}
+    _saved_per_group = {**_MomentumCycling._saved_per_group, "base_lr": "_base_lr",
+                        "max_lr": "max_lrs"}
 
     def __init__(self, optimizer: Any, base_lr: float | Sequence[float],
                  max_lr: float | Sequence[float], step_size_up: float = 2000,
@@ -516,19 +692,25 @@ class CyclicLR(_MomentumCycling):
                  base_momentum: float | Sequence[float] = 0.8,
                  max_momentum: float | Sequence[float] = 0.9, last_epoch: int = -1) -> None:
         groups = _param_groups(optimizer)
-        self._base_lr = _per_group("base_lr", base_lr, groups)
-        self.max_lrs = _per_group("max_lr", max_lr, groups)
-        up = _positive_number("step_size_up", step_size_up)
-        down = up if step_size_down is None else _positive_number("step_size_down", step_size_down)
+        arguments = dict(step_size_up=step_size_up, step_size_down=step_size_down, mode=mode,
+                         gamma=gamma)
+        if scale_fn is not None:  # otherwise mode sets scale_mode, as in PyTorch
+            arguments["scale_mode"] = scale_mode
+        self._check_arguments(**arguments)
+        if scale_fn is not None and not callable(scale_fn):
+            raise TypeError(f"CyclicLR: scale_fn must be a function, got "
+                            f"{type(scale_fn).__name__}")
+        if cycle_momentum:  # checked before anything is written into the groups
+            self._per_group_checked("base_momentum", base_momentum, groups)
+            self._per_group_checked("max_momentum", max_momentum, groups)
+        self._base_lr = self._per_group_checked("base_lr", base_lr, groups)
+        self.max_lrs = self._per_group_checked("max_lr", max_lr, groups)
+        up = step_size_up
+        down = up if step_size_down is None else step_size_down
         self.total_size = float(up + down)
         self.step_ratio = up / self.total_size
         if scale_fn is None:
-            if mode not in ("triangular", "triangular2", "exp_range"):
-                raise ValueError(f"mode must be 'triangular', 'triangular2' or 'exp_range' "
-                                 f"(or give scale_fn), got {mode!r}")
             scale_mode = "iterations" if mode == "exp_range" else "cycle"
-        elif scale_mode not in ("cycle", "iterations"):
-            raise ValueError(f"scale_mode must be 'cycle' or 'iterations', got {scale_mode!r}")
         self.mode, self.gamma, self.scale_fn, self.scale_mode = mode, gamma, scale_fn, scale_mode
         if last_epoch == -1:
             for group, lr in zip(groups, self._base_lr):
@@ -571,12 +753,22 @@ class CyclicLR(_MomentumCycling):
         saved = _save_callables([self.scale_fn]) if self.scale_fn is not None else None
         return {**super().state_dict(), "scale_fn": saved}
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+    def _check_state_dict(self, state_dict: Any) -> None:
+        super()._check_state_dict(state_dict)
+        saved = state_dict["scale_fn"]
+        if (saved is None) != (self.scale_fn is None):
+            raise ValueError("CyclicLR: the loaded state dict comes from a CyclicLR "
+                             f"{'without' if saved is None else 'with'} a scale_fn, this one "
+                             f"has {'one' if self.scale_fn is not None else 'none'}")
+        if saved is not None:
+            _check_saved_callables("CyclicLR", "scale_fn", saved, 1)
+
+    def _load(self, state_dict: dict[str, Any]) -> None:
         state_dict = dict(state_dict)
         saved = state_dict.pop("scale_fn", None)
         if self.scale_fn is not None:
             _load_callables([self.scale_fn], saved)
-        super().load_state_dict(state_dict)
+        super()._load(state_dict)
 
 
 class OneCycleLR(_MomentumCycling):
@@ -591,6 +783,12 @@ class OneCycleLR(_MomentumCycling):
     per-group ``initial_lr``/``max_lr``/``min_lr`` it stores in the groups (not chainable).
     """
 
+    argument_checks = {**_MomentumCycling.argument_checks, "max_lr": NONNEGATIVE,
+                       "total_steps": Maybe(Integer(1)), "epochs": Maybe(Integer(1)),
+                       "steps_per_epoch": Maybe(Integer(1)), "pct_start": UNIT,
+                       "anneal_strategy": Choice("cos", "linear"), "div_factor": POSITIVE,
+                       "final_div_factor": POSITIVE}
+
     def __init__(self, optimizer: Any, max_lr: float | Sequence[float],
                  total_steps: int | None = None, epochs: int | None = None,
                  steps_per_epoch: int | None = None, pct_start: float = 0.3,
@@ -600,26 +798,28 @@ class OneCycleLR(_MomentumCycling):
                  final_div_factor: float = 1e4, three_phase: bool = False,
                  last_epoch: int = -1) -> None:
         groups = _param_groups(optimizer)
+        self._check_arguments(total_steps=total_steps, epochs=epochs,
+                              steps_per_epoch=steps_per_epoch, pct_start=pct_start,
+                              anneal_strategy=anneal_strategy, div_factor=div_factor,
+                              final_div_factor=final_div_factor)
         if total_steps is not None:
-            self.total_steps = _positive_int("total_steps", total_steps)
+            self.total_steps = int(total_steps)
         elif epochs is not None and steps_per_epoch is not None:
-            self.total_steps = (_positive_int("epochs", epochs)
-                                * _positive_int("steps_per_epoch", steps_per_epoch))
+            self.total_steps = int(epochs) * int(steps_per_epoch)
         else:
             raise ValueError("OneCycleLR needs total_steps, or both epochs and steps_per_epoch")
-        pct_start = _number_in("pct_start", pct_start, 0.0, 1.0)
-        if anneal_strategy not in ("cos", "linear"):
-            raise ValueError(f"anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}")
+        peaks = self._per_group_checked("max_lr", max_lr, groups)
+        if cycle_momentum:  # checked before anything is written into the groups
+            self._per_group_checked("base_momentum", base_momentum, groups)
+            self._per_group_checked("max_momentum", max_momentum, groups)
         self.anneal_strategy = anneal_strategy
         self.three_phase = bool(three_phase)
         self._phases = self._make_phases(pct_start * self.total_steps)
         if last_epoch == -1:
-            div = _positive_number("div_factor", div_factor)
-            final_div = _positive_number("final_div_factor", final_div_factor)
-            for group, peak in zip(groups, _per_group("max_lr", max_lr, groups)):
-                group["initial_lr"] = peak / div
+            for group, peak in zip(groups, peaks):
+                group["initial_lr"] = peak / div_factor
                 group["max_lr"] = peak
-                group["min_lr"] = group["initial_lr"] / final_div
+                group["min_lr"] = group["initial_lr"] / final_div_factor
         self._init_momentum(optimizer, cycle_momentum, base_momentum, max_momentum, last_epoch)
         super().__init__(optimizer, last_epoch)
 
@@ -673,7 +873,19 @@ class ReduceLROnPlateau(LRScheduler):
     After more than ``patience`` epochs without improvement the lr of each group becomes
     ``max(lr * factor, min_lr)`` (changes smaller than ``eps`` are skipped), and the next
     ``cooldown`` epochs are not counted.
+
+    A metric that is not a number (or a one-element tensor) raises ``TypeError``, a NaN or
+    infinite one ``ValueError``, before anything changes: a diverged loss is an error to
+    see, not an epoch without improvement.
     """
+
+    argument_checks = {"last_epoch": Integer(0), "mode": Choice("min", "max"),
+                       "factor": Real(0, 1, high_open=True), "patience": Integer(0),
+                       "threshold": NONNEGATIVE, "threshold_mode": Choice("rel", "abs"),
+                       "cooldown": Integer(0), "min_lr": NONNEGATIVE, "eps": NONNEGATIVE,
+                       "best": Real(allow_inf=True), "num_bad_epochs": Integer(0),
+                       "cooldown_counter": Integer(0)}
+    _saved_per_group = {"min_lr": "min_lrs"}
 
     def __init__(self, optimizer: Any, mode: str = "min", factor: float = 0.1,
                  patience: int = 10, threshold: float = 1e-4, threshold_mode: str = "rel",
@@ -681,19 +893,12 @@ class ReduceLROnPlateau(LRScheduler):
                  eps: float = 1e-8) -> None:
         self._attach(optimizer)
         groups = optimizer.param_groups
-        if not isinstance(factor, numbers.Real) or not 0 <= factor < 1.0:
-            raise ValueError(f"Factor should be < 1.0 (and >= 0), got {factor!r}")
-        if mode not in ("min", "max"):
-            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
-        if threshold_mode not in ("rel", "abs"):
-            raise ValueError(f"threshold_mode must be 'rel' or 'abs', got {threshold_mode!r}")
+        self._check_arguments(mode=mode, factor=factor, patience=patience, threshold=threshold,
+                              threshold_mode=threshold_mode, cooldown=cooldown, eps=eps)
         self.factor, self.mode, self.threshold_mode = factor, mode, threshold_mode
-        self.patience = _nonnegative_int("patience", patience)
-        self.cooldown = _nonnegative_int("cooldown", cooldown)
-        self.threshold = _nonnegative_number("threshold", threshold)
-        self.eps = _nonnegative_number("eps", eps)
-        self.min_lrs = [_nonnegative_number("min_lr", lr)
-                        for lr in _per_group("min_lr", min_lr, groups)]
+        self.patience, self.cooldown = int(patience), int(cooldown)
+        self.threshold, self.eps = threshold, eps
+        self.min_lrs = self._per_group_checked("min_lr", min_lr, groups)
         self.best = math.inf if mode == "min" else -math.inf
         self.num_bad_epochs = 0
         self.cooldown_counter = 0
@@ -702,8 +907,8 @@ class ReduceLROnPlateau(LRScheduler):
 
     def step(self, metrics: Any, epoch: int | None = None) -> None:  # type: ignore[override]
         """Record one epoch's ``metrics`` (a number or one-element tensor) and maybe reduce."""
+        current = _metric_value(metrics)
         self._check_step_order()
-        current = float(metrics)
         if epoch is None:
             self.last_epoch += 1
         else:
@@ -741,6 +946,25 @@ class ReduceLROnPlateau(LRScheduler):
                 group["lr"] = new
 
 
+def _metric_value(metrics: Any) -> float:
+    """``metrics`` as a float: a finite number, or a tensor or array with one element."""
+    value = metrics
+    if isinstance(value, Tensor) or backend.is_array(value):
+        count = value.numel() if isinstance(value, Tensor) else value.size
+        if count != 1:
+            raise TypeError(f"ReduceLROnPlateau.step(): the metric must be a number or a tensor "
+                            f"with one element, got shape {tuple(value.shape)}")
+        value = value.item()
+    if not is_number(value):
+        raise TypeError(f"ReduceLROnPlateau.step(): the metric must be a number (or a tensor "
+                        f"with one element), got {metrics!r} of type {type(metrics).__name__}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"ReduceLROnPlateau.step(): the metric is {value}; it must be finite "
+                         "(a NaN or infinite loss usually means the training diverged)")
+    return value
+
+
 class _Composite(LRScheduler):
     """A scheduler that steps child schedulers; its state dict holds theirs."""
 
@@ -750,17 +974,38 @@ class _Composite(LRScheduler):
     def step(self) -> None:  # type: ignore[override]
         """Step the schedule (composites take no epoch)."""
         self._check_step_order()
-        self._advance()
+        with self._undone_on_error():
+            self._advance()
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(),
                 "_schedulers": [s.state_dict() for s in self._schedulers]}
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+    def _check_state_dict(self, state_dict: Any) -> None:
+        super()._check_state_dict(state_dict)
+        saved = state_dict["_schedulers"]
+        if not isinstance(saved, (list, tuple)) or len(saved) != len(self._schedulers):
+            raise ValueError(f"{type(self).__name__}: the loaded state dict must hold the "
+                             f"states of {len(self._schedulers)} schedulers, got "
+                             f"{len(saved) if isinstance(saved, (list, tuple)) else saved!r}")
+        for scheduler, child in zip(self._schedulers, saved):
+            scheduler._check_state_dict(child)
+
+    def _load(self, state_dict: dict[str, Any]) -> None:
         state_dict = dict(state_dict)
         for scheduler, saved in zip(self._schedulers, state_dict.pop("_schedulers")):
-            scheduler.load_state_dict(saved)
-        super().load_state_dict(state_dict)
+            scheduler._load(saved)
+        super()._load(state_dict)
+
+    def _snapshot(self) -> Any:
+        return super()._snapshot(), [dict(s.__dict__) for s in self._schedulers]
+
+    def _restore(self, saved: Any) -> None:
+        own, children = saved
+        for scheduler, attributes in zip(self._schedulers, children):
+            scheduler.__dict__.clear()
+            scheduler.__dict__.update(attributes)
+        super()._restore(own)
 
 
 class SequentialLR(_Composite):
@@ -775,17 +1020,23 @@ class SequentialLR(_Composite):
     (see :func:`warmup_cosine`). Construction undoes the children's own initial steps.
     """
 
+    argument_checks = {**LRScheduler.argument_checks, "milestones": Each(Integer(0)),
+                       "_milestones": Each(Integer(0))}
+
     def __init__(self, optimizer: Any, schedulers: Sequence[LRScheduler],
                  milestones: Sequence[int], last_epoch: int = -1) -> None:
         self._attach(optimizer)
         self._schedulers = _check_children("SequentialLR", schedulers, optimizer)
-        milestones = [_nonnegative_int("each milestone", m) for m in milestones]
+        milestones = list(milestones)
+        self._check_arguments(milestones=milestones, last_epoch=last_epoch)
+        milestones = [int(m) for m in milestones]
         if len(milestones) != len(self._schedulers) - 1:
             raise ValueError(f"SequentialLR needs one milestone fewer than schedulers: got "
                              f"{len(self._schedulers)} schedulers and {len(milestones)} "
                              "milestones")
         if any(a >= b for a, b in zip(milestones, milestones[1:])):
-            raise ValueError(f"milestones must increase, got {milestones}")
+            raise ValueError(f"SequentialLR: invalid milestones: {milestones} (they must "
+                             "increase)")
         self._milestones = milestones
         self.last_epoch = last_epoch + 1
         for group in optimizer.param_groups:
@@ -837,7 +1088,7 @@ def warmup_cosine(optimizer: Any, warmup_steps: int, total_steps: int, eta_min: 
     The warm-up lr is ``base_lr * (s + (1 - s) t / warmup_steps)``; the default ``s`` is
     ``1 / (warmup_steps + 1)``, so the lr climbs ``base_lr / (warmup_steps + 1)`` per step.
     """
-    start_factor = _warmup_start(warmup_steps, total_steps, start_factor)
+    start_factor = _warmup_start("warmup_cosine", warmup_steps, total_steps, start_factor)
     warmup = LinearLR(optimizer, start_factor, 1.0, warmup_steps)
     decay = CosineAnnealingLR(optimizer, total_steps - warmup_steps, eta_min)
     return SequentialLR(optimizer, [warmup, decay], [warmup_steps])
@@ -847,7 +1098,7 @@ def warmup_linear(optimizer: Any, warmup_steps: int, total_steps: int, end_facto
                   start_factor: float | None = None) -> SequentialLR:
     """Linear warm-up for ``warmup_steps`` (as in :func:`warmup_cosine`), then a linear decay
     to ``base_lr * end_factor`` at ``total_steps`` (BERT's schedule with the default 0)."""
-    start_factor = _warmup_start(warmup_steps, total_steps, start_factor)
+    start_factor = _warmup_start("warmup_linear", warmup_steps, total_steps, start_factor)
     warmup = LinearLR(optimizer, start_factor, 1.0, warmup_steps)
     decay = LinearLR(optimizer, 1.0, end_factor, total_steps - warmup_steps)
     return SequentialLR(optimizer, [warmup, decay], [warmup_steps])
@@ -942,51 +1193,30 @@ def _save_callables(functions: Sequence[Callable]) -> list[dict[str, Any] | None
             for fn in functions]
 
 
+def _check_saved_callables(owner: str, key: str, saved: Any, count: int) -> None:
+    """``saved`` must be what :func:`_save_callables` gives for ``count`` functions."""
+    if (not isinstance(saved, (list, tuple)) or len(saved) != count
+            or not all(entry is None or isinstance(entry, dict) for entry in saved)):
+        raise ValueError(f"{owner}: the loaded {key} must be a list of {count} entries, each a "
+                         f"dict or None, got {saved!r}")
+
+
 def _load_callables(functions: Sequence[Callable], saved: Sequence[Any] | None) -> None:
     for fn, state in zip(functions, saved or ()):
         if state is not None:
             fn.__dict__.update(copy.deepcopy(state))
 
 
-def _warmup_start(warmup_steps: int, total_steps: int, start_factor: float | None) -> float:
-    _positive_int("warmup_steps", warmup_steps)
-    if not isinstance(total_steps, int) or total_steps <= warmup_steps:
-        raise ValueError(f"total_steps must be an int > warmup_steps ({warmup_steps}), got "
-                         f"{total_steps!r}")
+_WARMUP_CHECKS = {"warmup_steps": Integer(1), "total_steps": Integer(1),
+                  "start_factor": Maybe(Real(0, 1, low_open=True))}
+
+
+def _warmup_start(owner: str, warmup_steps: int, total_steps: int,
+                  start_factor: float | None) -> float:
+    check_values(owner, _WARMUP_CHECKS, dict(warmup_steps=warmup_steps,
+                                             total_steps=total_steps,
+                                             start_factor=start_factor))
+    if total_steps <= warmup_steps:
+        raise ValueError(f"{owner}: invalid total_steps: {total_steps!r} (it must be an "
+                         f"integer > warmup_steps ({warmup_steps}))")
     return 1.0 / (warmup_steps + 1) if start_factor is None else start_factor
-
-
-def _is_real(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _positive_int(name: str, value: Any) -> int:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
-
-
-def _nonnegative_int(name: str, value: Any) -> int:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 0:
-        raise ValueError(f"{name} must be an int >= 0, got {value!r}")
-    return int(value)
-
-
-def _positive_number(name: str, value: Any) -> float:
-    if not _is_real(value) or not value > 0:
-        raise ValueError(f"{name} must be a number > 0, got {value!r}")
-    return value
-
-
-def _nonnegative_number(name: str, value: Any) -> float:
-    if not _is_real(value) or not value >= 0:
-        raise ValueError(f"{name} must be a number >= 0, got {value!r}")
-    return value
-
-
-def _number_in(name: str, value: Any, low: float, high: float, low_open: bool = False) -> float:
-    inside = _is_real(value) and (low < value if low_open else low <= value) and value <= high
-    if not inside:
-        interval = f"{'(' if low_open else '['}{low}, {high}]"
-        raise ValueError(f"{name} must be a number in {interval}, got {value!r}")
-    return value
