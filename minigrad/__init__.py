@@ -7,8 +7,8 @@ import builtins
 
 from minigrad.backend import (bool_, cuda_is_available, device, float16, float32, float64,
                               get_default_device, get_default_dtype, int8, int16, int32, int64,
-                              manual_seed, set_default_device, set_default_dtype, uint8)
-from minigrad.errors import DeviceError, ShapeError
+                              set_default_device, set_default_dtype, uint8)
+from minigrad.errors import CheckpointError, DeviceError, ShapeError
 from minigrad.tensor import Tensor
 from minigrad import autograd
 from minigrad.grad_mode import (enable_grad, inference_mode, is_grad_enabled, no_grad,
@@ -32,7 +32,9 @@ from minigrad.ops import (all, amax, amin, any, argmax, argmin, argsort, bitwise
                           reshape, round, softmax, sort, split, squeeze, stack, std, sum, topk,
                           transpose, unbind, unsqueeze, var, where)
 from minigrad.serialization import load, save
-from minigrad import cuda, data, datasets, nn, optim, utils
+from minigrad.random import (Generator, default_generator, get_rng_state, initial_seed,
+                             manual_seed, seed, set_rng_state)
+from minigrad import cuda, data, datasets, nn, optim, random, utils
 
 cat = concat = concatenate
 Size = tuple  # shapes are tuples: mg.Size([2, 3]) == t.shape

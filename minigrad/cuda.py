@@ -1,7 +1,9 @@
 """``mg.cuda``: what a program asks about the GPU before it uses one (PyTorch's names)."""
 from __future__ import annotations
 
-from minigrad import backend
+from typing import Any
+
+from minigrad import backend, random
 
 
 def is_available() -> bool:
@@ -36,3 +38,12 @@ def manual_seed(seed: int) -> None:
 
 
 manual_seed_all = manual_seed
+
+
+def get_rng_state(device: Any = "cuda") -> Any:
+    """The GPU generator's state, as a uint8 tensor (see :func:`minigrad.get_rng_state`)."""
+    return random.get_rng_state(device)
+
+
+def set_rng_state(new_state: Any, device: Any = "cuda") -> None:
+    random.set_rng_state(new_state, device)

@@ -73,11 +73,13 @@ class Subset(Dataset):
         return len(self.indices)
 
 
-def random_split(dataset: Dataset, lengths: Sequence[float], seed: int | None = None
-                 ) -> list[Subset]:
+def random_split(dataset: Dataset, lengths: Sequence[float], generator: Any = None,
+                 seed: int | None = None) -> list[Subset]:
     """Split ``dataset`` into non-overlapping random subsets of the given ``lengths``:
     counts that add up to ``len(dataset)``, or fractions that add up to 1 (the remainder of
-    rounding down goes one by one to the first subsets, as in PyTorch)."""
+    rounding down goes one by one to the first subsets, as in PyTorch). The order comes from
+    ``generator`` (an ``mg.Generator``), else a private one seeded by ``seed``, else the global
+    generator."""
     n = len(dataset)
     if lengths and all(0 <= x <= 1 for x in lengths) and math.isclose(sum(lengths), 1) \
             and sum(lengths) != n:
@@ -89,7 +91,7 @@ def random_split(dataset: Dataset, lengths: Sequence[float], seed: int | None = 
     if sum(counts) != n or any(c < 0 for c in counts):
         raise ValueError(f"random_split: lengths {list(lengths)} must be counts adding up to "
                          f"the dataset's {n} samples, or fractions adding up to 1")
-    order = host_generator(seed).permutation(n).tolist()
+    order = host_generator(seed, generator=generator).permutation(n).tolist()
     subsets, start = [], 0
     for count in counts:
         subsets.append(Subset(dataset, order[start:start + count]))
