@@ -11,6 +11,8 @@ import numbers
 import warnings
 from typing import Any, Iterable
 
+import numpy
+
 from minigrad import backend
 from minigrad.tensor import Tensor, wrap
 
@@ -60,8 +62,9 @@ def clip_grad_norm_(parameters: Parameters, max_norm: float, norm_type: float = 
                       "error_if_nonfinite=True to raise instead)", RuntimeWarning, stacklevel=2)
     scale = float(max_norm / (float(total) + 1e-6))
     if not scale >= 1.0:  # also true for NaN, which PyTorch propagates into the gradients
-        for g in grads:
-            g.array *= g.array.dtype.type(scale)
+        with numpy.errstate(invalid="ignore"):  # inf * 0: warned about above
+            for g in grads:
+                g.array *= g.array.dtype.type(scale)
     return wrap(total, device)
 
 

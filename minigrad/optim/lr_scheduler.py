@@ -146,7 +146,7 @@ class LRScheduler:
         groups = len(self.optimizer.param_groups)
         per_group = {attr: self.argument_checks[arg]
                      for arg, attr in self._saved_per_group.items()}
-        per_group.update(base_lrs=NONNEGATIVE, _last_lr=NONNEGATIVE)
+        per_group.update(base_lrs=FINITE, _last_lr=FINITE)  # lrs: may end at -1e-17
         for attr, check in per_group.items():
             if attr not in state_dict or (attr == "base_lrs" and state_dict[attr] is None):
                 continue

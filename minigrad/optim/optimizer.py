@@ -14,6 +14,8 @@ import warnings
 from collections import defaultdict
 from typing import Any, Callable, ClassVar, Iterable, Mapping
 
+import numpy
+
 from minigrad import backend
 from minigrad.grad_mode import enable_grad, no_grad
 from minigrad.optim.checks import Check, Choice, Rule, check_values, is_number
@@ -598,9 +600,12 @@ def _flatten(arrays: list[Any], xp: Any) -> Any:
 
 
 def _reduce(flat: Any, xp: Any) -> Any:
-    kind, dtype = flat.dtype.kind, flat.dtype
-    if kind == "f" and dtype.itemsize >= 4:
-        return xp.dot(flat, flat)
-    if dtype == xp.float16:
-        return flat.sum(dtype=xp.float32)
-    return flat.sum()
+    """The sum of squares (or the sum) of ``flat``, without NumPy's overflow warnings: an
+    overflow is confirmed or dismissed by the caller."""
+    with numpy.errstate(all="ignore"):
+        dtype = flat.dtype
+        if dtype.kind == "f" and dtype.itemsize >= 4:
+            return xp.dot(flat, flat)
+        if dtype == xp.float16:
+            return flat.sum(dtype=xp.float32)
+        return flat.sum()
