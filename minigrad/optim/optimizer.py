@@ -550,9 +550,10 @@ def nonfinite_kind(array: Any) -> str | None:
     return "NaN" if bool(xp.isnan(array).any()) else "inf"
 
 
-# Up to this many entries in all, the arrays are concatenated and reduced at once; beyond it,
-# arrays this large are reduced in place and smaller ones concatenated in batches of about
-# this size (bounding the temporary copy).
+# Arrays smaller than this are concatenated (in batches of at most _BATCH_ELEMENTS entries)
+# and reduced together: for them a call per array would cost more than the copy. Larger ones
+# are reduced in place, since copying them would cost more than the call.
+_SMALL_ELEMENTS = 1 << 13
 _BATCH_ELEMENTS = 1 << 20
 
 
@@ -563,33 +564,30 @@ def all_finite(arrays: list[Any], xp: Any) -> bool:
     A NaN or inf anywhere makes the reduction NaN or inf. False means that some entry is not
     finite, or (rarely) that the reduction overflowed: confirm with :func:`nonfinite_kind`.
     The reduction is the sum of squares (a BLAS dot product, the fastest pass on the CPU)
-    for real float32/float64 data, the plain sum otherwise (float16 summed in float32).
-    The arrays are concatenated first (one copy, in batches of ``_BATCH_ELEMENTS``) because
-    one reduction per small tensor costs more in call overhead than the copy.
+    for real float32/float64 data, the plain sum otherwise (float16 summed in float32). One
+    pass over the data: small arrays are first concatenated into batches (one copy), larger
+    ones reduced where they are. No overflow warning is issued.
     """
-    if not arrays:
-        return True
-    sizes = [a.size for a in arrays]
-    if sum(sizes) <= _BATCH_ELEMENTS:
-        return bool(xp.isfinite(_reduce(_flatten(arrays, xp), xp)))
     total = None
     batch: list[Any] = []
     size = 0
-    for array, n in zip(arrays, sizes):
-        if n >= _BATCH_ELEMENTS:
-            part = _reduce(array.reshape(-1), xp)
-        else:
-            batch.append(array)
-            size += n
-            if size < _BATCH_ELEMENTS:
-                continue
+    with numpy.errstate(all="ignore"):
+        for array in arrays:
+            n = array.size
+            if n >= _SMALL_ELEMENTS:
+                part = _reduce(array.reshape(-1), xp)
+            else:
+                batch.append(array)
+                size += n
+                if size < _BATCH_ELEMENTS:
+                    continue
+                part = _reduce(_flatten(batch, xp), xp)
+                batch, size = [], 0
+            total = part if total is None else total + part
+        if batch:
             part = _reduce(_flatten(batch, xp), xp)
-            batch, size = [], 0
-        total = part if total is None else total + part
-    if batch:
-        part = _reduce(_flatten(batch, xp), xp)
-        total = part if total is None else total + part
-    return bool(xp.isfinite(total))
+            total = part if total is None else total + part
+        return total is None or bool(xp.isfinite(total))
 
 
 def _flatten(arrays: list[Any], xp: Any) -> Any:
@@ -600,12 +598,10 @@ def _flatten(arrays: list[Any], xp: Any) -> Any:
 
 
 def _reduce(flat: Any, xp: Any) -> Any:
-    """The sum of squares (or the sum) of ``flat``, without NumPy's overflow warnings: an
-    overflow is confirmed or dismissed by the caller."""
-    with numpy.errstate(all="ignore"):
-        dtype = flat.dtype
-        if dtype.kind == "f" and dtype.itemsize >= 4:
-            return xp.dot(flat, flat)
-        if dtype == xp.float16:
-            return flat.sum(dtype=xp.float32)
-        return flat.sum()
+    """The sum of squares (or the sum) of the 1-D array ``flat``."""
+    dtype = flat.dtype
+    if dtype.kind == "f" and dtype.itemsize >= 4:
+        return xp.dot(flat, flat)
+    if dtype == xp.float16:
+        return flat.sum(dtype=xp.float32)
+    return flat.sum()

@@ -161,14 +161,15 @@ def test_the_fused_check_itself():
 
 
 def test_many_large_and_small_gradients_are_checked_in_batches():
-    # more than one batch of small tensors plus tensors larger than a batch
-    shapes = [(300, 300)] * 15 + [(2000, 600)] * 2 + [(7,)] * 50
+    # small tensors filling more than one batch (2**20 entries), then larger tensors (reduced
+    # in place), then a last partial batch of small ones
+    shapes = [(80, 80)] * 200 + [(300, 300)] * 2 + [(7,)] * 20
     params = [mg.zeros(*s, dtype=mg.float32, requires_grad=True) for s in shapes]
     for p in params:
         p.grad = mg.ones(*p.shape, dtype=mg.float32)
     optimizer = optim.SGD(params, lr=0.1)
     optimizer.step()
-    for index in (0, 15, 16, 60):
+    for index in (0, 170, 200, 221):
         params[index].grad.array.reshape(-1)[-1] = np.inf
         with pytest.raises(NonFiniteError, match=f"parameter {index} of param group 0"):
             optimizer.step()
