@@ -50,6 +50,12 @@ class LBFGS(Optimizer):
     No weight decay. One param group only; the parameters must share one device and dtype.
     Memory: ``2 * history_size + 2`` flat vectors. State (iteration counts, the history)
     is kept under ``state[first_param]`` and continues across ``step`` calls.
+
+    Every evaluation of the closure is checked: a NaN or infinite loss or gradient, at the
+    first evaluation or in the middle of the iterations or the line search, raises
+    :class:`~minigrad.optim.optimizer.NonFiniteError` or skips the step with a warning
+    (``on_nonfinite``); either way the parameters and the state are put back as they were
+    before the step.
     """
 
     hyperparameter_checks = {"lr": LR, "max_iter": Integer(1), "max_eval": Integer(1),

