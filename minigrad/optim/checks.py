@@ -35,6 +35,12 @@ class Check:
         """The value as it is stored once accepted (e.g. a tuple for a list)."""
         return value
 
+    def accepts_kind(self, value: Any) -> bool:
+        """The check without its bounds: a value of the right kind, and finite. Used for
+        values written into a param group after it was checked, which a schedule may have
+        rounded just past a bound (a linear decay ends at -1e-17)."""
+        return self.accepts(value)
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__}: {self.text}>"
 
@@ -98,6 +104,13 @@ class Real(Check):
             return float(self._scalar(value))
         return value
 
+    def accepts_kind(self, value: Any) -> bool:
+        value = self._scalar(value)
+        if not is_number(value):
+            return False
+        x = float(value)
+        return math.isfinite(x) or (self.allow_inf and not math.isnan(x))
+
 
 class Integer(Check):
     """An integer (Python or NumPy, not a bool), at least ``low``."""
@@ -110,6 +123,9 @@ class Integer(Check):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
             return False
         return self.low is None or int(value) >= self.low
+
+    def accepts_kind(self, value: Any) -> bool:
+        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 class Choice(Check):
@@ -144,6 +160,9 @@ class Maybe(Check):
     def normalize(self, value: Any) -> Any:
         return None if value is None else self.check.normalize(value)
 
+    def accepts_kind(self, value: Any) -> bool:
+        return value is None or self.check.accepts_kind(value)
+
 
 class Tuple(Check):
     """A tuple or list with one value per check, optionally with a relation between them.
@@ -165,6 +184,10 @@ class Tuple(Check):
     def normalize(self, value: Any) -> Any:
         return tuple(check.normalize(v) for check, v in zip(self.items, value))
 
+    def accepts_kind(self, value: Any) -> bool:
+        return (isinstance(value, (tuple, list)) and len(value) == len(self.items)
+                and all(check.accepts_kind(v) for check, v in zip(self.items, value)))
+
 
 class Each(Check):
     """A list or tuple (any length) whose every item ``check`` accepts; stored as a list."""
@@ -178,6 +201,9 @@ class Each(Check):
 
     def normalize(self, value: Any) -> Any:
         return [self.check.normalize(v) for v in value]
+
+    def accepts_kind(self, value: Any) -> bool:
+        return isinstance(value, (tuple, list)) and all(self.check.accepts_kind(v) for v in value)
 
 
 class Rule:

@@ -9,7 +9,6 @@ around new tensors, on another device or with another dtype.
 from __future__ import annotations
 
 import copy
-import math
 import warnings
 from collections import defaultdict
 from typing import Any, Callable, ClassVar, Iterable, Mapping
@@ -18,7 +17,7 @@ import numpy
 
 from minigrad import backend
 from minigrad.grad_mode import enable_grad, no_grad
-from minigrad.optim.checks import Check, Choice, Rule, check_values, is_number
+from minigrad.optim.checks import Check, Choice, Rule, check_values
 from minigrad.tensor import Tensor, bump_version
 
 ParamsT = Iterable[Any]
@@ -63,8 +62,9 @@ class Optimizer:
     values, to every group added (at construction or by :meth:`add_param_group`), to the
     groups of a loaded state dict: a bad value raises ``ValueError`` naming the optimizer,
     the hyper-parameter, the value, the param group and the valid range, and nothing is
-    changed. Values written into a group later (by a scheduler or by hand) are not checked
-    against the ranges again, but a step refuses one that is NaN or inf.
+    changed. Values written into a group later (by a scheduler or by hand) are looked at
+    again by the next step, which refuses one of the wrong kind or NaN or inf (but does not
+    enforce the bounds again: a schedule may round a decay to -1e-17).
 
     **Non-finite gradients.** Before updating anything, :meth:`step` checks that every
     gradient is finite, with one fused reduction: the sum of squares of all gradients (small
@@ -189,16 +189,20 @@ class Optimizer:
                             self.group_checks)
 
     def _check_hyperparameters(self) -> None:
-        """Refuse a checked hyper-parameter that became NaN or inf after it was checked.
+        """Refuse a checked hyper-parameter written into a group after the checks that is no
+        longer a value of the right kind, or not finite.
 
         Values written into a group directly (by the user or a scheduler) bypass the checks
-        above; a NaN or infinite one would write NaN or inf into every parameter, so each step
-        looks again, at the groups whose checked values changed since the last look (a tuple
-        comparison, about a microsecond per group; NaN never compares equal, so it is always
-        looked at). Only finiteness is enforced here, not the ranges: a schedule may end a
-        decay at -1e-17 by rounding, as PyTorch's do.
+        above; a NaN or infinite one would write NaN or inf into every parameter, a string
+        would fail inside the arithmetic. So each step looks again at the groups whose
+        checked values changed since the last look (a tuple comparison, about a microsecond
+        per group; NaN never compares equal, so it is always looked at). The bounds are not
+        enforced again (``Check.accepts_kind``): a schedule may end a decay at -1e-17 by
+        rounding, as PyTorch's do. Accepted values are normalised (a tensor lr becomes a
+        float).
         """
-        names = tuple(self.hyperparameter_checks)
+        checks = self.hyperparameter_checks
+        names = tuple(checks)
         seen = self._checked_values
         for i, group in enumerate(self.param_groups):
             values = tuple(group.get(name) for name in names)
@@ -208,11 +212,16 @@ class Optimizer:
             except (TypeError, ValueError):  # e.g. an array compared elementwise
                 pass
             for name, value in zip(names, values):
-                if _holds_nonfinite_number(value):
-                    raise ValueError(f"{self._name()}: {name}={value!r} in param group {i} is "
-                                     "not finite (it was written into the group after it was "
-                                     "checked, e.g. by a scheduler); nothing was updated")
-            seen[id(group)] = values
+                if name not in group:
+                    continue
+                check = checks[name]
+                if not check.accepts_kind(value):
+                    raise ValueError(f"{self._name()}: invalid {name}: {value!r} in param group "
+                                     f"{i} (it must be {check.text}); it was written into the "
+                                     "group after the checks (e.g. by a scheduler); nothing "
+                                     "was updated")
+                group[name] = check.normalize(value)
+            seen[id(group)] = tuple(group.get(name) for name in names)
 
     # --- stepping --------------------------------------------------------------------------
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -535,13 +544,6 @@ def ema_(average: Any, value: Any, decay: float, scratch: Any = None) -> None:
         weighted = scratch
     average *= decay
     average += weighted
-
-
-def _holds_nonfinite_number(value: Any) -> bool:
-    """A number, or a tuple or list of numbers, that is or holds NaN or inf."""
-    if isinstance(value, (tuple, list)):
-        return any(_holds_nonfinite_number(v) for v in value)
-    return is_number(value) and not math.isfinite(float(value))
 
 
 def nonfinite_kind(array: Any) -> str | None:

@@ -210,7 +210,8 @@ def test_a_step_refuses_a_nonfinite_lr_written_into_a_group(name, value):
     run_step(optimizer, params)
     optimizer.param_groups[0]["lr"] = value
     before = snapshot(optimizer, params)
-    with pytest.raises(ValueError, match=rf"lr={value!r} in param group 0 is not finite"):
+    with pytest.raises(ValueError, match=rf"invalid lr: {value!r} in param group 0 \(it must "
+                                         r"be .*\); it was written into the group after"):
         run_step(optimizer, params)
     assert_same(snapshot(optimizer, params), before)
 
@@ -220,11 +221,34 @@ def test_a_step_refuses_nonfinite_betas_and_accepts_a_later_fix():
     opt = optim.Adam(params, lr=0.1)
     run_step(opt, params)
     opt.param_groups[0]["betas"] = (NAN, 0.999)
-    with pytest.raises(ValueError, match=r"betas=\(nan, 0.999\) in param group 0"):
+    with pytest.raises(ValueError, match=r"invalid betas: \(nan, 0.999\) in param group 0"):
         run_step(opt, params)
     opt.param_groups[0]["betas"] = (0.9, 0.999)
     run_step(opt, params)
     assert opt.state[params[0]]["step"] == 2
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_a_step_refuses_an_lr_of_the_wrong_kind_written_into_a_group(name):
+    params = make_params()
+    optimizer = OPTIMIZERS[name](params)
+    run_step(optimizer, params)
+    optimizer.param_groups[0]["lr"] = "a"
+    before = snapshot(optimizer, params)
+    with pytest.raises(ValueError, match=r"invalid lr: 'a' in param group 0"):
+        run_step(optimizer, params)
+    assert_same(snapshot(optimizer, params), before)
+
+
+def test_values_written_later_are_normalised_at_the_step():
+    params = make_params()
+    opt = optim.Adam(params, lr=0.1)
+    run_step(opt, params)
+    opt.param_groups[0]["lr"] = mg.tensor(0.25)
+    opt.param_groups[0]["betas"] = [0.8, 0.9]
+    run_step(opt, params)
+    assert opt.param_groups[0]["lr"] == 0.25 and isinstance(opt.param_groups[0]["lr"], float)
+    assert opt.param_groups[0]["betas"] == (0.8, 0.9)
 
 
 def test_a_tiny_negative_lr_from_a_schedule_is_left_alone():
