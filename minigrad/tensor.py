@@ -239,7 +239,14 @@ class Tensor:
         return 0 if box is None else box.count
 
     def size(self, dim: int | None = None) -> Any:
-        return self.array.shape if dim is None else self.array.shape[dim]
+        if dim is None:
+            return self.array.shape
+        if isinstance(dim, bool) or not isinstance(dim, int):
+            raise TypeError(f"size(dim): dim must be an int, got {dim!r}")
+        if not -self.array.ndim <= dim < self.array.ndim:
+            raise IndexError(f"size(dim): dim {dim} is out of range for a tensor with "
+                             f"{self.array.ndim} dimensions")
+        return self.array.shape[dim]
 
     def dim(self) -> int:
         return self.array.ndim
@@ -315,9 +322,12 @@ class Tensor:
         return int(self.item())
 
     def __format__(self, spec: str) -> str:
-        if self.array.size == 1 and spec:
+        if not spec:
+            return repr(self)
+        if self.array.size == 1:
             return format(self.item(), spec)
-        return format(repr(self), spec)
+        raise ValueError(f"format spec {spec!r} needs a tensor with one element, got shape "
+                         f"{self.shape}; format t.item(), or t.tolist()")
 
     def __bool__(self) -> bool:
         if self.array.size != 1:
@@ -350,7 +360,13 @@ class Tensor:
         """With a dtype: this tensor cast to it; without: the type's name, as in PyTorch."""
         if dtype is None:
             return _TYPE_NAMES.get(self.array.dtype.name, self.array.dtype.name)
-        return self.to(dtype)
+        if isinstance(dtype, str):  # a type name: "torch.FloatTensor", "minigrad.LongTensor"
+            name = "minigrad." + dtype.rsplit(".", 1)[-1]
+            found = [d for d, n in _TYPE_NAMES.items() if n == name]
+            if not found:
+                raise TypeError(f"type(dtype): unknown dtype or tensor type name {dtype!r}")
+            dtype = found[0]
+        return self.to(backend.as_dtype(dtype))
 
     def type_as(self, other: "Tensor") -> "Tensor":
         return self.to(other.dtype)
@@ -859,6 +875,10 @@ def _holds_python_float(data: Any) -> bool:
 def _new_filled(like: Tensor, size: tuple[Any, ...], value: Any, dtype: Any,
                 device: DeviceLike) -> Tensor:
     shape = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else size
+    if any(isinstance(n, bool) or not isinstance(n, int) or n < 0 for n in shape):
+        raise ValueError(f"new tensor: size must be non-negative ints, got {shape!r}")
+    if isinstance(value, str) or not isinstance(value, (bool, int, float, complex)):
+        raise TypeError(f"new_full: fill_value must be a number, got {type(value).__name__}")
     device = backend.normalize_device(device or like.device)
     array = backend.xp(device).full(shape, value, dtype=backend.as_dtype(dtype or like.dtype))
     return wrap(array, device)

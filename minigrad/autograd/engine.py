@@ -111,6 +111,8 @@ def run_backward(roots: Sequence[Tensor], grads: Sequence[Any], retain_graph: bo
     """
     if retain_graph is None:
         retain_graph = create_graph
+    if inputs is not None and not inputs:
+        raise ValueError("backward: inputs cannot be empty; pass None to fill every leaf's .grad")
     if create_graph and accumulate:
         warnings.warn(
             "backward(create_graph=True) keeps the graph of each gradient alive in .grad, and "
@@ -299,7 +301,9 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
         grad_outputs = [grad_outputs] * len(outputs) if grad_outputs is None else [grad_outputs]
     if len(grad_outputs) != len(outputs):
         raise ValueError(f"got {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
-    for t in inputs:
+    for k, t in enumerate(inputs):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"grad: inputs must be tensors; input {k} is a {type(t).__name__}")
         if not t.requires_grad:
             raise RuntimeError(f"an input of shape {t.shape} does not require grad")
     found = run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs,

@@ -14,6 +14,9 @@ from minigrad.tensor import Tensor, wrap
 
 
 def _fresh_input(x: Tensor) -> Tensor:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"the point to differentiate at must be a Tensor, got "
+                        f"{type(x).__name__}; convert it with mg.tensor(...)")
     return wrap(x.array, x.device).requires_grad_(True)
 
 

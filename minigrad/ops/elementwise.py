@@ -41,9 +41,16 @@ def operands(a: Any, b: Any) -> tuple[Tensor, Tensor]:
 def _broadcasting(fn: Any, a: Tensor, b: Tensor, name: str) -> Any:
     try:
         return fn(a.array, b.array)
-    except ValueError:
-        raise ShapeError(f"{name}: shapes {a.shape} and {b.shape} cannot be broadcast "
-                         "together") from None
+    except ValueError as exc:
+        try:
+            backend.numpy.broadcast_shapes(a.shape, b.shape)
+        except ValueError:
+            raise ShapeError(f"{name}: shapes {a.shape} and {b.shape} cannot be broadcast "
+                             "together") from None
+        raise ValueError(f"{name}: {exc}") from None  # e.g. integers to negative powers
+    except TypeError as exc:
+        raise TypeError(f"{name} is not defined for tensors of dtype {a.dtype} and {b.dtype} "
+                        f"({exc})") from None
 
 
 def _add(x: Any, y: Any) -> Any: return x + y
@@ -61,6 +68,9 @@ def add(a: Operand, b: Operand) -> Tensor:
 
 def sub(a: Operand, b: Operand) -> Tensor:
     a, b = operands(a, b)
+    if a.array.dtype.kind == "b" and b.array.dtype.kind == "b":
+        raise TypeError("sub: subtraction of two boolean tensors is not supported, as in "
+                        "PyTorch; use ^ (bitwise_xor) or logical_xor")
     return record(_broadcasting(_sub, a, b, "sub"), a.device, (a, b),
                   lambda g, out: (g, -g))
 
@@ -95,18 +105,24 @@ def pow(a: Operand, b: Operand) -> Tensor:
 
 
 def neg(a: Tensor) -> Tensor:
+    if a.array.dtype.kind == "b":
+        raise TypeError("neg: negation of a boolean tensor is not supported, as in PyTorch; "
+                        "use ~ (bitwise_not) or logical_not")
     return record(-a.array, a.device, (a,), lambda g, out: (-g,))
 
 
 def exp(a: Tensor) -> Tensor:
+    a = floating(a)
     return record(backend.xp(a.device).exp(a.array), a.device, (a,), lambda g, out: (g * out,))
 
 
 def log(a: Tensor) -> Tensor:
+    a = floating(a)
     return record(backend.xp(a.device).log(a.array), a.device, (a,), lambda g, out: (g / a,))
 
 
 def sqrt(a: Tensor) -> Tensor:
+    a = floating(a)
     return record(backend.xp(a.device).sqrt(a.array), a.device, (a,),
                   lambda g, out: (g * 0.5 / out,))
 
@@ -119,12 +135,14 @@ def abs(a: Tensor) -> Tensor:
 
 
 def tanh(a: Tensor) -> Tensor:
+    a = floating(a)
     return record(backend.xp(a.device).tanh(a.array), a.device, (a,),
                   lambda g, out: (g * (1 - out * out),))
 
 
 def sigmoid(a: Tensor) -> Tensor:
     """1 / (1 + e^-a), computed as (1 + tanh(a/2)) / 2 so that no exp can overflow."""
+    a = floating(a)
     xp = backend.xp(a.device)
     return record(0.5 + 0.5 * xp.tanh(0.5 * a.array), a.device, (a,),
                   lambda g, out: (g * out * (1 - out),))
@@ -141,6 +159,12 @@ def clip(a: Tensor, min: float | None = None, max: float | None = None) -> Tenso
     """``a`` limited to [min, max]; the gradient passes where min <= a <= max."""
     if min is None and max is None:
         raise ValueError("clip needs at least one of min and max")
+    for bound, name in ((min, "min"), (max, "max")):
+        if bound is not None and (isinstance(bound, bool) or not isinstance(bound, (int, float))):
+            raise TypeError(f"clamp: {name} must be a number or a tensor, got "
+                            f"{type(bound).__name__}")
+    if isinstance(min, float) or isinstance(max, float):
+        a = floating(a)  # an integer tensor clamped to a float bound gives floats (PyTorch)
     xp = backend.xp(a.device)
     inside = xp.ones(a.shape, dtype=bool)
     if min is not None:
@@ -162,13 +186,20 @@ def minimum(a: Operand, b: Operand) -> Tensor:
 
 
 def _select_larger(a: Operand, b: Operand, sign: float, tie_to_first: bool = False) -> Tensor:
+    """maximum (sign 1) or minimum (-1), NaN-propagating as NumPy's; the gradient goes to
+    the chosen side, ties sharing it (or going to ``a`` with ``tie_to_first``)."""
     a, b = operands(a, b)
-    diff = _broadcasting(_sub, a, b, "maximum" if sign > 0 else "minimum") * sign
-    data = backend.xp(a.device).where(diff >= 0, a.array, b.array)
+    xp = backend.xp(a.device)
+    choose = xp.maximum if sign > 0 else xp.minimum
+    data = _broadcasting(choose, a, b, "maximum" if sign > 0 else "minimum")
     tie_share = 1.0 if tie_to_first else 0.5
-    weight_a = wrap(((diff > 0) + tie_share * (diff == 0)).astype(data.dtype), a.device)
-    return record(data, a.device, (a, b),
-                  lambda g, out: (g * weight_a, g * (1 - weight_a)))
+
+    def backward(g: Tensor, out: Tensor) -> tuple[Tensor, Tensor]:
+        x, y = a.array, b.array
+        wins = x > y if sign > 0 else x < y
+        weight_a = wrap((wins + tie_share * (x == y)).astype(out.dtype), a.device)
+        return g * weight_a, g * (1 - weight_a)
+    return record(data, a.device, (a, b), backward)
 
 
 def where(condition: Any, a: Operand, b: Operand) -> Tensor:
@@ -182,7 +213,8 @@ def where(condition: Any, a: Operand, b: Operand) -> Tensor:
         b = constant(b, a)
     cond = condition.array if isinstance(condition, Tensor) else backend.xp(a.device).asarray(condition)
     if cond.dtype != bool:
-        cond = cond.astype(bool)
+        raise TypeError(f"where: condition must be a boolean tensor, got dtype {cond.dtype} "
+                        "(compare it, e.g. x > 0)")
     xp = backend.xp(a.device)
     try:
         data = xp.where(cond, a.array, b.array)
@@ -280,6 +312,8 @@ def ceil(a: Tensor) -> Tensor:
 
 def round(a: Tensor, decimals: int = 0) -> Tensor:
     """Round half to even, as PyTorch and NumPy do."""
+    if isinstance(decimals, bool) or not isinstance(decimals, int):
+        raise TypeError(f"round: decimals must be an int, got {decimals!r}")
     return _piecewise_constant(a, backend.xp(a.device).round(a.array, decimals))
 
 
@@ -287,6 +321,7 @@ def floor_divide(a: Operand, b: Operand) -> Tensor:
     """``a // b`` (rounding toward minus infinity, as PyTorch's ``//``); a step function,
     so its gradient is zero."""
     a, b = operands(a, b)
+    _check_integer_divisor(b, "floor_divide")
     return record(_broadcasting(lambda x, y: x // y, a, b, "floor_divide"), a.device, (a, b),
                   lambda g, out: (g * 0, g * 0))
 
@@ -294,9 +329,16 @@ def floor_divide(a: Operand, b: Operand) -> Tensor:
 def remainder(a: Operand, b: Operand) -> Tensor:
     """``a % b`` with the sign of ``b`` (Python's rule); d/da = 1, d/db = -floor(a / b)."""
     a, b = operands(a, b)
+    _check_integer_divisor(b, "remainder")
     data = _broadcasting(lambda x, y: x % y, a, b, "remainder")
     return record(data, a.device, (a, b),
                   lambda g, out: (g, -g * floor(a / b)))
+
+
+def _check_integer_divisor(b: Tensor, name: str) -> None:
+    """Integer division by zero is an error, as in PyTorch (NumPy would give 0)."""
+    if b.array.dtype.kind in "iub" and not b.array.all():
+        raise ZeroDivisionError(f"{name}: integer division by zero")
 
 
 def sin(a: Tensor) -> Tensor:
@@ -373,8 +415,11 @@ def masked_fill(a: Tensor, mask: Any, value: Operand) -> Tensor:
                              f"shape {value.shape}")
     else:
         value = constant(value, a)
-    out = where(mask_array, value.reshape(()), a)
-    if out.shape != a.shape:
+    try:
+        out = where(mask_array, value.reshape(()), a)
+    except ShapeError:
+        out = None
+    if out is None or out.shape != a.shape:
         raise ShapeError(f"masked_fill: mask of shape {mask_array.shape} does not broadcast to "
                          f"the tensor's shape {a.shape}")
     return out

@@ -14,12 +14,13 @@
 """
 from __future__ import annotations
 
+import numbers
 from typing import Any, Callable
 
 from minigrad import backend, grad_mode
 from minigrad.errors import ShapeError
 from minigrad.ops import elementwise as ew
-from minigrad.ops.movement import getitem, host_lists_to_arrays
+from minigrad.ops.movement import describe_index, getitem, host_lists_to_arrays
 from minigrad.tensor import Tensor, bump_version, clocks, constant, index_arrays, record, wrap
 
 
@@ -136,6 +137,10 @@ def _filled(t: Tensor, value: Any) -> Tensor:
             raise ShapeError(f"fill_: value must be a number or a one-element tensor, got shape "
                              f"{value.shape}")
         return ew.mul(value.reshape(()), wrap(backend.xp(t.device).ones_like(t.array), t.device))
+    if not isinstance(value, numbers.Number) and \
+            getattr(getattr(value, "dtype", None), "kind", "") not in tuple("biufc"):
+        raise TypeError(f"fill_: value must be a number or a one-element tensor, got {value!r} "
+                        f"({type(value).__name__})")
     return record(backend.xp(t.device).full_like(t.array, value), t.device, (t,),
                   lambda g, out: (None,))
 
@@ -173,11 +178,16 @@ def _random_fill(t: Tensor, kind: str, name: str, *params: float) -> Tensor:
 
 def uniform_(t: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
     """Fill ``t`` with samples of U(a, b) from minigrad's generator."""
+    if not a <= b:  # also NaN
+        raise ValueError(f"uniform_: expects from <= to for the range [from, to), got "
+                         f"from={a!r}, to={b!r}")
     return _random_fill(t, "uniform", "uniform_", a, b)
 
 
 def normal_(t: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
     """Fill ``t`` with samples of N(mean, std^2) from minigrad's generator."""
+    if not std >= 0:  # also NaN
+        raise ValueError(f"normal_: std must be >= 0, got std={std!r}")
     return _random_fill(t, "normal", "normal_", mean, std)
 
 
@@ -188,14 +198,20 @@ def index_put(t: Tensor, index: Any, value: Any) -> Tensor:
     ``value`` from the written places and to ``t`` from the others."""
     if not isinstance(value, Tensor):
         value = constant(value, t)
+    if t.array.dtype.kind in "iub" and value.array.dtype.kind in "fc" and \
+            not bool(backend.xp(t.device).isfinite(value.array).all()):
+        raise ValueError(f"t[index] = value: NaN or inf can't be written into a tensor of dtype "
+                         f"{t.dtype}")
     array = t.array.copy()
     try:
         array[index] = value.array
     except ValueError:
+        part = t.array[index].shape
         raise ShapeError(f"t[index] = value: value of shape {value.shape} does not fit the "
-                         f"indexed part of a tensor of shape {t.shape}") from None
+                         f"indexed part, of shape {part}") from None
     except IndexError as exc:
-        raise IndexError(f"index out of range for a tensor of shape {t.shape}: {exc}") from None
+        raise IndexError(f"t[index] = value: {describe_index(index)} does not index a tensor of "
+                         f"shape {t.shape}: {exc}") from None
     kept = backend.xp(t.device).ones(t.shape, dtype=bool)
     kept[index] = False
     keep = wrap(kept, t.device)

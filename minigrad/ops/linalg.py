@@ -30,6 +30,12 @@ def _matmul_vectors(a: Tensor, b: Tensor) -> Tensor:
     if a.ndim == 0 or b.ndim == 0:
         raise ShapeError(f"matmul needs tensors with at least one dimension, got shapes "
                          f"{a.shape} and {b.shape}")
+    inner_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if a.shape[-1] != inner_b:
+        raise ShapeError(f"matmul: shapes {a.shape} and {b.shape} do not fit: the last dimension "
+                         f"of the first ({a.shape[-1]}) must equal the "
+                         f"{'length' if b.ndim == 1 else 'second-to-last dimension'} of the "
+                         f"second ({inner_b})")
     out = matmul(reshape(a, (1, -1)) if a.ndim == 1 else a,
                  reshape(b, (-1, 1)) if b.ndim == 1 else b)
     dims = list(out.shape)

@@ -47,10 +47,21 @@ def dim_arg(dim: Any, ndim: int, name: str) -> int:
     return dim % max(ndim, 1)
 
 
+def _checked_shape(shape: tuple[Any, ...], name: str) -> tuple[int, ...]:
+    """A target shape checked as PyTorch checks it: ints >= -1, at most one -1."""
+    for n in shape:
+        if isinstance(n, bool) or not isinstance(n, int):
+            raise TypeError(f"{name}: shape must be ints, got {shape!r}")
+    if min(shape, default=0) < -1 or shape.count(-1) > 1:
+        raise ValueError(f"{name}: invalid shape {shape}: sizes must be >= 0, and only one "
+                         "dimension can be -1 (inferred)")
+    return shape
+
+
 def reshape(a: Tensor, *shape: Any) -> Tensor:
     """``a`` with another shape (one dimension may be -1); a view of a's memory when the
     layout allows, else a copy, as in PyTorch."""
-    shape = _shape_arg(shape)
+    shape = _checked_shape(_shape_arg(shape), "reshape")
     try:
         data = a.array.reshape(shape)
     except ValueError:
@@ -70,11 +81,14 @@ def _reshaped(a: Tensor, data: Any) -> Tensor:
 def view(a: Tensor, *shape: Any) -> Tensor:
     """``a`` with another shape, always sharing its memory; like PyTorch, it refuses a
     layout that would need a copy (use :func:`reshape` there)."""
-    shape = _shape_arg(shape)
+    shape = _checked_shape(_shape_arg(shape), "view")
     data = a.array.view()
     try:
         data.shape = data.reshape(shape).shape if -1 in shape else shape
-    except (AttributeError, ValueError):
+    except ValueError:
+        raise ShapeError(f"view: a tensor of shape {a.shape} ({a.array.size} elements) can't be "
+                         f"viewed as shape {shape}") from None
+    except AttributeError:
         raise ShapeError(f"view: a tensor of shape {a.shape} (strides {a.array.strides}) can't "
                          f"be viewed as shape {shape} without a copy; use .reshape(...)") from None
     return as_view_of(_reshaped(a, data), a)
@@ -110,6 +124,9 @@ def flatten(a: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     if a.ndim == 0:
         return reshape(a, (1,))
     start, end = normalize_axis(start_dim, a.ndim), normalize_axis(end_dim, a.ndim)
+    if start > end:
+        raise ValueError(f"flatten: start_dim ({start_dim}) cannot come after end_dim "
+                         f"({end_dim}) for a tensor with {a.ndim} dimensions")
     return reshape(a, a.shape[:start] + (-1,) + a.shape[end + 1:])
 
 
@@ -234,7 +251,8 @@ def getitem(a: Tensor, index: Any) -> Tensor:
     try:
         data = a.array[index]
     except IndexError as exc:
-        raise IndexError(f"index out of range for a tensor of shape {a.shape}: {exc}") from None
+        raise IndexError(f"t[index]: {describe_index(index)} does not index a tensor of shape "
+                         f"{a.shape}: {exc}") from None
     if not backend.is_array(data):  # NumPy gives a scalar for one element; view it instead
         data = a.array[(index if isinstance(index, tuple) else (index,)) + (None,)].reshape(())
     before = a.shape
@@ -242,6 +260,18 @@ def getitem(a: Tensor, index: Any) -> Tensor:
     if data.base is not None and backend.xp(a.device).may_share_memory(data, a.array):
         as_view_of(out, a)
     return out
+
+
+def describe_index(index: Any) -> str:
+    """An index as an error message names it: its parts and, for arrays, dtype and shape."""
+    parts = index if isinstance(index, tuple) else (index,)
+
+    def one(part: Any) -> str:
+        if backend.is_array(part):
+            kind = "boolean mask" if part.dtype == bool else f"{part.dtype} index tensor"
+            return f"a {kind} of shape {part.shape}"
+        return f"{part!r} ({type(part).__name__})"
+    return "index " + ", ".join(one(p) for p in parts)
 
 
 def index_into_zeros(values: Tensor, shape: tuple[int, ...], index: Any) -> Tensor:
@@ -427,13 +457,25 @@ def unbind(a: Tensor, dim: int | None = None, *, axis: int | None = None) -> tup
 
 # --- joining ------------------------------------------------------------------------------
 
+def _tensor_sequence(tensors: Any, name: str) -> list[Tensor]:
+    """``tensors`` as a non-empty list of tensors, or an error naming what it holds."""
+    if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
+        raise TypeError(f"{name}: expected a list or tuple of tensors, got "
+                        f"{type(tensors).__name__}")
+    if not tensors:
+        raise ValueError(f"{name} needs at least one tensor")
+    for k, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{name}: element {k} of the sequence is a {type(t).__name__}, not "
+                            "a Tensor")
+    return list(tensors)
+
+
 def concatenate(tensors: Sequence[Tensor], dim: int | None = None, *,
                 axis: int | None = None) -> Tensor:
     """The tensors joined along ``dim`` (PyTorch's ``cat``; NumPy's ``axis=`` works too)."""
     axis = dim_or_axis("concatenate", dim, axis)
-    tensors = list(tensors)
-    if not tensors:
-        raise ValueError("concatenate needs at least one tensor")
+    tensors = _tensor_sequence(tensors, "cat")
     check_same_device(*tensors)
     axis = normalize_axis(axis, tensors[0].ndim)
     xp = backend.xp(tensors[0].device)
@@ -456,9 +498,7 @@ def stack(tensors: Sequence[Tensor], dim: int | None = None, *,
           axis: int | None = None) -> Tensor:
     """The tensors, all of one shape, joined along a new dimension ``dim`` (or ``axis=``)."""
     axis = dim_or_axis("stack", dim, axis)
-    tensors = list(tensors)
-    if not tensors:
-        raise ValueError("stack needs at least one tensor")
+    tensors = _tensor_sequence(tensors, "stack")
     if len({t.shape for t in tensors}) > 1:
         raise ShapeError(f"stack needs tensors of one shape, got {[t.shape for t in tensors]}")
     axis = normalize_axis(axis, tensors[0].ndim + 1)

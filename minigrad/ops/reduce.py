@@ -43,11 +43,18 @@ class return_types:
 
 
 def reduced_axes(axis: Any, ndim: int) -> tuple[int, ...]:
+    """The dims to reduce, checked: ints in range, each once (PyTorch's rules; a 0-d tensor
+    takes dim 0 or -1 and reduces nothing)."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    axes = tuple(sorted({normalize_axis(x, ndim) for x in axes}))
-    return axes
+    axes = (axis,) if isinstance(axis, int) else tuple(axis) if isinstance(axis, (tuple, list)) \
+        else None
+    if axes is None or builtins.any(isinstance(x, bool) or not isinstance(x, int) for x in axes):
+        raise TypeError(f"dim must be an int or a tuple of ints, got {axis!r}")
+    normalized = [normalize_axis(x, ndim) for x in axes]
+    if len(set(normalized)) != len(normalized):
+        raise ValueError(f"dim {axis!r} names a dimension more than once")
+    return () if ndim == 0 else tuple(sorted(normalized))
 
 
 def _kept_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
@@ -97,7 +104,8 @@ def mean(a: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
     axis, keepdims = _resolve(dim, keepdim, axis, keepdims)
     a = _cast(a, dtype)
     axes = reduced_axes(axis, a.ndim)
-    return sum(a, axes, keepdims) * (1.0 / builtins.max(_count(a.shape, axes), 1))
+    count = _count(a.shape, axes)
+    return sum(a, axes, keepdims) * (1.0 / count if count else math.nan)  # over nothing: NaN
 
 
 def prod(a: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
@@ -154,6 +162,9 @@ def var(a: Tensor, dim: Any = None, unbiased: bool = True, keepdim: bool = False
     axis, keepdims = _resolve(dim, keepdim, axis, keepdims)
     axes = reduced_axes(axis, a.ndim)
     divisor = _count(a.shape, axes) - (correction if correction is not None else int(unbiased))
+    if divisor <= 0:
+        warnings.warn("var(): degrees of freedom is <= 0 (too few elements for the correction); "
+                      "the result is NaN", UserWarning, stacklevel=3)
     centred = a - mean(a, axes, keepdims=True)
     return sum(centred * centred, axes, keepdims) * (1.0 / divisor if divisor > 0 else float("nan"))
 
@@ -359,14 +370,23 @@ def amin(a: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
 
 def argmax(a: Tensor, dim: int | None = None, keepdim: bool = False, *, axis: int | None = None,
            keepdims: bool | None = None) -> Tensor:
-    axis, keepdims = _resolve(dim, keepdim, axis, keepdims)
-    return wrap(a.array.argmax(axis=axis, keepdims=keepdims), a.device)
+    return _arg_extreme(a, "argmax", *_resolve(dim, keepdim, axis, keepdims))
 
 
 def argmin(a: Tensor, dim: int | None = None, keepdim: bool = False, *, axis: int | None = None,
            keepdims: bool | None = None) -> Tensor:
-    axis, keepdims = _resolve(dim, keepdim, axis, keepdims)
-    return wrap(a.array.argmin(axis=axis, keepdims=keepdims), a.device)
+    return _arg_extreme(a, "argmin", *_resolve(dim, keepdim, axis, keepdims))
+
+
+def _arg_extreme(a: Tensor, name: str, dim: Any, keepdims: bool) -> Tensor:
+    """The index of the largest/smallest value (of the flattened tensor without ``dim``)."""
+    if dim is not None:
+        if isinstance(dim, bool) or not isinstance(dim, int):
+            raise TypeError(f"{name}: dim must be an int, got {dim!r}")
+        dim = normalize_axis(dim, a.ndim) if a.ndim else None
+    if a.array.size == 0 or (dim is not None and a.shape[dim] == 0):
+        raise ValueError(f"{name} of an empty tensor (shape {a.shape}) has no answer")
+    return wrap(getattr(a.array, name)(axis=dim, keepdims=keepdims), a.device)
 
 
 def any(a: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
@@ -481,6 +501,8 @@ def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: 
     dim = _softmax_dim("softmax", input, dim, axis, _stacklevel)
     xp = backend.xp(input.device)
     x = input.array if input.ndim else input.array.reshape(1)
+    if x.size == 0:  # nothing to normalise
+        return softmax_node(input, x.copy().reshape(input.shape), dim if input.ndim else None)
     probs = xp.exp(x - x.max(axis=dim, keepdims=True))
     probs /= probs.sum(axis=dim, keepdims=True)
     return softmax_node(input, probs.reshape(input.shape), dim if input.ndim else None)
