@@ -21,7 +21,7 @@ def _into(out: Tensor | None, result: Tensor, name: str) -> Tensor:
         return result
     if not isinstance(out, Tensor):
         raise TypeError(f"{name}: out must be a Tensor, got {type(out).__name__}")
-    if grad_mode.state.grad and (result.requires_grad or out.requires_grad):
+    if grad_mode.enabled.get() and (result.requires_grad or out.requires_grad):
         raise RuntimeError(f"{name}(): functions with out=... arguments don't support automatic "
                            "differentiation, but one of the arguments requires grad")
     if out.shape == result.shape and out.device == result.device:

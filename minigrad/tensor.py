@@ -25,7 +25,7 @@ from types import SimpleNamespace
 from typing import Any, Callable, Iterator, Sequence, Union
 
 from minigrad import backend
-from minigrad.grad_mode import ANOMALY, state as _grad_state
+from minigrad.grad_mode import ANOMALY, enabled as _grad_enabled
 from minigrad.backend import device as Device
 from minigrad.errors import DeviceError, ShapeError
 
@@ -800,7 +800,7 @@ def record(array: Any, device: str, parents: tuple[Tensor, ...], backward: Backw
     ones its closure holds: the engine checks those for in-place changes before running it.
     """
     out = wrap(array, device)
-    mode = _grad_state.enabled
+    mode = _grad_enabled.get()
     if mode:
         for p in parents:
             if p.requires_grad:

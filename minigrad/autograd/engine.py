@@ -128,10 +128,9 @@ def run_backward(roots: Sequence[Tensor], grads: Sequence[Any], retain_graph: bo
     # arrays already handed to a leaf's .grad (or owned by the caller) are copied, not shared
     owned = {id(_memory_owner(s.array)) for s in seeds}
     clock, rebased = clocks.now, clocks.rebase > 0
-    mode = grad_mode.state  # this thread's: record the backward pass only for create_graph
-    previous_grad, previous_enabled, anomaly = mode.grad, mode.enabled, mode.anomaly
-    mode.grad = create_graph
-    mode.enabled = (grad_mode.ANOMALY if anomaly else True) if create_graph else False
+    # this thread's grad mode: the backward pass is recorded only for create_graph
+    previous_mode, anomaly = grad_mode.enabled.get(), grad_mode.anomaly.get()
+    grad_mode.enabled.set(grad_mode.mode_for(True) if create_graph else False)
     try:
         for node in reversed(topological_order(roots, rebased)):
             grad = pending.pop(node, None)
@@ -170,7 +169,7 @@ def run_backward(roots: Sequence[Tensor], grads: Sequence[Any], retain_graph: bo
                 node._backward = freed or freed_rule(backward_rule)
                 node._parents = ()
     finally:
-        mode.grad, mode.enabled = previous_grad, previous_enabled
+        grad_mode.enabled.set(previous_mode)
     return found
 
 

@@ -120,7 +120,7 @@ class Function:
         for k, o in enumerate(outputs):
             if any(o is a for a in args if isinstance(a, Tensor)):  # an input returned as is
                 outputs[k] = as_view_of(wrap(o.array, o.device), o)
-        if grad_mode.state.grad and any(ctx.needs_input_grad):
+        if grad_mode.enabled.get() and any(ctx.needs_input_grad):
             _connect(cls, ctx, args, outputs)
         return tuple(outputs) if is_tuple else outputs[0]
 

@@ -31,7 +31,7 @@ def _requires_grad(value: Any) -> bool:
 def check_inplace(t: Tensor, name: str) -> None:
     """Refuse what PyTorch refuses: an in-place change of a leaf that requires grad while
     grad mode is on."""
-    if t.requires_grad and t._backward is None and grad_mode.state.grad:
+    if t.requires_grad and t._backward is None and grad_mode.enabled.get():
         raise RuntimeError(
             f"{name}: a leaf tensor that requires grad is being used in an in-place operation; "
             "its .grad would no longer match its values. Update it under `with mg.no_grad():` "
@@ -43,7 +43,7 @@ def apply_(t: Tensor, op: Callable[..., Tensor], name: str, *args: Any) -> Tenso
     if not isinstance(t, Tensor):
         raise TypeError(f"{name} needs a Tensor, got {type(t).__name__}")
     check_inplace(t, name)
-    if grad_mode.state.grad and (t.requires_grad or any(_requires_grad(a) for a in args)):
+    if grad_mode.enabled.get() and (t.requires_grad or any(_requires_grad(a) for a in args)):
         return _recorded(t, op, name, args)
     with grad_mode.set_grad_enabled(False):
         result = op(t, *args)
