@@ -34,6 +34,9 @@ def _into(out: Tensor | None, result: Tensor, name: str) -> Tensor:
 
 def _unary(op: Unary) -> Unary:
     def function(input: Tensor, *, out: Tensor | None = None) -> Tensor:
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{op.__name__}: input must be a Tensor, got {type(input).__name__}; "
+                            "convert it with mg.tensor(...)")
         return _into(out, op(input), op.__name__)
     function.__name__ = function.__qualname__ = op.__name__
     function.__doc__ = op.__doc__

@@ -153,6 +153,8 @@ class Tensor:
         if dtype is None:
             dtype = backend.get_default_dtype()
         if data and all(isinstance(n, int) and not isinstance(n, bool) for n in data):
+            if min(data) < 0:
+                raise ValueError(f"Tensor(*size): sizes must be non-negative, got {data}")
             device = backend.normalize_device(device)
             array = backend.xp(device).zeros(data, dtype=dtype)  # "uninitialised": zeros here
         elif len(data) == 1:

@@ -30,7 +30,7 @@ def dim_or_axis(name: str, dim: Any, axis: Any, default: Any = 0) -> Any:
 
 
 def normalize_axis(axis: int, ndim: int) -> int:
-    if not -ndim <= axis < max(ndim, 1):
+    if not -max(ndim, 1) <= axis < max(ndim, 1):  # a 0-d tensor takes 0 and -1, as in PyTorch
         raise ShapeError(f"axis {axis} is out of range for a tensor with {ndim} dimensions")
     return axis % max(ndim, 1)
 

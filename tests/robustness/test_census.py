@@ -17,47 +17,21 @@ from tests.robustness import census
 # status changes (a silent case now raises, but unclearly), update its line.
 KNOWN_GAPS: dict[str, str] = {
     # creation
-    "creation/tensor-1e300-float32": "unclear: NumPy's 'overflow in cast' warning leaks",
-    "creation/Tensor-negative-shape": "unclear: NumPy's bare 'negative dimensions are not allowed'",
     # tensor
     # binary
-    "binary/float-div-zero": "unclear: NumPy's 'divide by zero' warning leaks",
-    "binary/overflow-float64": "unclear: NumPy's 'overflow encountered in multiply' warning leaks",
     # unary
-    "unary/log-negative-nan": "unclear: NumPy's 'divide by zero' / 'invalid value' warnings leak",
-    "unary/sqrt-negative-nan": "unclear: NumPy's 'invalid value encountered in sqrt' leaks",
-    "unary/exp-overflow": "unclear: NumPy's 'overflow encountered in exp' warning leaks",
-    "unary/log1p-minus-one": "unclear: NumPy's 'divide by zero in log1p' warning leaks",
-    "unary/reciprocal-zero": "unclear: NumPy's 'divide by zero' warning leaks",
-    "unary/rsqrt-zero": "unclear: NumPy's 'divide by zero' warning leaks",
-    "unary/asin-out-of-domain": "unclear: NumPy's 'invalid value in arcsin' warning leaks",
-    "unary/exp-list": "unclear: AttributeError ('list' has no 'device') inside minigrad",
-    "unary/sin-ndarray": "unclear: AttributeError ('ndarray' has no 'array') inside minigrad",
-    "unary/floor-str": "unclear: AttributeError ('str' has no 'device') inside minigrad",
     # matmul
     # reduce
-    "reduce/softmax-all-neg-inf": "unclear: NumPy's 'invalid value in subtract' warning leaks",
     # shape
     # index
     # inplace
     # autograd
-    "autograd/sqrt-zero-grad": "unclear: NumPy's 'divide by zero' warning leaks in backward",
     # nn
-    "nn/layernorm-negative": "unclear: raised inside numpy (negative dimensions)",
-    "nn/dropout-p-str": "unclear: bare \"'<=' not supported\", p not named",
-    "nn/leaky-relu-slope-str": "unclear: a NumPy DTypePromotionError escapes",
     "nn/relu-list": "unclear: AttributeError ('list' has no 'array') inside minigrad",
-    "nn/functional-batch-norm-running": "unclear: 'got one of shape (2,)' does not say which",
     # loss
-    "loss/ce-empty-batch": "unclear: NumPy's 'invalid value in scalar divide' warning leaks",
-    "loss/ce-all-ignored": "unclear: NumPy's 'invalid value in scalar divide' warning leaks",
-    "loss/mse-empty": "unclear: NumPy's 'invalid value in divide' warning leaks",
     # optim
     # data
-    "data/collate-empty": "unclear: bare 'list index out of range'",
-    "data/scaler-nan": "silent: StandardScaler.fit accepts NaN (mean_ becomes NaN)",
     # io
-    "io/load-path-int": "unclear: AttributeError ('int' has no 'tell') inside minigrad",
 }
 
 _CACHE: dict[str, census.Outcome] = {}
