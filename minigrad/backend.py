@@ -177,9 +177,13 @@ def scatter_add(out: Any, index: Any, values: Any) -> None:
 def as_dtype(dtype: Any) -> numpy.dtype:
     """``dtype`` as a NumPy dtype object, with a clear error for what is not one."""
     try:
-        return numpy.dtype(dtype)
+        result = numpy.dtype(dtype)
     except TypeError:
         raise TypeError(f"{dtype!r} is not a dtype (use mg.float32, mg.float64, mg.int64, ...)") from None
+    if result.kind not in "biufc":  # numpy.dtype(list) is object, numpy.dtype(str) a string
+        raise TypeError(f"invalid dtype: {dtype!r} is not a dtype of numbers (use mg.float32, "
+                        "mg.float64, mg.int64, ...)")
+    return result
 
 
 # --- defaults -----------------------------------------------------------------------------

@@ -1,11 +1,81 @@
 """Functions that make new tensors: from data, filled with constants, ranges, random."""
 from __future__ import annotations
 
+import math
+import numbers
+import operator
 from typing import Any
 
 from minigrad import backend
-from minigrad.ops.movement import _shape_arg
+from minigrad.nn.checks import require_tensor
 from minigrad.tensor import Tensor, to_array, wrap
+
+
+# --- argument checks ----------------------------------------------------------------------
+
+def size_arg(func: str, size: tuple[Any, ...], arg: str = "size") -> tuple[int, ...]:
+    """``f(2, 3)`` and ``f((2, 3))`` both as the shape (2, 3), checked: a TypeError naming
+    ``func`` and ``arg`` for a size that is not an int, a ValueError for a negative one
+    (NumPy's own messages name neither). Python ints pass with one cheap look each."""
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = size[0]
+    for s in size:
+        if type(s) is not int or s < 0:
+            return _checked_ints(func, arg, tuple(size), sequence=True)
+    return tuple(size)
+
+
+def count_arg(func: str, value: Any, arg: str) -> int:
+    """A single non-negative int argument (``eye``'s n, ``randperm``'s n, ``steps``),
+    checked as :func:`size_arg` checks each size."""
+    if type(value) is int and value >= 0:
+        return value
+    return _checked_ints(func, arg, (value,), sequence=False)[0]
+
+
+def _checked_ints(func: str, arg: str, values: tuple[Any, ...], sequence: bool) -> tuple[int, ...]:
+    """The slow path of the size checks: ints of other types (NumPy's, a 0-d int tensor) are
+    accepted, as in PyTorch; what is no int, or negative, raises naming ``arg``."""
+    shown = values if sequence else values[0]
+    what = "non-negative ints" if sequence else "a non-negative int"
+    out = []
+    for v in values:
+        if isinstance(v, bool) or not hasattr(v, "__index__"):
+            raise TypeError(f"{func}: {arg} must be {what}, got {shown!r} "
+                            f"({type(v).__name__} {v!r})")
+        try:
+            out.append(operator.index(v))
+        except TypeError:  # e.g. a float tensor, whose __index__ refuses
+            raise TypeError(f"{func}: {arg} must be {what}, got {shown!r} "
+                            f"({type(v).__name__})") from None
+    if any(v < 0 for v in out):
+        raise ValueError(f"{func}: {arg} must be {what}, got {shown!r}")
+    return tuple(out)
+
+
+def _floating_dtype(func: str, dtype: Any) -> Any:
+    """``dtype`` (default: the default dtype) for a function that draws floats."""
+    if dtype is None:
+        return backend.get_default_dtype()
+    dtype = backend.as_dtype(dtype)
+    if dtype not in backend.FLOAT_DTYPES:
+        raise TypeError(f"{func}: dtype must be a floating dtype (float16, float32 or float64), "
+                        f"got {dtype}")
+    return dtype
+
+
+def _fill_value(func: str, value: Any) -> Any:
+    """A number (or a one-element tensor) to fill with; a TypeError naming fill_value else."""
+    if isinstance(value, Tensor):
+        if value.numel() != 1:
+            raise ValueError(f"{func}: fill_value must be a number or a one-element tensor, got "
+                             f"a tensor of shape {tuple(value.shape)}")
+        return value.item()
+    if not isinstance(value, numbers.Number) and \
+            getattr(getattr(value, "dtype", None), "kind", "") not in tuple("biufc"):
+        raise TypeError(f"{func}: fill_value must be a number, got {value!r} "
+                        f"({type(value).__name__})")
+    return value
 
 
 def tensor(data: Any, requires_grad: bool = False, dtype: Any = None,
@@ -15,17 +85,60 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None,
     Python floats become the default dtype (float32), Python ints int64, bools bool;
     arrays keep their dtype. ``device`` defaults to the array's own, else the default.
     """
-    array, device = to_array(data, dtype, device)
+    try:
+        array, device = to_array(data, dtype, device)
+    except TypeError:
+        _explain_bad_data(data, dtype)
+        raise
+    if dtype is None and array.dtype == backend.float64 and array.size == 0 \
+            and isinstance(data, (list, tuple)):
+        array = array.astype(backend.get_default_dtype())  # [] and [[], []], as in PyTorch
+    elif array.dtype.kind == "f" and isinstance(data, (list, tuple)) and array.size \
+            and backend.xp(device).isnan(array).any():
+        _explain_bad_data(data, dtype)  # NumPy reads None as NaN for a float dtype
     return wrap(array, device).requires_grad_(requires_grad)
 
 
+def _explain_bad_data(data: Any, dtype: Any) -> None:
+    """After a failed (or suspicious) conversion of nested Python data: raise naming the
+    first element that is no number, or an int too large for int64; return if none is."""
+    stack = [((), data)] if isinstance(data, (list, tuple)) else []
+    if not stack:
+        _explain_element((), data, dtype)
+        return
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, (list, tuple)):
+            stack.extend(((*where, i), x) for i, x in reversed(list(enumerate(item))))
+        else:
+            _explain_element(where, item, dtype)
+
+
+def _explain_element(where: tuple[int, ...], item: Any, dtype: Any) -> None:
+    at = f" at index {list(where)}" if where else ""
+    if item is None:
+        raise TypeError(f"cannot make a tensor: None{at} is not a number (could not infer a "
+                        "dtype for NoneType)")
+    if isinstance(item, (str, bytes)):
+        raise TypeError(f"cannot make a tensor: {item!r}{at} is a {type(item).__name__}; strings "
+                        "are not numbers (convert them first, e.g. with float(...))")
+    if isinstance(item, int) and not isinstance(item, bool) and dtype is None \
+            and not -2 ** 63 <= item < 2 ** 63:
+        raise ValueError(f"cannot make a tensor: {item}{at} is too large for int64 (overflow); "
+                         "pass dtype=mg.float64 for a float")
+
+
 def _filled(fill: str, shape: tuple[Any, ...], dtype: Any, device: str | None,
-            requires_grad: bool, value: Any = None) -> Tensor:
+            requires_grad: bool, value: Any = None, func: str | None = None) -> Tensor:
+    func = func or fill
     device = backend.normalize_device(device)
     dtype = backend.get_default_dtype() if dtype is None else backend.as_dtype(dtype)
     xp = backend.xp(device)
-    shape = _shape_arg(shape)
-    data = xp.full(shape, value, dtype=dtype) if fill == "full" else getattr(xp, fill)(shape, dtype=dtype)
+    shape = size_arg(func, shape)
+    if fill == "full":
+        data = xp.full(shape, _fill_value(func, value), dtype=dtype)
+    else:
+        data = getattr(xp, fill)(shape, dtype=dtype)
     return wrap(data, device).requires_grad_(requires_grad)
 
 
@@ -50,18 +163,22 @@ def full(shape: Any, fill_value: float, dtype: Any = None, device: str | None = 
 
 def zeros_like(t: Tensor, dtype: Any = None, device: str | None = None,
                requires_grad: bool = False) -> Tensor:
+    require_tensor(t, "zeros_like")
     return zeros(t.shape, dtype=dtype or t.dtype, device=device or t.device,
                  requires_grad=requires_grad)
 
 
 def ones_like(t: Tensor, dtype: Any = None, device: str | None = None,
               requires_grad: bool = False) -> Tensor:
+    require_tensor(t, "ones_like")
     return ones(t.shape, dtype=dtype or t.dtype, device=device or t.device,
                 requires_grad=requires_grad)
 
 
 def eye(n: int, m: int | None = None, dtype: Any = None, device: str | None = None,
         requires_grad: bool = False) -> Tensor:
+    n = count_arg("eye", n, "n")
+    m = None if m is None else count_arg("eye", m, "m")
     device = backend.normalize_device(device)
     dtype = backend.get_default_dtype() if dtype is None else backend.as_dtype(dtype)
     return wrap(backend.xp(device).eye(n, m, dtype=dtype), device).requires_grad_(requires_grad)
@@ -73,6 +190,7 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
     default float dtype, as in PyTorch."""
     if end is None:
         start, end = 0, start
+    _check_range(start, end, step)
     device = backend.normalize_device(device)
     if dtype is None:
         integral = all(isinstance(v, int) for v in (start, end, step))
@@ -81,12 +199,35 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
     return wrap(data, device).requires_grad_(requires_grad)
 
 
+def _check_range(start: Any, end: Any, step: Any) -> None:
+    """PyTorch's checks of arange's bounds: finite, a nonzero step that points from start
+    towards end (or start == end)."""
+    try:
+        lo, hi, by = float(start), float(end), float(step)
+    except (TypeError, ValueError):
+        raise TypeError(f"arange: start, end and step must be numbers, got start={start!r}, "
+                        f"end={end!r}, step={step!r}") from None
+    if not (math.isfinite(lo) and math.isfinite(hi) and math.isfinite(by)):
+        raise ValueError(f"arange: unsupported range {start!r} -> {end!r} (step {step!r}): "
+                         "the bounds and the step must be finite, not nan or inf")
+    if by == 0:
+        raise ValueError("arange: step must be nonzero")
+    if (by > 0 and hi < lo) or (by < 0 and hi > lo):
+        raise ValueError(f"arange: the upper bound and lower bound are inconsistent with the "
+                         f"step sign (start={start!r}, end={end!r}, step={step!r})")
+
+
 def _random(kind: str, shape: tuple[Any, ...], dtype: Any, device: str | None,
             requires_grad: bool) -> Tensor:
+    func = "randn" if kind == "standard_normal" else "rand"
+    shape = size_arg(func, shape)
+    dtype = _floating_dtype(func, dtype)
     device = backend.normalize_device(device)
-    dtype = backend.get_default_dtype() if dtype is None else backend.as_dtype(dtype)
     gen = backend.generator(device)
-    data = getattr(gen, kind)(_shape_arg(shape), dtype=dtype)
+    if dtype == backend.float16:  # NumPy draws no half floats: draw float32 and round
+        data = getattr(gen, kind)(shape, dtype=backend.float32).astype(dtype)
+    else:
+        data = getattr(gen, kind)(shape, dtype=dtype)
     return wrap(data, device).requires_grad_(requires_grad)
 
 
@@ -110,25 +251,33 @@ def randint(low: int, high: Any = None, size: Any = None, dtype: Any = None,
         if high is None:
             raise TypeError("randint needs a size: randint(low, high, size) or randint(high, size)")
         low, high, size = 0, low, high
+    if not isinstance(size, (tuple, list)):
+        raise TypeError(f"randint: size must be a tuple of ints, got {size!r} "
+                        f"({type(size).__name__})")
+    size = size_arg("randint", tuple(size))
+    if not low < high:
+        raise ValueError(f"randint: low must be less than high, got low={low!r} >= high={high!r}")
     device = backend.normalize_device(device)
     dtype = backend.int64 if dtype is None else backend.as_dtype(dtype)
-    data = backend.generator(device).integers(low, high, size=tuple(size), dtype=dtype)
+    data = backend.generator(device).integers(low, high, size=size, dtype=dtype)
     return wrap(data, device)
 
 
 def empty(*shape: Any, dtype: Any = None, device: str | None = None,
           requires_grad: bool = False) -> Tensor:
     """A tensor whose values are whatever the memory held (zeros here, for repeatability)."""
-    return _filled("zeros", shape, dtype, device, requires_grad)
+    return _filled("zeros", shape, dtype, device, requires_grad, func="empty")
 
 
 def empty_like(t: Tensor, dtype: Any = None, device: str | None = None,
                requires_grad: bool = False) -> Tensor:
+    require_tensor(t, "empty_like")
     return zeros_like(t, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 def full_like(t: Tensor, fill_value: float, dtype: Any = None, device: str | None = None,
               requires_grad: bool = False) -> Tensor:
+    require_tensor(t, "full_like")
     return full(t.shape, fill_value, dtype=dtype or t.dtype, device=device or t.device,
                 requires_grad=requires_grad)
 
@@ -138,7 +287,8 @@ def linspace(start: float, end: float, steps: int, dtype: Any = None, device: st
     """``steps`` evenly spaced values from ``start`` to ``end``, both included."""
     device = backend.normalize_device(device)
     dtype = backend.get_default_dtype() if dtype is None else backend.as_dtype(dtype)
-    data = backend.xp(device).linspace(start, end, _count(steps, "linspace"), dtype=dtype)
+    steps = count_arg("linspace", steps, "steps")
+    data = backend.xp(device).linspace(start, end, steps, dtype=dtype)
     return wrap(data, device).requires_grad_(requires_grad)
 
 
@@ -147,30 +297,27 @@ def logspace(start: float, end: float, steps: int, base: float = 10.0, dtype: An
     """``base ** linspace(start, end, steps)``."""
     device = backend.normalize_device(device)
     dtype = backend.get_default_dtype() if dtype is None else backend.as_dtype(dtype)
-    data = backend.xp(device).logspace(start, end, _count(steps, "logspace"), base=base)
+    data = backend.xp(device).logspace(start, end, count_arg("logspace", steps, "steps"), base=base)
     return wrap(data.astype(dtype), device).requires_grad_(requires_grad)
-
-
-def _count(steps: Any, name: str) -> int:
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"{name}: steps must be a non-negative int, got {steps!r}")
-    return steps
 
 
 def randn_like(t: Tensor, dtype: Any = None, device: str | None = None,
                requires_grad: bool = False) -> Tensor:
+    require_tensor(t, "randn_like")
     return randn(t.shape, dtype=dtype or t.dtype, device=device or t.device,
                  requires_grad=requires_grad)
 
 
 def rand_like(t: Tensor, dtype: Any = None, device: str | None = None,
               requires_grad: bool = False) -> Tensor:
+    require_tensor(t, "rand_like")
     return rand(t.shape, dtype=dtype or t.dtype, device=device or t.device,
                 requires_grad=requires_grad)
 
 
 def randint_like(t: Tensor, low: int, high: int | None = None, dtype: Any = None,
                  device: str | None = None) -> Tensor:
+    require_tensor(t, "randint_like")
     if high is None:
         low, high = 0, low
     return randint(low, high, t.shape, dtype=dtype or t.dtype, device=device or t.device)
@@ -180,7 +327,7 @@ def randperm(n: int, dtype: Any = None, device: str | None = None) -> Tensor:
     """A random permutation of 0..n-1 (int64 unless ``dtype`` is given)."""
     device = backend.normalize_device(device)
     dtype = backend.int64 if dtype is None else backend.as_dtype(dtype)
-    data = backend.generator(device).permutation(_count(n, "randperm")).astype(dtype)
+    data = backend.generator(device).permutation(count_arg("randperm", n, "n")).astype(dtype)
     return wrap(data, device)
 
 
