@@ -181,6 +181,9 @@ def load(f: PathOrFile, map_location: Any = None, weights_only: bool | None = No
     device = backend.normalize_device(map_location or "cpu")
     backend.xp(device)  # no GPU: say so before reading anything
     if not isinstance(f, (str, os.PathLike)):
+        if not (callable(getattr(f, "read", None)) and callable(getattr(f, "seek", None))):
+            raise TypeError(f"load: f must be a path (str or os.PathLike) or a binary file "
+                            f"object with read and seek, got {type(f).__name__} {f!r}")
         return _load_from(f, _describe_file(f), device)
     path = os.fspath(f)
     name = repr(path)

@@ -22,6 +22,9 @@ from minigrad.tensor import Tensor, wrap
 def default_collate(samples: Sequence[Any]) -> Any:
     """Stack samples into a batch: tensors, arrays and numbers become one tensor with a new
     first dimension; tuples (or lists) of them are stacked field by field into a tuple."""
+    if len(samples) == 0:
+        raise ValueError("default_collate: no samples to collate (an empty batch); a batch "
+                         "needs at least one sample")
     first = samples[0]
     if isinstance(first, (tuple, list)):
         if any(len(s) != len(first) for s in samples):

@@ -40,6 +40,9 @@ class StandardScaler:
             raise ValueError("StandardScaler.fit needs at least one sample, got 0")
         with no_grad():
             mean = X.mean(axis=0)
+            if not bool(backend.xp(X.device).isfinite(mean.array).all()):
+                raise ValueError("StandardScaler.fit: X holds NaN or inf values (a feature's "
+                                 "mean is not finite); remove or impute them before fitting")
             std = X.var(axis=0, unbiased=False).sqrt()
             eps = float(backend.xp(X.device).finfo(X.dtype).eps)
             constant = std <= _CONSTANT_TOLERANCE * eps * mean.abs().clip(min=1.0)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from minigrad.nn import functional as F
+from minigrad.nn.checks import require_number
 from minigrad.nn.module import Module
 from minigrad.tensor import Tensor
 
@@ -13,8 +14,7 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
+        require_number(p, "Dropout", "p", 0.0, 1.0)
         self.p = p
         self.inplace = inplace
 

@@ -86,7 +86,7 @@ class LayerNorm(Module):
                  elementwise_affine: bool = True, bias: bool = True, device: str | None = None,
                  dtype: Any = None) -> None:
         super().__init__()
-        self.normalized_shape = _as_shape(normalized_shape)
+        self.normalized_shape = _as_shape(normalized_shape, "LayerNorm")
         self.eps = require_number(eps, "LayerNorm", "eps", 0.0)
         self.elementwise_affine = elementwise_affine
         shape = self.normalized_shape

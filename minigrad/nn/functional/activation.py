@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 from minigrad import backend
+from minigrad.nn.checks import require_number, require_tensor
 from minigrad.ops import relu, sigmoid, tanh, where
 from minigrad.ops.reduce import log_softmax, log_softmax_node, softmax, softmax_node  # noqa: F401
 from minigrad.ops.special import erf_array
@@ -40,7 +41,9 @@ def relu6(input: Tensor) -> Tensor:
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
     """x for x > 0, else negative_slope * x."""
-    x = input.array
+    if type(negative_slope) is not float:
+        require_number(negative_slope, "leaky_relu", "negative_slope")
+    x = require_tensor(input, "leaky_relu").array
     slope = backend.xp(input.device).where(x > 0, 1.0, negative_slope).astype(x.dtype)
     return _piecewise_linear(input, x * slope, slope)
 

@@ -36,6 +36,7 @@ _KL_REDUCTIONS = _REDUCTIONS + ("batchmean",)
 _LOG_FLOOR = -100.0  # binary_cross_entropy clamps its logs to this, as PyTorch does
 _BCE_EPS = 1e-12     # and the floor of x (1 - x) in its gradient
 _quiet = backend.xp("cpu").errstate  # NumPy's warning switch (CuPy does not warn)
+_HOST_COUNT = (int, float, backend.xp("cpu").generic, backend.xp("cpu").ndarray)
 _KL_MEAN_WARNING = (
     "kl_div: reduction='mean' divides the total loss by the number of elements (batch size "
     "times support size); reduction='batchmean' divides by the batch size only, which gives "
@@ -449,6 +450,12 @@ def _reduce(losses: Any, reduction: str, denominator: Any) -> Any:
     total = losses.sum()
     if reduction != "mean":
         return total
+    if isinstance(denominator, _HOST_COUNT) and not denominator:
+        # a mean over nothing (an empty batch, every target ignored) is NaN, as in PyTorch;
+        # written as total * nan, not 0 / 0, which would leak NumPy's warning (CuPy's counts
+        # are not looked at: CuPy does not warn, and looking would wait for the GPU)
+        return total * math.nan if isinstance(total, Tensor) else \
+            (total * math.nan).astype(total.dtype, copy=False)
     if isinstance(total, Tensor) or type(denominator) in (int, float):
         return total / denominator  # a Python number does not widen the dtype
     return (total / denominator).astype(total.dtype, copy=False)  # a NumPy count would

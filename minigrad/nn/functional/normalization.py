@@ -36,7 +36,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     channels = input.shape[1]
     axes = (0,) if input.ndim == 2 else (0, 2)
     stat_shape = (channels,) if input.ndim == 2 else (channels, 1)
-    _check_params(input, (running_mean, running_var, weight, bias), (channels,), "batch_norm")
+    _check_params(input, {"running_mean": running_mean, "running_var": running_var,
+                          "weight": weight, "bias": bias}, (channels,), "batch_norm")
     if input.ndim == 3:
         weight = None if weight is None else weight.reshape(stat_shape)
         bias = None if bias is None else bias.reshape(stat_shape)
@@ -71,7 +72,7 @@ def layer_norm(input: Tensor, normalized_shape: int | Sequence[int],
     if input.shape[input.ndim - len(shape):] != shape or input.ndim < len(shape):
         raise ShapeError(f"layer_norm: the input's trailing dimensions must be {shape}, got "
                          f"input of shape {input.shape}")
-    _check_params(input, (weight, bias), shape, "layer_norm")
+    _check_params(input, {"weight": weight, "bias": bias}, shape, "layer_norm")
     axes = tuple(range(input.ndim - len(shape), input.ndim))
     return normalize(input, axes, eps, weight, bias)[0]
 
@@ -135,18 +136,20 @@ def _blend(running: Tensor, batch: Any, momentum: float) -> None:
     running.array += momentum * batch
 
 
-def _as_shape(shape: int | Sequence[int]) -> tuple[int, ...]:
-    return (shape,) if isinstance(shape, int) else tuple(shape)
+def _as_shape(shape: int | Sequence[int], where: str = "layer_norm") -> tuple[int, ...]:
+    """``normalized_shape`` as a tuple of non-negative ints, or an error naming it."""
+    from minigrad.creation import size_arg  # creation imports minigrad.nn.checks
+    return size_arg(where, (shape,), "normalized_shape")
 
 
-def _check_params(input: Tensor, params: Sequence[Tensor | None], shape: tuple[int, ...],
+def _check_params(input: Tensor, params: dict[str, Tensor | None], shape: tuple[int, ...],
                   name: str) -> None:
-    for param in params:
+    for what, param in params.items():
         if param is None:
             continue
         if param.shape != shape:
-            raise ShapeError(f"{name}: expected parameters and statistics of shape {shape} for "
-                             f"input of shape {input.shape}, got one of shape {param.shape}")
+            raise ShapeError(f"{name}: {what} must have shape {shape} for input of shape "
+                             f"{input.shape}, got shape {param.shape}")
         if param.device != input.device:
-            raise DeviceError(f"{name}: input is on {input.device} but a parameter is on "
+            raise DeviceError(f"{name}: input is on {input.device} but {what} is on "
                               f"{param.device}; move one with .to(device)")
