@@ -16,22 +16,7 @@ from tests.robustness import census
 # name -> "status: why it is not ok yet". Remove a line once its case passes; when a case's
 # status changes (a silent case now raises, but unclearly), update its line.
 KNOWN_GAPS: dict[str, str] = {
-    # creation
-    # tensor
-    # binary
-    # unary
-    # matmul
-    # reduce
-    # shape
-    # index
-    # inplace
-    # autograd
-    # nn
-    "nn/relu-list": "unclear: AttributeError ('list' has no 'array') inside minigrad",
-    # loss
-    # optim
-    # data
-    # io
+    # none today: every case is ok or warns
 }
 
 _CACHE: dict[str, census.Outcome] = {}

@@ -11,11 +11,10 @@ import math
 from typing import Any
 
 from minigrad import backend
-from minigrad.nn.checks import require_number, require_tensor
-from minigrad.ops import relu, sigmoid, tanh, where
+from minigrad.nn.checks import require_floating, require_number, require_tensor
+from minigrad.ops import relu as relu_op, sigmoid, tanh, where
 from minigrad.ops.reduce import log_softmax, log_softmax_node, softmax, softmax_node  # noqa: F401
 from minigrad.ops.special import erf_array
-from minigrad.nn.checks import require_floating
 from minigrad.tensor import Tensor, wrap, record
 
 __all__ = ["relu", "relu6", "leaky_relu", "gelu", "tanh", "sigmoid", "softplus", "elu", "silu",
@@ -30,6 +29,12 @@ def _piecewise_linear(input: Tensor, data: Any, slope: Any) -> Tensor:
     """A node whose output is ``data`` and whose derivative is the constant ``slope``."""
     slope = wrap(slope, input.device)
     return record(data, input.device, (input,), lambda g, out: (g * slope,))
+
+
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """max(x, 0), with gradient 0 at 0. ``inplace`` is accepted for PyTorch compatibility;
+    the result is the same, computed out of place (so a graph never needs rewriting)."""
+    return relu_op(require_tensor(input, "relu"))
 
 
 def relu6(input: Tensor) -> Tensor:
