@@ -638,3 +638,11 @@ def test_losses_keep_float32_when_samples_are_ignored():
                  F.cross_entropy(logits, target, weight=mg.ones(3)),
                  F.cross_entropy(logits, target, label_smoothing=0.1)):
         assert loss.dtype == mg.float32
+
+
+def test_every_target_ignored_gives_nan_loss_and_zero_gradient():
+    logits = mg.randn(3, 4, requires_grad=True)
+    loss = F.cross_entropy(logits, mg.tensor([-100, -100, -100]))
+    assert np.isnan(loss.item())
+    loss.backward()
+    assert logits.grad.tolist() == [[0.0] * 4] * 3

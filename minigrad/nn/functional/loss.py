@@ -463,10 +463,12 @@ def _reduce(losses: Any, reduction: str, denominator: Any) -> Any:
 
 def _per_element(g: Tensor, reduction: str, denominator: Any) -> Tensor:
     """The gradient reaching each element's loss from a loss reduced as asked: g for 'sum'
-    and 'none' (where g has one entry per element), g / denominator for 'mean'."""
+    and 'none' (where g has one entry per element), g / denominator for 'mean'. A mean over
+    nothing (every sample ignored) passes zero gradient, as PyTorch's does, though the loss
+    itself is NaN."""
     if reduction != "mean":
         return g
-    return g * (1.0 / denominator if denominator else math.nan)
+    return g * (1.0 / denominator if denominator else 0.0)
 
 
 def _check_reduction(reduction: str, name: str, allowed: tuple[str, ...] = _REDUCTIONS) -> None:
