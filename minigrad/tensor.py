@@ -801,7 +801,14 @@ def record(array: Any, device: str, parents: tuple[Tensor, ...], backward: Backw
     parent's shape, so rules may return broadcast shapes. The tensors a rule uses are the
     ones its closure holds: the engine checks those for in-place changes before running it.
     """
-    out = wrap(array, device)
+    # wrap(), inlined: this is the one path every op takes, and a call costs as much as a
+    # third of the framework's work per op
+    if isinstance(array, _numpy_scalar):
+        array = backend.xp("cpu").asarray(array)
+    out = _new(Tensor)
+    out.array = array
+    out.device = device  # type: ignore[assignment]
+    out._base = None
     mode = _grad_enabled.get()
     if mode:
         for p in parents:
@@ -812,7 +819,10 @@ def record(array: Any, device: str, parents: tuple[Tensor, ...], backward: Backw
                 out._stamp = clocks.now
                 if mode is ANOMALY:
                     check_forward_anomaly(out)
-                break
+                return out
+    out.requires_grad = False
+    out._backward = None
+    out._parents = ()
     return out
 
 

@@ -29,6 +29,7 @@ def _freed(grad: Tensor, out: Tensor) -> None:
 
 
 _freed_rules: dict[Any, Callable[..., Any]] = {}
+_grad_enabled, _anomaly = grad_mode.enabled, grad_mode.anomaly
 
 
 def freed_rule(rule: Callable[..., Any]) -> Callable[..., Any]:
@@ -129,8 +130,8 @@ def run_backward(roots: Sequence[Tensor], grads: Sequence[Any], retain_graph: bo
     owned = {id(_memory_owner(s.array)) for s in seeds}
     clock, rebased = clocks.now, clocks.rebase > 0
     # this thread's grad mode: the backward pass is recorded only for create_graph
-    previous_mode, anomaly = grad_mode.enabled.get(), grad_mode.anomaly.get()
-    grad_mode.enabled.set(grad_mode.mode_for(True) if create_graph else False)
+    previous_mode, anomaly = _grad_enabled.get(), _anomaly.get()
+    _grad_enabled.set(grad_mode.mode_for(True) if create_graph else False)
     try:
         for node in reversed(topological_order(roots, rebased)):
             grad = pending.pop(node, None)
@@ -165,11 +166,13 @@ def run_backward(roots: Sequence[Tensor], grads: Sequence[Any], retain_graph: bo
                     pgrad = to_dtype(pgrad, dtype)
                 pending[parent] = pending[parent] + pgrad if parent in pending else pgrad
             if not retain_graph:
-                freed = _freed_rules.get(getattr(backward_rule, "__code__", None))
-                node._backward = freed or freed_rule(backward_rule)
+                try:
+                    node._backward = _freed_rules[backward_rule.__code__]
+                except (KeyError, AttributeError):
+                    node._backward = freed_rule(backward_rule)
                 node._parents = ()
     finally:
-        grad_mode.enabled.set(previous_mode)
+        _grad_enabled.set(previous_mode)
     return found
 
 

@@ -78,7 +78,8 @@ def sub(a: Operand, b: Operand) -> Tensor:
 def mul(a: Operand, b: Operand) -> Tensor:
     a, b = operands(a, b)
     # each side's gradient needs only the other side, so only that one is saved
-    for_a, for_b = (b if a.requires_grad else None), (a if b.requires_grad else None)
+    for_a = b if a.requires_grad else None
+    for_b = a if b.requires_grad else None
     return record(_broadcasting(_mul, a, b, "mul"), a.device, (a, b),
                   lambda g, out: (None if for_a is None else g * for_a,
                                   None if for_b is None else g * for_b))

@@ -19,7 +19,8 @@ def matmul(a: "Tensor | object", b: "Tensor | object") -> Tensor:
         data = a.array @ b.array
     except ValueError:
         raise _shape_error(a, b) from None
-    for_a, for_b = (b if a.requires_grad else None), (a if b.requires_grad else None)
+    for_a = b if a.requires_grad else None
+    for_b = a if b.requires_grad else None
     return record(data, a.device, (a, b),
                   lambda g, out: (None if for_a is None else g @ transpose(for_a, -1, -2),
                                   None if for_b is None else transpose(for_b, -1, -2) @ g))
