@@ -9,6 +9,7 @@ around new tensors, on another device or with another dtype.
 from __future__ import annotations
 
 import copy
+import math
 import warnings
 from collections import defaultdict
 from typing import Any, Callable, ClassVar, Iterable, Mapping
@@ -571,28 +572,26 @@ def all_finite(arrays: list[Any], xp: Any) -> bool:
     The reduction is the sum of squares (a BLAS dot product, the fastest pass on the CPU)
     for real float32/float64 data, the plain sum otherwise (float16 summed in float32). One
     pass over the data: small arrays are first concatenated into batches (one copy), larger
-    ones reduced where they are. No overflow warning is issued.
+    ones reduced where they are. The partial results are added as Python floats, which give
+    inf rather than an overflow warning.
     """
-    total = None
+    total = 0.0
     batch: list[Any] = []
     size = 0
-    with numpy.errstate(all="ignore"):
+    with numpy.errstate(all="ignore"):  # an overflowing dot warns; it is re-checked instead
         for array in arrays:
             n = array.size
             if n >= _SMALL_ELEMENTS:
-                part = _reduce(array.reshape(-1), xp)
-            else:
-                batch.append(array)
-                size += n
-                if size < _BATCH_ELEMENTS:
-                    continue
-                part = _reduce(_flatten(batch, xp), xp)
+                total += _reduce(array.reshape(-1), xp)
+                continue
+            batch.append(array)
+            size += n
+            if size >= _BATCH_ELEMENTS:
+                total += _reduce(_flatten(batch, xp), xp)
                 batch, size = [], 0
-            total = part if total is None else total + part
         if batch:
-            part = _reduce(_flatten(batch, xp), xp)
-            total = part if total is None else total + part
-        return total is None or bool(xp.isfinite(total))
+            total += _reduce(_flatten(batch, xp), xp)
+    return math.isfinite(total)
 
 
 def _flatten(arrays: list[Any], xp: Any) -> Any:
@@ -602,11 +601,9 @@ def _flatten(arrays: list[Any], xp: Any) -> Any:
     return xp.concatenate(arrays, axis=None)  # NumPy and CuPy flatten each array
 
 
-def _reduce(flat: Any, xp: Any) -> Any:
-    """The sum of squares (or the sum) of the 1-D array ``flat``."""
-    dtype = flat.dtype
-    if dtype.kind == "f" and dtype.itemsize >= 4:
-        return xp.dot(flat, flat)
-    if dtype == xp.float16:
-        return flat.sum(dtype=xp.float32)
-    return flat.sum()
+def _reduce(flat: Any, xp: Any) -> float:
+    """The sum of squares (or the sum) of the 1-D array ``flat``, as a Python float."""
+    code = flat.dtype.char
+    if code in "fd":  # float32, float64: one BLAS dot
+        return float(xp.dot(flat, flat))
+    return float(flat.sum(dtype=xp.float32) if code == "e" else flat.sum())
