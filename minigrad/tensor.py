@@ -669,7 +669,8 @@ class Tensor:
             raise ValueError(f"t() expects a tensor with <= 2 dimensions, got {self.ndim}")
         return _ops.transpose(self, 0, 1) if self.array.ndim == 2 else self
     @property
-    def T(self) -> "Tensor": return _ops.transpose(self)
+    def T(self) -> "Tensor":
+        return _ops.transpose(self, 0, 1) if self.array.ndim == 2 else _ops.transpose(self)
     @property
     def mT(self) -> "Tensor": return _ops.transpose(self, -1, -2)
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> "Tensor":
