@@ -7,7 +7,7 @@ import operator
 from typing import Any
 
 from minigrad import backend
-from minigrad.nn.checks import require_tensor
+from minigrad.checks import require_tensor
 from minigrad.tensor import Tensor, to_array, wrap
 
 

@@ -11,6 +11,7 @@ import operator
 from typing import Any
 
 from minigrad import backend
+from minigrad.random import Generator
 
 
 def host_generator(seed: int | None = None, generator: Any = None) -> Any:
@@ -39,8 +40,6 @@ def check_generator(generator: Any) -> Any:
 
 
 def _host_numpy_generator(generator: Any) -> Any:
-    from minigrad.random import Generator  # minigrad.random imports the tensor module
-
     numpy = backend.xp("cpu")
     if isinstance(generator, numpy.random.Generator):
         return generator

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from minigrad.nn import functional as F
-from minigrad.nn.checks import require_number
+from minigrad.checks import require_number
 from minigrad.nn.module import Module
 from minigrad.tensor import Tensor
 

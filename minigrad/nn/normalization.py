@@ -9,7 +9,7 @@ from minigrad.nn import functional as F
 from minigrad.nn.functional.normalization import _as_shape
 from minigrad.nn.module import Module
 from minigrad.nn.parameter import Parameter
-from minigrad.nn.checks import require_number, require_tensor
+from minigrad.checks import require_number, require_tensor
 from minigrad.tensor import Tensor, wrap
 
 

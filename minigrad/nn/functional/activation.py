@@ -11,7 +11,7 @@ import math
 from typing import Any
 
 from minigrad import backend
-from minigrad.nn.checks import require_floating, require_number, require_tensor
+from minigrad.checks import require_floating, require_number, require_tensor
 from minigrad.ops import relu as relu_op, sigmoid, tanh, where
 from minigrad.ops.reduce import log_softmax, log_softmax_node, softmax, softmax_node  # noqa: F401
 from minigrad.ops.special import erf_array

@@ -27,7 +27,7 @@ from minigrad import backend
 from minigrad.autograd import is_grad_enabled
 from minigrad.errors import DeviceError, ShapeError
 from minigrad.nn.functional.activation import log_softmax_node, softmax_node, softplus
-from minigrad.nn.checks import require_floating
+from minigrad.checks import require_floating
 from minigrad.ops.movement import to_dtype
 from minigrad.tensor import Tensor, record, wrap
 

@@ -16,7 +16,8 @@ from typing import Any, Sequence
 from minigrad import backend
 from minigrad.autograd import no_grad
 from minigrad.errors import DeviceError, ShapeError
-from minigrad.nn.checks import require_floating
+from minigrad.creation import size_arg
+from minigrad.checks import require_floating
 from minigrad.tensor import Tensor, wrap, record
 
 
@@ -138,7 +139,6 @@ def _blend(running: Tensor, batch: Any, momentum: float) -> None:
 
 def _as_shape(shape: int | Sequence[int], where: str = "layer_norm") -> tuple[int, ...]:
     """``normalized_shape`` as a tuple of non-negative ints, or an error naming it."""
-    from minigrad.creation import size_arg  # creation imports minigrad.nn.checks
     return size_arg(where, (shape,), "normalized_shape")
 
 

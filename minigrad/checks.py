@@ -1,5 +1,5 @@
-"""Argument checks shared by the layers and their functional forms: each raises at the public
-call with a message naming the layer, the argument and what was wrong."""
+"""Argument checks shared by the public functions and layers: each raises at the public call
+with a message naming the function or layer, the argument and what was wrong."""
 from __future__ import annotations
 
 import math
