@@ -171,6 +171,8 @@ def run_backward(roots: Sequence[Tensor], grads: Sequence[Any], retain_graph: bo
                 except (KeyError, AttributeError):
                     node._backward = freed_rule(backward_rule)
                 node._parents = ()
+                if rebased and node._history is not None:
+                    node._history = None  # its graph is gone: nothing left to route
     finally:
         _grad_enabled.set(previous_mode)
     return found

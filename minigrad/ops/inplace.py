@@ -71,20 +71,22 @@ def _write(t: Tensor, array: Any, name: str) -> None:
 
 def _recorded(t: Tensor, op: Callable[..., Tensor], name: str, args: tuple) -> Tensor:
     base = t._base
-    if base is not None:
+    if base is not None and t.array is not base.array:  # a view into part of base's memory
         if base.requires_grad and base._backward is None:
             raise RuntimeError(f"{name}: a view of a leaf tensor that requires grad is being "
                                "used in an in-place operation; change the leaf under "
                                "`with mg.no_grad():`")
         raise RuntimeError(
             f"{name}: in-place change of a view (made by reshape, transpose, indexing, "
-            "detach, ...) is not supported while the graph is recorded: the tensor it views "
+            "...) is not supported while the graph is recorded: the tensor it views "
             "would keep its old gradient rule. Change the base tensor (base[index] = value), "
             "or use the out-of-place op")
     old = wrap(t.array.copy(), t.device)  # t's old value keeps t's old place in the graph
     old.requires_grad, old._backward, old._parents = t.requires_grad, t._backward, t._parents
     if t._backward is not None:
         old._stamp = t._stamp
+        if t._grad_fn_name is not None:
+            old._grad_fn_name = t._grad_fn_name
     result = op(old, *args)
     _write(t, result.array, name)
     t.requires_grad = result.requires_grad

@@ -283,3 +283,17 @@ def test_writing_into_a_broadcast_view_is_refused_clearly():
     copy = wide.clone()
     copy.add_(1.0)
     assert copy.tolist() == [[2.0] * 4] * 3
+
+
+def test_a_buffer_changed_in_place_every_step_keeps_no_history_after_backward():
+    w = _x([0.5, 2.0], requires_grad=True)
+    buffer = mg.ones(2, dtype=mg.float64)
+    for _ in range(50):
+        buffer.mul_(w)       # recorded: buffer's graph grows by one node
+        buffer.sum().backward()
+        buffer = buffer.detach()
+        assert buffer._history is None
+    h = w * 1
+    h.mul_(2.0)
+    h.sum().backward()
+    assert h._history is None and w.grad is not None
