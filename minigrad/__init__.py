@@ -5,6 +5,8 @@ wherever PyTorch has the same thing.
 """
 import builtins
 
+from minigrad import backend as backend_module
+
 from minigrad.backend import (bool_, cuda_is_available, device, float16, float32, float64,
                               get_default_device, get_default_dtype, int8, int16, int32, int64,
                               set_default_device, set_default_dtype, uint8)
@@ -26,11 +28,14 @@ from minigrad.functions import (abs, acos, add, arccos, arcsin, arctan, asin, at
 from minigrad.ops import (all, amax, amin, any, argmax, argmin, argsort, bitwise_and,
                           bitwise_not, bitwise_or, bitwise_xor, bmm, chunk, clone,
                           concatenate, cumsum, dot, eq, flatten, floor_divide, gather, ge, gt,
-                          index_select, isfinite, isinf, isnan, le, log_softmax, logical_and,
+                          index_select, isclose, isfinite, isinf, isnan, le, log_softmax,
+                          logical_and,
                           logical_not, logical_or, logical_xor, logsumexp, lt, masked_fill, max,
                           mean, min, mm, ne, norm, outer, permute, prod, remainder, repeat,
-                          reshape, round, softmax, sort, split, squeeze, stack, std, sum, topk,
-                          transpose, unbind, unsqueeze, var, where)
+                          reshape, round, softmax, sort, split, squeeze, stack, std, std_mean,
+                          sum, topk, transpose, tril, triu, unbind, unsqueeze, var, var_mean,
+                          where)
+from minigrad.ops.movement import meshgrid
 from minigrad.serialization import load, save
 from minigrad.random import (Generator, default_generator, get_rng_state, initial_seed,
                              manual_seed, seed, set_rng_state)
@@ -38,6 +43,20 @@ from minigrad import cuda, data, datasets, nn, optim, random, utils
 
 cat = concat = concatenate
 Size = tuple  # shapes are tuples: mg.Size([2, 3]) == t.shape
+
+
+def set_printoptions(precision: builtins.int | None = None,
+                     threshold: builtins.int | None = None,
+                     edgeitems: builtins.int | None = None, linewidth: builtins.int | None = None,
+                     sci_mode: builtins.bool | None = None) -> None:
+    """How tensors print (PyTorch's names; tensors print through NumPy's array printer)."""
+    numpy = backend_module.xp("cpu")
+    options = {k: v for k, v in dict(precision=precision, threshold=threshold,
+                                      edgeitems=edgeitems, linewidth=linewidth).items()
+               if v is not None}
+    if sci_mode is not None:
+        options["suppress"] = not sci_mode
+    numpy.set_printoptions(**options)
 
 
 def is_tensor(obj: object) -> builtins.bool:

@@ -691,6 +691,11 @@ class Tensor:
         return _ops.chunk(self, chunks, dim, **kw)
     def unbind(self, dim: int | None = None, **kw: Any) -> tuple["Tensor", ...]:
         return _ops.unbind(self, dim, **kw)
+    def tril(self, diagonal: int = 0) -> "Tensor": return _ops.tril(self, diagonal)
+    def triu(self, diagonal: int = 0) -> "Tensor": return _ops.triu(self, diagonal)
+    def isclose(self, other: Operand, rtol: float = 1e-05, atol: float = 1e-08,
+                equal_nan: bool = False) -> "Tensor":
+        return _ops.isclose(self, other, rtol, atol, equal_nan)
     def gather(self, dim: int | None = None, index: "Tensor | None" = None,
                **kw: Any) -> "Tensor":
         return _ops.gather(self, dim, index, **kw)

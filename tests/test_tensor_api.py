@@ -250,3 +250,33 @@ def test_assigning_a_grad_that_does_not_fit_is_refused():
     assert w.grad.tolist() == [1.0, 1.0, 1.0]
     w.grad = None
     assert w.grad is None
+
+
+def test_triangles_grids_normalize_and_isclose():
+    from minigrad.autograd import gradcheck
+    m = mg.tensor(np.arange(1.0, 13.0).reshape(3, 4), dtype=mg.float64, requires_grad=True)
+    np.testing.assert_array_equal(mg.tril(m).numpy(), np.tril(m.numpy()))
+    np.testing.assert_array_equal(m.triu(1).numpy(), np.triu(m.numpy(), 1))
+    np.testing.assert_array_equal(m.tril(-1).numpy(), np.tril(m.numpy(), -1))
+    assert gradcheck(lambda t: mg.tril(t, 1) * t, (m,))
+    assert gradcheck(lambda t: mg.triu(t) * t, (m,))
+    u = mg.tensor([1.0, 2.0], dtype=mg.float64, requires_grad=True)
+    v = mg.tensor([3.0, 4.0, 5.0], dtype=mg.float64, requires_grad=True)
+    gi, gj = mg.meshgrid(u, v, indexing="ij")
+    xi, yi = np.meshgrid(u.numpy(), v.numpy(), indexing="ij")
+    np.testing.assert_array_equal(gi.numpy(), xi)
+    np.testing.assert_array_equal(gj.numpy(), yi)
+    gx, gy = mg.meshgrid(u, v, indexing="xy")
+    xx, yx = np.meshgrid(u.numpy(), v.numpy(), indexing="xy")
+    np.testing.assert_array_equal(gx.numpy(), xx)
+    np.testing.assert_array_equal(gy.numpy(), yx)
+    assert gradcheck(lambda a, b: [g * g for g in mg.meshgrid(a, b, indexing="xy")], (u, v))
+    x = mg.tensor([[3.0, 4.0], [0.0, 0.0]], dtype=mg.float64, requires_grad=True)
+    np.testing.assert_allclose(mg.nn.functional.normalize(x).numpy(), [[0.6, 0.8], [0.0, 0.0]])
+    y = mg.tensor([[3.0, 4.0], [1.0, -2.0]], dtype=mg.float64, requires_grad=True)
+    assert gradcheck(lambda t: mg.nn.functional.normalize(t, dim=1), (y,))
+    assert mg.isclose(mg.tensor([1.0, 2.0]), mg.tensor([1.0 + 1e-9, 2.1])).tolist() == [True, False]
+    std, mean = mg.std_mean(mg.tensor([1.0, 3.0]))
+    assert mean.item() == 2.0 and abs(std.item() - 2 ** 0.5) < 1e-6
+    with pytest.raises(ValueError, match="indexing"):
+        mg.meshgrid(u, v, indexing="yx")

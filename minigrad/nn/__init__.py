@@ -2,7 +2,7 @@
 from minigrad.nn import functional, init, utils
 from minigrad.nn.activation import (ELU, GELU, LeakyReLU, LogSoftmax, ReLU, ReLU6, Sigmoid,
                                     SiLU, Softmax, Softplus, Tanh)
-from minigrad.nn.container import ModuleList, Sequential
+from minigrad.nn.container import ModuleDict, ModuleList, ParameterList, Sequential
 from minigrad.nn.dropout import Dropout
 from minigrad.nn.flatten import Flatten
 from minigrad.nn.linear import Identity, Linear
@@ -14,6 +14,7 @@ from minigrad.nn.parameter import Parameter
 from minigrad.nn.sparse import Embedding
 
 __all__ = ["functional", "init", "utils", "Module", "Parameter", "Sequential", "ModuleList",
+           "ModuleDict", "ParameterList",
            "Linear", "Identity", "Flatten", "Dropout", "BatchNorm1d", "LayerNorm", "Embedding",
            "ReLU", "ReLU6", "LeakyReLU", "Tanh", "Sigmoid", "GELU", "Softplus", "ELU", "SiLU",
            "Softmax", "LogSoftmax", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss",

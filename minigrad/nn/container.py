@@ -1,10 +1,11 @@
-"""Containers: modules that hold other modules in order."""
+"""Containers: modules that hold other modules (or parameters) in order or by name."""
 from __future__ import annotations
 
 from collections import OrderedDict
 from typing import Any, Iterable, Iterator
 
 from minigrad.nn.module import Module
+from minigrad.nn.parameter import Parameter
 
 
 def _position(index: int, length: int, kind: str) -> int:
@@ -103,3 +104,73 @@ class ModuleList(Module):
             delattr(self, name)
         for module in entries:
             self.append(module)
+
+
+class ModuleDict(Module):
+    """A dict of modules, by name, whose parameters belong to the owner."""
+
+    def __init__(self, modules: "dict[str, Module] | Iterable[tuple[str, Module]] | None" = None
+                 ) -> None:
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def __getitem__(self, key: str) -> Module:
+        return self._modules[key]
+
+    def __setitem__(self, key: str, module: Module) -> None:
+        self.add_module(key, module)
+
+    def __delitem__(self, key: str) -> None:
+        delattr(self, key)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modules)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._modules
+
+    def keys(self) -> Iterable[str]:
+        return self._modules.keys()
+
+    def values(self) -> Iterable[Module]:
+        return self._modules.values()
+
+    def items(self) -> Iterable[tuple[str, Module]]:
+        return self._modules.items()
+
+    def update(self, modules: Any) -> None:
+        for key, module in (modules.items() if hasattr(modules, "items") else modules):
+            self[key] = module
+
+
+class ParameterList(Module):
+    """A list of parameters that belong to the owner (a plain list's would not)."""
+
+    def __init__(self, values: Iterable[Any] | None = None) -> None:
+        super().__init__()
+        for value in values or ():
+            self.append(value)
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self) -> Iterator[Parameter]:
+        return iter(self._parameters.values())  # type: ignore[arg-type]
+
+    def __getitem__(self, index: int) -> Parameter:
+        entries = list(self._parameters.values())
+        return entries[_position(index, len(entries), "ParameterList")]  # type: ignore[return-value]
+
+    def append(self, value: Any) -> "ParameterList":
+        param = value if isinstance(value, Parameter) else Parameter(value)
+        self.register_parameter(str(len(self)), param)
+        return self
+
+    def extend(self, values: Iterable[Any]) -> "ParameterList":
+        for value in values:
+            self.append(value)
+        return self

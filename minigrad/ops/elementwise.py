@@ -474,3 +474,12 @@ def isinf(a: Tensor) -> Tensor:
 
 def isfinite(a: Tensor) -> Tensor:
     return wrap(backend.xp(a.device).isfinite(a.array), a.device)
+
+
+def isclose(a: Operand, b: Operand, rtol: float = 1e-05, atol: float = 1e-08,
+            equal_nan: bool = False) -> Tensor:
+    """|a - b| <= atol + rtol |b|, elementwise (no gradient)."""
+    a, b = operands(a, b)
+    xp = backend.xp(a.device)
+    return wrap(_broadcasting(lambda x, y: xp.isclose(x, y, rtol, atol, equal_nan), a, b,
+                              "isclose"), a.device)

@@ -522,3 +522,52 @@ def to_dtype(a: Tensor, dtype: Any) -> Tensor:
     if dtype.kind not in "fc":  # integers and booleans carry no gradient
         out.requires_grad, out._backward, out._parents = False, None, ()
     return out
+
+
+# --- triangles and grids ------------------------------------------------------------------
+
+def _triangle(a: Tensor, diagonal: int, lower: bool, name: str) -> Tensor:
+    if a.ndim < 2:
+        raise ShapeError(f"{name} needs a tensor with at least 2 dimensions, got shape {a.shape}")
+    xp = backend.xp(a.device)
+    rows, cols = a.shape[-2:]
+    keep = (xp.tri(rows, cols, diagonal, dtype=bool) if lower
+            else ~xp.tri(rows, cols, diagonal - 1, dtype=bool))
+    mask = wrap(keep.astype(a.dtype), a.device)
+    return record(a.array * keep, a.device, (a,), lambda g, out: (g * mask,))
+
+
+def tril(a: Tensor, diagonal: int = 0) -> Tensor:
+    """The lower triangle of the last two dims (entries on and below ``diagonal``), the rest 0."""
+    return _triangle(a, diagonal, True, "tril")
+
+
+def triu(a: Tensor, diagonal: int = 0) -> Tensor:
+    """The upper triangle of the last two dims (entries on and above ``diagonal``), the rest 0."""
+    return _triangle(a, diagonal, False, "triu")
+
+
+def meshgrid(*tensors: Any, indexing: str = "ij") -> tuple[Tensor, ...]:
+    """Coordinate grids from 1-D tensors, as PyTorch's (``indexing='ij'`` or ``'xy'``):
+    differentiable, each grid a broadcast of its vector."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    for k, t in enumerate(tensors):
+        if not isinstance(t, Tensor) or t.ndim > 1:
+            raise TypeError(f"meshgrid: argument {k} must be a 0-d or 1-D tensor, got "
+                            f"{getattr(t, 'shape', type(t).__name__)}")
+    vectors = [reshape(t, (-1,)) for t in tensors]
+    sizes = [v.shape[0] for v in vectors]
+    if indexing == "xy" and len(vectors) >= 2:
+        sizes[0], sizes[1] = sizes[1], sizes[0]
+    grids = []
+    for k, v in enumerate(vectors):
+        axis = k
+        if indexing == "xy" and len(vectors) >= 2 and k < 2:
+            axis = 1 - k
+        shape = [1] * len(vectors)
+        shape[axis] = v.shape[0]
+        grids.append(broadcast_to(reshape(v, tuple(shape)), tuple(sizes)))
+    return tuple(grids)

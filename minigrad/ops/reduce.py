@@ -169,6 +169,18 @@ def var(a: Tensor, dim: Any = None, unbiased: bool = True, keepdim: bool = False
     return sum(centred * centred, axes, keepdims) * (1.0 / divisor if divisor > 0 else float("nan"))
 
 
+def var_mean(a: Tensor, dim: Any = None, unbiased: bool = True, keepdim: bool = False,
+             **kw: Any) -> tuple[Tensor, Tensor]:
+    """(var, mean) over ``dim``, as PyTorch's ``var_mean``."""
+    return var(a, dim, unbiased, keepdim, **kw), mean(a, dim, keepdim, axis=kw.get("axis"))
+
+
+def std_mean(a: Tensor, dim: Any = None, unbiased: bool = True, keepdim: bool = False,
+             **kw: Any) -> tuple[Tensor, Tensor]:
+    """(std, mean) over ``dim``, as PyTorch's ``std_mean``."""
+    return std(a, dim, unbiased, keepdim, **kw), mean(a, dim, keepdim, axis=kw.get("axis"))
+
+
 def std(a: Tensor, dim: Any = None, unbiased: bool = True, keepdim: bool = False, *,
         axis: Any = None, keepdims: bool | None = None, correction: float | None = None) -> Tensor:
     """Standard deviation, the square root of :func:`var` (same arguments)."""

@@ -289,3 +289,23 @@ def test_load_state_dict_checks_every_value_before_copying_any(bad_value, messag
         layer.load_state_dict({"bias": mg.tensor([5.0, 6.0]), "weight": bad_value})
     for key, value in layer.state_dict().items():
         np.testing.assert_array_equal(value.numpy(), before[key])  # bias untouched too
+
+
+def test_module_dict_and_parameter_list_register_their_entries():
+    class Heads(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.heads = nn.ModuleDict({"a": nn.Linear(2, 3), "b": nn.Linear(2, 1)})
+            self.scales = nn.ParameterList([mg.ones(3), nn.Parameter(mg.zeros(1))])
+
+        def forward(self, x):
+            return self.heads["a"](x) * self.scales[0], self.heads["b"](x) + self.scales[1]
+    model = Heads()
+    names = [name for name, _ in model.named_parameters()]
+    assert names == ["heads.a.weight", "heads.a.bias", "heads.b.weight", "heads.b.bias",
+                     "scales.0", "scales.1"]
+    assert "a" in model.heads and list(model.heads.keys()) == ["a", "b"] and len(model.scales) == 2
+    a, b = model(mg.ones(4, 2))
+    (a.sum() + b.sum()).backward()
+    assert model.scales[0].grad is not None and model.heads["b"].weight.grad is not None
+    assert set(model.state_dict()) == set(names)

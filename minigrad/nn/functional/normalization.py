@@ -55,7 +55,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     if count < 2:
         raise ValueError(f"batch_norm needs more than one value per channel when training, got "
                          f"input of shape {input.shape}")
-    out, mean, var = normalize(input, axes, eps, weight, bias)
+    out, mean, var = standardize(input, axes, eps, weight, bias)
     if running_mean is not None and running_var is not None:
         with no_grad():
             _blend(running_mean, mean.reshape(channels), momentum)
@@ -75,11 +75,11 @@ def layer_norm(input: Tensor, normalized_shape: int | Sequence[int],
                          f"input of shape {input.shape}")
     _check_params(input, {"weight": weight, "bias": bias}, shape, "layer_norm")
     axes = tuple(range(input.ndim - len(shape), input.ndim))
-    return normalize(input, axes, eps, weight, bias)[0]
+    return standardize(input, axes, eps, weight, bias)[0]
 
 
-def normalize(input: Tensor, axes: tuple[int, ...], eps: float, weight: Tensor | None = None,
-              bias: Tensor | None = None) -> tuple[Tensor, Any, Any]:
+def standardize(input: Tensor, axes: tuple[int, ...], eps: float, weight: Tensor | None = None,
+                bias: Tensor | None = None) -> tuple[Tensor, Any, Any]:
     """The fused op: weight * (x - mean) / sqrt(var + eps) + bias over ``axes``.
 
     Returns the output and the batch mean and biased variance (arrays, kept dimensions).
@@ -153,3 +153,11 @@ def _check_params(input: Tensor, params: dict[str, Tensor | None], shape: tuple[
         if param.device != input.device:
             raise DeviceError(f"{name}: input is on {input.device} but {what} is on "
                               f"{param.device}; move one with .to(device)")
+
+
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
+    """``input`` divided by its ``p``-norm along ``dim``, the norm clamped to at least ``eps``
+    (PyTorch's ``F.normalize``); differentiable."""
+    require_floating(input, "normalize")
+    norm = input.norm(p, dim, keepdim=True)
+    return input / norm.clamp(min=eps)
