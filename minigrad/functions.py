@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from minigrad import grad_mode, ops
+from minigrad.checks import require_tensor
 from minigrad.tensor import Tensor, bump_version
 
 Unary = Callable[..., Tensor]
@@ -34,10 +35,7 @@ def _into(out: Tensor | None, result: Tensor, name: str) -> Tensor:
 
 def _unary(op: Unary) -> Unary:
     def function(input: Tensor, *, out: Tensor | None = None) -> Tensor:
-        if not isinstance(input, Tensor):
-            raise TypeError(f"{op.__name__}: input must be a Tensor, got {type(input).__name__}; "
-                            "convert it with mg.tensor(...)")
-        return _into(out, op(input), op.__name__)
+        return _into(out, op(require_tensor(input, op.__name__)), op.__name__)
     function.__name__ = function.__qualname__ = op.__name__
     function.__doc__ = op.__doc__
     return function

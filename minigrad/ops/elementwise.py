@@ -228,20 +228,25 @@ def where(condition: Any, a: Operand, b: Operand) -> Tensor:
 
 # --- comparisons: no gradient, boolean results --------------------------------------------
 
-def _compare(fn: Any, name: str) -> Any:
-    def compare(a: Operand, b: Operand) -> Tensor:
+def _elementwise_no_grad(fn: Any, name: str, integers_only: bool = False) -> Any:
+    """A binary op with no gradient (a comparison, a bitwise or logical op) over broadcast
+    operands; ``integers_only`` refuses floating-point operands."""
+    def op(a: Operand, b: Operand) -> Tensor:
         a, b = operands(a, b)
+        if integers_only and (a.array.dtype.kind in "fc" or b.array.dtype.kind in "fc"):
+            raise TypeError(f"{name} needs boolean or integer tensors, got {a.dtype} and "
+                            f"{b.dtype}")
         return wrap(_broadcasting(fn, a, b, name), a.device)
-    compare.__name__ = name
-    return compare
+    op.__name__ = op.__qualname__ = name
+    return op
 
 
-eq = _compare(lambda x, y: x == y, "eq")
-ne = _compare(lambda x, y: x != y, "ne")
-lt = _compare(lambda x, y: x < y, "lt")
-le = _compare(lambda x, y: x <= y, "le")
-gt = _compare(lambda x, y: x > y, "gt")
-ge = _compare(lambda x, y: x >= y, "ge")
+eq = _elementwise_no_grad(lambda x, y: x == y, "eq")
+ne = _elementwise_no_grad(lambda x, y: x != y, "ne")
+lt = _elementwise_no_grad(lambda x, y: x < y, "lt")
+le = _elementwise_no_grad(lambda x, y: x <= y, "le")
+gt = _elementwise_no_grad(lambda x, y: x > y, "gt")
+ge = _elementwise_no_grad(lambda x, y: x >= y, "ge")
 
 
 # --- more functions of one tensor ---------------------------------------------------------
@@ -438,17 +443,6 @@ def bitwise_not(a: Tensor) -> Tensor:
     if a.array.dtype.kind in "fc":
         raise TypeError(f"~ (bitwise not) needs a boolean or integer tensor, got {a.dtype}")
     return wrap(~a.array, a.device)
-
-
-def _elementwise_no_grad(fn: Any, name: str, integers_only: bool) -> Any:
-    def op(a: Operand, b: Operand) -> Tensor:
-        a, b = operands(a, b)
-        if integers_only and (a.array.dtype.kind in "fc" or b.array.dtype.kind in "fc"):
-            raise TypeError(f"{name} needs boolean or integer tensors, got {a.dtype} and "
-                            f"{b.dtype}")
-        return wrap(_broadcasting(fn, a, b, name), a.device)
-    op.__name__ = op.__qualname__ = name
-    return op
 
 
 bitwise_and = _elementwise_no_grad(lambda x, y: x & y, "bitwise_and", integers_only=True)

@@ -302,13 +302,17 @@ def _index_tensor(index: Any, like: Tensor, name: str) -> Tensor:
     return index
 
 
-def _check_bounds(index: Any, size: int, dim: int, name: str) -> None:
+def check_index_range(index: Any, size: int, name: str, where: str) -> None:
+    """Refuse an integer index array with an entry outside 0..size-1, naming the first
+    offender and ``where`` it points ("for dimension 0 with size 3")."""
     if index.size:
         low, high = int(index.min()), int(index.max())
         if low < 0 or high >= size:
-            bad = low if low < 0 else high
-            raise IndexError(f"{name}: index {bad} is out of bounds for dimension {dim} with "
-                             f"size {size}")
+            raise IndexError(f"{name}: index {low if low < 0 else high} is out of {where}")
+
+
+def _check_bounds(index: Any, size: int, dim: int, name: str) -> None:
+    check_index_range(index, size, name, f"bounds for dimension {dim} with size {size}")
 
 
 def _along(index: Any, dim: int, xp: Any) -> tuple[Any, ...]:

@@ -70,11 +70,7 @@ def _count(shape: tuple[int, ...], axes: tuple[int, ...]) -> int:
 
 def _resolve(dim: Any, keepdim: bool, axis: Any, keepdims: bool | None) -> tuple[Any, bool]:
     """PyTorch's ``dim``/``keepdim`` or NumPy's ``axis``/``keepdims`` (not both)."""
-    if axis is not None:
-        if dim is not None:
-            raise TypeError("pass dim or axis, not both")
-        dim = axis
-    return dim, keepdim if keepdims is None else keepdims
+    return dim_or_axis("reduction", dim, axis, None), keepdim if keepdims is None else keepdims
 
 
 def _cast(a: Tensor, dtype: Any) -> Tensor:

@@ -6,7 +6,7 @@ from typing import Any
 from minigrad import backend
 from minigrad.autograd import no_grad
 from minigrad.errors import DeviceError, ShapeError
-from minigrad.ops.movement import index_into_zeros
+from minigrad.ops.movement import check_index_range, index_into_zeros
 from minigrad.tensor import Tensor, record, wrap
 
 _RENORM_EPS = 1e-7  # PyTorch's embedding_renorm_ scales rows by max_norm / (norm + 1e-7)
@@ -74,13 +74,8 @@ def _check(input: Tensor, weight: Tensor, sparse: bool) -> int:
         raise DeviceError(f"embedding: input is on {input.device} but weight is on "
                           f"{weight.device}; move one with .to(device)")
     num = weight.shape[0]
-    indices = input.array
-    if indices.size:
-        low, high = int(indices.min()), int(indices.max())
-        if low < 0 or high >= num:
-            bad = low if low < 0 else high
-            raise IndexError(f"embedding: index {bad} is out of range for {num} embeddings "
-                             f"(valid: 0..{num - 1})")
+    check_index_range(input.array, num, "embedding",
+                      f"range for {num} embeddings (valid: 0..{num - 1})")
     return num
 
 
