@@ -845,11 +845,16 @@ def user_frame(stack: traceback.StackSummary) -> str:
     return "(inside minigrad)"
 
 
+def holds_nonfinite(t: Tensor) -> bool:
+    """True when a floating-point tensor holds NaN or inf."""
+    return t.array.dtype.kind in "fc" and not bool(backend.xp(t.device).isfinite(t.array).all())
+
+
 def check_forward_anomaly(out: Tensor) -> None:
     """Anomaly mode: remember where the op was called, and raise if its output is NaN/inf."""
     stack = traceback.extract_stack()[:-3]
     out._anomaly_stack = stack
-    if out.array.dtype.kind in "fc" and not bool(backend.xp(out.device).isfinite(out.array).all()):
+    if holds_nonfinite(out):
         name = op_name(out).removesuffix("Backward0")
         raise FloatingPointError(
             f"anomaly detected: the op {name} produced NaN or inf in its output (shape "

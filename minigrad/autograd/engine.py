@@ -18,8 +18,8 @@ from minigrad import backend, grad_mode
 from minigrad.errors import ShapeError
 from minigrad.ops.inplace import resolve
 from minigrad.ops.movement import sum_to, to_dtype
-from minigrad.tensor import (Tensor, bump_version, clocks, op_name, user_frame, versions_of,
-                             wrap)
+from minigrad.tensor import (Tensor, bump_version, clocks, holds_nonfinite, op_name,
+                             user_frame, versions_of, wrap)
 
 
 def _freed(grad: Tensor, out: Tensor) -> None:
@@ -181,8 +181,7 @@ def run_backward(roots: Sequence[Tensor], grads: Sequence[Any], retain_graph: bo
 def check_backward_anomaly(node: Tensor, grads: Sequence[Tensor | None]) -> None:
     """Anomaly mode: raise if a backward rule produced NaN or inf."""
     for k, g in enumerate(grads):
-        if g is not None and g.array.dtype.kind in "fc" and \
-                not bool(backend.xp(g.device).isfinite(g.array).all()):
+        if g is not None and holds_nonfinite(g):
             where = "(not recorded: the op ran before anomaly detection was on)"
             if node._anomaly_stack is not None:
                 where = user_frame(node._anomaly_stack)
