@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import traceback
-import warnings
 from types import SimpleNamespace
 from typing import Any, Callable, Iterator, Sequence, Union
 
@@ -941,7 +940,3 @@ def check_same_device(*tensors: Tensor) -> None:
     if len(devices) > 1:
         raise DeviceError(f"tensors are on different devices ({', '.join(sorted(devices))}); "
                           "move them to one with .to(device)")
-
-
-def warn_once(message: str) -> None:
-    warnings.warn(message, UserWarning, stacklevel=3)
