@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import traceback
 from types import SimpleNamespace
-from typing import Any, Callable, Iterator, Sequence, Union
+from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence, Union
 
 from minigrad import backend
 from minigrad.grad_mode import ANOMALY, enabled as _grad_enabled
@@ -103,6 +103,28 @@ def bump_version(t: "Tensor") -> None:
     box.count += 1
 
 
+def bump_versions(tensors: "Iterable[Tensor]") -> None:
+    """:func:`bump_version` for each of ``tensors``, at one clock tick: an optimizer step
+    writes them all at once."""
+    clocks.now += 1
+    now = clocks.now
+    for t in tensors:
+        owner = t if t._base is None else t._base
+        box = owner._versions
+        if box is None:
+            box = owner._versions = VersionBox()
+        box.stamp = now
+        box.count += 1
+
+
+class GradHome(Protocol):
+    """Where backward may put a leaf's gradient instead of a new array (a slot of a flat
+    buffer): :meth:`claim` returns the Tensor to write into, or None when that memory is
+    still in use elsewhere and a fresh array must be allocated."""
+
+    def claim(self) -> "Tensor | None": ...
+
+
 def as_view_of(view: "Tensor", base: "Tensor") -> "Tensor":
     """Mark ``view`` as sharing ``base``'s memory, so writes to either are seen by both."""
     view._base = base if base._base is None else base._base
@@ -146,6 +168,9 @@ class Tensor:
     _history: "list[tuple[int, Tensor]] | None" = None  # see minigrad.ops.inplace
     _grad_fn_name: str | None = None
     _anomaly_stack: traceback.StackSummary | None = None  # where the op was called, in anomaly mode
+    # where backward writes this leaf's next gradient when .grad is None: a view into an
+    # optimizer's flat gradient buffer (see minigrad.optim.flat)
+    _grad_home: "GradHome | None" = None
 
     def __init__(self, *data: Any, dtype: Any = None, device: DeviceLike = None,
                  requires_grad: bool = False) -> None:

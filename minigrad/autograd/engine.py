@@ -204,6 +204,13 @@ def _accumulate(leaf: Tensor, grad: Tensor, create_graph: bool, owned: set[int])
         existing.array += grad.array
         bump_version(existing)
         return
+    if existing is None and not create_graph and leaf._grad_home is not None:
+        home = leaf._grad_home.claim()  # the leaf's slot in an optimizer's flat buffer
+        if home is not None and home.array.shape == grad.array.shape \
+                and home.array.dtype == grad.array.dtype:
+            home.array[...] = grad.array
+            leaf._grad = home
+            return
     if not create_graph:
         owner = id(_memory_owner(grad.array))
         if owner in owned:

@@ -6,7 +6,7 @@ from typing import Any
 
 from minigrad import backend
 from minigrad.optim.checks import BETAS, LR, NONNEGATIVE
-from minigrad.optim.optimizer import Optimizer, ParamsT, apply_weight_decay, ema_, zeros_state
+from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, hyperparameters, zeros_state
 from minigrad.optim.radam import rectification
 from minigrad.tensor import Tensor
 
@@ -37,18 +37,17 @@ class AdaBelief(Optimizer):
     default ``eps=1e-16`` is intended: eps is also added inside ``s``.
     """
 
+    elementwise = True
+    weight_decay_kind = "l2"
     hyperparameter_checks = {"lr": LR, "betas": BETAS, "eps": NONNEGATIVE,
                              "weight_decay": NONNEGATIVE}
 
     def __init__(self, params: ParamsT, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-16, weight_decay: float = 0.0, amsgrad: bool = False, *,
                  decoupled_weight_decay: bool = True, rectify: bool = False,
-                 maximize: bool = False, on_nonfinite: str = "raise") -> None:
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps,
-                                      weight_decay=weight_decay, amsgrad=amsgrad,
-                                      decoupled_weight_decay=decoupled_weight_decay,
-                                      rectify=rectify, maximize=maximize),
-                         on_nonfinite=on_nonfinite)
+                 maximize: bool = False, on_nonfinite: str = "raise", flat: bool = True) -> None:
+        super().__init__(params, hyperparameters(locals()), on_nonfinite=on_nonfinite,
+                         flat=flat)
 
     def _init_state(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         state["exp_avg"] = zeros_state(param)
@@ -60,10 +59,9 @@ class AdaBelief(Optimizer):
                 group: dict[str, Any]) -> None:
         xp = backend.xp(param.device)
         data = param.array
-        lr, weight_decay, eps = group["lr"], group["weight_decay"], group["eps"]
+        lr, eps = group["lr"], group["eps"]
         beta1, beta2 = group["betas"]
         step = state["step"]
-        grad = apply_weight_decay(data, grad, lr, weight_decay, group["decoupled_weight_decay"])
         exp_avg, belief = state["exp_avg"], state["exp_avg_var"]
         ema_(exp_avg, grad, beta1)
         residual = grad - exp_avg

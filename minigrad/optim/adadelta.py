@@ -5,7 +5,7 @@ from typing import Any
 
 from minigrad import backend
 from minigrad.optim.checks import LR, NONNEGATIVE, UNIT
-from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, zeros_state
+from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, hyperparameters, zeros_state
 from minigrad.tensor import Tensor
 
 
@@ -25,14 +25,16 @@ class Adadelta(Optimizer):
     Weight decay is L2: added to the gradient.
     """
 
+    elementwise = True
+    weight_decay_kind = "l2"
     hyperparameter_checks = {"lr": LR, "rho": UNIT, "eps": NONNEGATIVE,
                              "weight_decay": NONNEGATIVE}
 
     def __init__(self, params: ParamsT, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
                  weight_decay: float = 0.0, *, maximize: bool = False,
-                 on_nonfinite: str = "raise") -> None:
-        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay,
-                                      maximize=maximize), on_nonfinite=on_nonfinite)
+                 on_nonfinite: str = "raise", flat: bool = True) -> None:
+        super().__init__(params, hyperparameters(locals()), on_nonfinite=on_nonfinite,
+                         flat=flat)
 
     def _init_state(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         state["square_avg"] = zeros_state(param)
@@ -43,8 +45,6 @@ class Adadelta(Optimizer):
         xp = backend.xp(param.device)
         data = param.array
         rho, eps = group["rho"], group["eps"]
-        if group["weight_decay"]:
-            grad = grad + group["weight_decay"] * data
         scratch = xp.multiply(grad, grad, out=xp.empty_like(data))
         ema_(state["square_avg"], scratch, rho, scratch)
         std = xp.add(state["square_avg"], eps, out=scratch)

@@ -6,7 +6,7 @@ from typing import Any
 
 from minigrad import backend
 from minigrad.optim.checks import LR, NONNEGATIVE, Maybe, Real, Tuple
-from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, zeros_state
+from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, hyperparameters, zeros_state
 from minigrad.tensor import Tensor
 
 
@@ -47,10 +47,9 @@ class Adafactor(Optimizer):
     def __init__(self, params: ParamsT, lr: float = 1e-2, beta2_decay: float = -0.8,
                  eps: tuple[float | None, float] = (None, 1e-3), d: float = 1.0,
                  weight_decay: float = 0.0, *, maximize: bool = False,
-                 on_nonfinite: str = "raise") -> None:
-        super().__init__(params, dict(lr=lr, beta2_decay=beta2_decay, eps=eps, d=d,
-                                      weight_decay=weight_decay, maximize=maximize),
-                         on_nonfinite=on_nonfinite)
+                 on_nonfinite: str = "raise", flat: bool = True) -> None:
+        super().__init__(params, hyperparameters(locals()), on_nonfinite=on_nonfinite,
+                         flat=flat)
 
     def _state_shape(self, param: Tensor, key: str) -> tuple[int, ...] | None:
         shape = tuple(param.shape)

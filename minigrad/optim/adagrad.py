@@ -5,7 +5,7 @@ from typing import Any
 
 from minigrad import backend
 from minigrad.optim.checks import LR, NONNEGATIVE
-from minigrad.optim.optimizer import Optimizer, ParamsT
+from minigrad.optim.optimizer import Optimizer, ParamsT, hyperparameters
 from minigrad.tensor import Tensor
 
 
@@ -25,16 +25,17 @@ class Adagrad(Optimizer):
     creates it in the constructor; the values are the same).
     """
 
+    elementwise = True
+    weight_decay_kind = "l2"
     hyperparameter_checks = {"lr": LR, "lr_decay": NONNEGATIVE, "weight_decay": NONNEGATIVE,
                              "initial_accumulator_value": NONNEGATIVE, "eps": NONNEGATIVE}
 
     def __init__(self, params: ParamsT, lr: float = 1e-2, lr_decay: float = 0.0,
                  weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
                  eps: float = 1e-10, *, maximize: bool = False,
-                 on_nonfinite: str = "raise") -> None:
-        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
-                                      initial_accumulator_value=initial_accumulator_value,
-                                      eps=eps, maximize=maximize), on_nonfinite=on_nonfinite)
+                 on_nonfinite: str = "raise", flat: bool = True) -> None:
+        super().__init__(params, hyperparameters(locals()), on_nonfinite=on_nonfinite,
+                         flat=flat)
 
     def _init_state(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         state["sum"] = backend.xp(param.device).full_like(
@@ -44,8 +45,6 @@ class Adagrad(Optimizer):
                 group: dict[str, Any]) -> None:
         xp = backend.xp(param.device)
         data = param.array
-        if group["weight_decay"]:
-            grad = grad + group["weight_decay"] * data
         lr = group["lr"] / (1.0 + (state["step"] - 1) * group["lr_decay"])
         scratch = xp.multiply(grad, grad, out=xp.empty_like(data))
         state["sum"] += scratch

@@ -6,7 +6,7 @@ from typing import Any
 
 from minigrad import backend
 from minigrad.optim.checks import BETAS, LR, NONNEGATIVE
-from minigrad.optim.optimizer import Optimizer, ParamsT, apply_weight_decay, ema_, zeros_state
+from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, hyperparameters, zeros_state
 from minigrad.tensor import Tensor
 
 
@@ -42,18 +42,18 @@ class Adam(Optimizer):
     >= 0; each beta finite in [0, 1).
     """
 
+    elementwise = True
+    weight_decay_kind = "l2"
+    # (decoupled instead when the group says decoupled_weight_decay=True)
     hyperparameter_checks = {"lr": LR, "betas": BETAS, "eps": NONNEGATIVE,
                              "weight_decay": NONNEGATIVE}
 
     def __init__(self, params: ParamsT, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, *,
                  maximize: bool = False, decoupled_weight_decay: bool = False,
-                 on_nonfinite: str = "raise") -> None:
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps,
-                                      weight_decay=weight_decay, amsgrad=amsgrad,
-                                      maximize=maximize,
-                                      decoupled_weight_decay=decoupled_weight_decay),
-                         on_nonfinite=on_nonfinite)
+                 on_nonfinite: str = "raise", flat: bool = True) -> None:
+        super().__init__(params, hyperparameters(locals()), on_nonfinite=on_nonfinite,
+                         flat=flat)
 
     def _init_state(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         state["exp_avg"] = zeros_state(param)
@@ -65,10 +65,9 @@ class Adam(Optimizer):
                 group: dict[str, Any]) -> None:
         xp = backend.xp(param.device)
         data = param.array
-        lr, weight_decay = group["lr"], group["weight_decay"]
+        lr = group["lr"]
         beta1, beta2 = group["betas"]
         step = state["step"]
-        grad = apply_weight_decay(data, grad, lr, weight_decay, group["decoupled_weight_decay"])
         scratch = update_moments_(state, grad, group["betas"], xp)
         exp_avg, second_moment = state["exp_avg"], state["exp_avg_sq"]
         if group["amsgrad"]:
@@ -95,9 +94,9 @@ class AdamW(Adam):
 
     def __init__(self, params: ParamsT, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *,
-                 maximize: bool = False, on_nonfinite: str = "raise") -> None:
+                 maximize: bool = False, on_nonfinite: str = "raise", flat: bool = True) -> None:
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
-                         decoupled_weight_decay=True, on_nonfinite=on_nonfinite)
+                         decoupled_weight_decay=True, on_nonfinite=on_nonfinite, flat=flat)
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         super().load_state_dict(state_dict)

@@ -5,7 +5,7 @@ from typing import Any
 
 from minigrad import backend
 from minigrad.optim.checks import BETAS, LR, NONNEGATIVE
-from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, zeros_state
+from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, hyperparameters, zeros_state
 from minigrad.tensor import Tensor
 
 
@@ -23,15 +23,16 @@ class Adamax(Optimizer):
     Weight decay is L2: added to the gradient.
     """
 
+    elementwise = True
+    weight_decay_kind = "l2"
     hyperparameter_checks = {"lr": LR, "betas": BETAS, "eps": NONNEGATIVE,
                              "weight_decay": NONNEGATIVE}
 
     def __init__(self, params: ParamsT, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, *, maximize: bool = False,
-                 on_nonfinite: str = "raise") -> None:
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps,
-                                      weight_decay=weight_decay, maximize=maximize),
-                         on_nonfinite=on_nonfinite)
+                 on_nonfinite: str = "raise", flat: bool = True) -> None:
+        super().__init__(params, hyperparameters(locals()), on_nonfinite=on_nonfinite,
+                         flat=flat)
 
     def _init_state(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         state["exp_avg"] = zeros_state(param)
@@ -42,8 +43,6 @@ class Adamax(Optimizer):
         xp = backend.xp(param.device)
         data = param.array
         beta1, beta2 = group["betas"]
-        if group["weight_decay"]:
-            grad = grad + group["weight_decay"] * data
         exp_avg, exp_inf = state["exp_avg"], state["exp_inf"]
         scratch = xp.empty_like(data)
         ema_(exp_avg, grad, beta1, scratch)

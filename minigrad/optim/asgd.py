@@ -6,7 +6,7 @@ from typing import Any, Iterator
 
 from minigrad import backend
 from minigrad.optim.checks import LR, NONNEGATIVE, Real
-from minigrad.optim.optimizer import Optimizer, ParamsT, zeros_state
+from minigrad.optim.optimizer import Optimizer, ParamsT, hyperparameters, zeros_state
 from minigrad.tensor import Tensor
 
 
@@ -29,15 +29,16 @@ class ASGD(Optimizer):
     """
 
     # t0 = inf is meaningful: never start averaging
+    elementwise = True
+    weight_decay_kind = "l2"
     hyperparameter_checks = {"lr": LR, "lambd": NONNEGATIVE, "alpha": NONNEGATIVE,
                              "t0": Real(0, allow_inf=True), "weight_decay": NONNEGATIVE}
 
     def __init__(self, params: ParamsT, lr: float = 1e-2, lambd: float = 1e-4,
                  alpha: float = 0.75, t0: float = 1e6, weight_decay: float = 0.0, *,
-                 maximize: bool = False, on_nonfinite: str = "raise") -> None:
-        super().__init__(params, dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0,
-                                      weight_decay=weight_decay, maximize=maximize),
-                         on_nonfinite=on_nonfinite)
+                 maximize: bool = False, on_nonfinite: str = "raise", flat: bool = True) -> None:
+        super().__init__(params, hyperparameters(locals()), on_nonfinite=on_nonfinite,
+                         flat=flat)
 
     def _init_state(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         state["eta"] = group["lr"]
@@ -48,8 +49,6 @@ class ASGD(Optimizer):
                 group: dict[str, Any]) -> None:
         data = param.array
         lr, lambd, eta, mu = group["lr"], group["lambd"], state["eta"], state["mu"]
-        if group["weight_decay"]:
-            grad = grad + group["weight_decay"] * data
         data *= 1.0 - lambd * eta
         data -= eta * grad
         ax = state["ax"]

@@ -5,7 +5,7 @@ from typing import Any
 
 from minigrad import backend
 from minigrad.optim.checks import NONNEGATIVE, Real
-from minigrad.optim.optimizer import Optimizer, ParamsT, zeros_state
+from minigrad.optim.optimizer import Optimizer, ParamsT, hyperparameters, zeros_state
 from minigrad.tensor import Tensor
 
 
@@ -30,6 +30,7 @@ class FTRL(Optimizer):
     """
 
     # lr > 0: FTRL divides by it; the rest as Keras checks, plus finiteness
+    elementwise = True
     hyperparameter_checks = {"lr": Real(0, low_open=True, tensor=True), "lr_power": Real(high=0),
                              "initial_accumulator_value": NONNEGATIVE, "l1": NONNEGATIVE,
                              "l2": NONNEGATIVE, "l2_shrinkage": NONNEGATIVE,
@@ -38,11 +39,9 @@ class FTRL(Optimizer):
     def __init__(self, params: ParamsT, lr: float = 1e-3, lr_power: float = -0.5,
                  initial_accumulator_value: float = 0.1, l1: float = 0.0, l2: float = 0.0,
                  l2_shrinkage: float = 0.0, beta: float = 0.0, *, maximize: bool = False,
-                 on_nonfinite: str = "raise") -> None:
-        super().__init__(params, dict(lr=lr, lr_power=lr_power,
-                                      initial_accumulator_value=initial_accumulator_value,
-                                      l1=l1, l2=l2, l2_shrinkage=l2_shrinkage, beta=beta,
-                                      maximize=maximize), on_nonfinite=on_nonfinite)
+                 on_nonfinite: str = "raise", flat: bool = True) -> None:
+        super().__init__(params, hyperparameters(locals()), on_nonfinite=on_nonfinite,
+                         flat=flat)
 
     def _init_state(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         state["accumulator"] = backend.xp(param.device).full_like(

@@ -9,7 +9,8 @@ from minigrad import backend
 from minigrad.grad_mode import enable_grad, no_grad
 from minigrad.errors import DeviceError
 from minigrad.optim.checks import LR, NONNEGATIVE, Choice, Integer
-from minigrad.optim.optimizer import Optimizer, ParamsT, all_finite, nonfinite_kind
+from minigrad.optim.optimizer import (Optimizer, ParamsT, all_finite, hyperparameters,
+                                     nonfinite_kind)
 from minigrad.tensor import Tensor, bump_version
 
 # A function of the step length t along the search direction: (loss, flat gradient) at x0 + t d.
@@ -67,14 +68,11 @@ class LBFGS(Optimizer):
                  max_eval: int | None = None, tolerance_grad: float = 1e-7,
                  tolerance_change: float = 1e-9, history_size: int = 100,
                  line_search_fn: str | None = None, *, maximize: bool = False,
-                 on_nonfinite: str = "raise") -> None:
+                 on_nonfinite: str = "raise", flat: bool = True) -> None:
         if max_eval is None and Integer(1).accepts(max_iter):
             max_eval = max_iter * 5 // 4
-        super().__init__(params, dict(lr=lr, max_iter=max_iter, max_eval=max_eval,
-                                      tolerance_grad=tolerance_grad,
-                                      tolerance_change=tolerance_change,
-                                      history_size=history_size, line_search_fn=line_search_fn,
-                                      maximize=maximize), on_nonfinite=on_nonfinite)
+        super().__init__(params, hyperparameters(locals()), on_nonfinite=on_nonfinite,
+                         flat=flat)
         if len(self.param_groups) != 1:
             raise ValueError("LBFGS doesn't support per-parameter options (parameter groups): "
                              "pass one list of tensors")

@@ -5,7 +5,7 @@ from typing import Any
 
 from minigrad import backend
 from minigrad.optim.checks import BETAS, LR, NONNEGATIVE
-from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, zeros_state
+from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, hyperparameters, zeros_state
 from minigrad.tensor import Tensor
 
 
@@ -25,13 +25,15 @@ class Lion(Optimizer):
     by ``lr``). Only one buffer is kept, half of Adam's memory.
     """
 
+    elementwise = True
+    weight_decay_kind = "decoupled"
     hyperparameter_checks = {"lr": LR, "betas": BETAS, "weight_decay": NONNEGATIVE}
 
     def __init__(self, params: ParamsT, lr: float = 1e-4, betas: tuple[float, float] = (0.9, 0.99),
                  weight_decay: float = 0.0, *, maximize: bool = False,
-                 on_nonfinite: str = "raise") -> None:
-        super().__init__(params, dict(lr=lr, betas=betas, weight_decay=weight_decay,
-                                      maximize=maximize), on_nonfinite=on_nonfinite)
+                 on_nonfinite: str = "raise", flat: bool = True) -> None:
+        super().__init__(params, hyperparameters(locals()), on_nonfinite=on_nonfinite,
+                         flat=flat)
 
     def _init_state(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         state["exp_avg"] = zeros_state(param)
@@ -40,10 +42,8 @@ class Lion(Optimizer):
                 group: dict[str, Any]) -> None:
         xp = backend.xp(param.device)
         data, exp_avg = param.array, state["exp_avg"]
-        lr, weight_decay = group["lr"], group["weight_decay"]
+        lr = group["lr"]
         beta1, beta2 = group["betas"]
-        if weight_decay:
-            data *= 1.0 - lr * weight_decay
         direction = xp.sign(beta1 * exp_avg + (1.0 - beta1) * grad)
         data -= lr * direction
         ema_(exp_avg, grad, beta2)

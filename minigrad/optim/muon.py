@@ -8,7 +8,8 @@ from minigrad import backend
 from minigrad.optim.adam import Adam
 from minigrad.optim.checks import (BETA, BETAS, LR, NONNEGATIVE, POSITIVE, Choice, Integer,
                                    Real, Rule, Tuple)
-from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, zeros_state
+from minigrad.optim.optimizer import (Optimizer, ParamsT, apply_weight_decay, ema_,
+                                     hyperparameters, zeros_state)
 from minigrad.tensor import Tensor
 
 # the quintic iteration's coefficients tuned by K. Jordan (as torch.optim.Muon's default)
@@ -73,14 +74,9 @@ class Muon(Optimizer):
                  ns_steps: int = 5, adjust_lr_fn: str | None = None, *, adamw_lr: float = 1e-3,
                  adamw_betas: tuple[float, float] = (0.9, 0.999), adamw_eps: float = 1e-8,
                  adamw_weight_decay: float = 0.01, maximize: bool = False,
-                 on_nonfinite: str = "raise") -> None:
-        super().__init__(params, dict(lr=lr, weight_decay=weight_decay, momentum=momentum,
-                                      nesterov=nesterov, ns_coefficients=ns_coefficients,
-                                      eps=eps, ns_steps=ns_steps, adjust_lr_fn=adjust_lr_fn,
-                                      use_muon=None, adamw_lr=adamw_lr,
-                                      adamw_betas=adamw_betas, adamw_eps=adamw_eps,
-                                      adamw_weight_decay=adamw_weight_decay, maximize=maximize),
-                         on_nonfinite=on_nonfinite)
+                 on_nonfinite: str = "raise", flat: bool = True) -> None:
+        super().__init__(params, dict(hyperparameters(locals()), use_muon=None),
+                         on_nonfinite=on_nonfinite, flat=flat)
 
     @staticmethod
     def _uses_muon(param: Tensor, group: dict[str, Any]) -> bool:
@@ -104,7 +100,9 @@ class Muon(Optimizer):
     def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
                 group: dict[str, Any]) -> None:
         if not self._uses_muon(param, group):
-            Adam._update(self, param, grad, state, self._adamw_group(group))
+            adamw = self._adamw_group(group)
+            grad = apply_weight_decay(param.array, grad, adamw["lr"], adamw["weight_decay"], True)
+            Adam._update(self, param, grad, state, adamw)
             return
         data, buf = param.array, state["momentum_buffer"]
         lr, momentum = group["lr"], group["momentum"]

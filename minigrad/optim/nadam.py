@@ -6,7 +6,7 @@ from typing import Any
 from minigrad import backend
 from minigrad.optim.adam import update_moments_
 from minigrad.optim.checks import BETAS, LR, NONNEGATIVE
-from minigrad.optim.optimizer import Optimizer, ParamsT, apply_weight_decay, zeros_state
+from minigrad.optim.optimizer import Optimizer, ParamsT, hyperparameters, zeros_state
 from minigrad.tensor import Tensor
 
 
@@ -28,17 +28,17 @@ class NAdam(Optimizer):
     Loshchilov & Hutter 2019).
     """
 
+    elementwise = True
+    weight_decay_kind = "l2"
     hyperparameter_checks = {"lr": LR, "betas": BETAS, "eps": NONNEGATIVE,
                              "weight_decay": NONNEGATIVE, "momentum_decay": NONNEGATIVE}
 
     def __init__(self, params: ParamsT, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, momentum_decay: float = 4e-3,
                  decoupled_weight_decay: bool = False, *, maximize: bool = False,
-                 on_nonfinite: str = "raise") -> None:
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps,
-                                      weight_decay=weight_decay, momentum_decay=momentum_decay,
-                                      decoupled_weight_decay=decoupled_weight_decay,
-                                      maximize=maximize), on_nonfinite=on_nonfinite)
+                 on_nonfinite: str = "raise", flat: bool = True) -> None:
+        super().__init__(params, hyperparameters(locals()), on_nonfinite=on_nonfinite,
+                         flat=flat)
 
     def _init_state(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         state["mu_product"] = 1.0
@@ -49,10 +49,9 @@ class NAdam(Optimizer):
                 group: dict[str, Any]) -> None:
         xp = backend.xp(param.device)
         data = param.array
-        lr, weight_decay = group["lr"], group["weight_decay"]
+        lr = group["lr"]
         beta1, beta2 = group["betas"]
         step, psi = state["step"], group["momentum_decay"]
-        grad = apply_weight_decay(data, grad, lr, weight_decay, group["decoupled_weight_decay"])
         mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * psi))
         mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * psi))
         mu_product = state["mu_product"] = state["mu_product"] * mu

@@ -19,7 +19,8 @@ import numpy
 from minigrad import backend
 from minigrad.grad_mode import enable_grad, no_grad
 from minigrad.optim.checks import Check, Choice, Rule, check_values
-from minigrad.tensor import Tensor, bump_version
+from minigrad.optim.flat import FlatChunk, flatten_group
+from minigrad.tensor import Tensor, bump_versions
 
 ParamsT = Iterable[Any]
 
@@ -97,9 +98,17 @@ class Optimizer:
 
     hyperparameter_checks: ClassVar[Mapping[str, Check]] = {}
     group_checks: ClassVar[tuple[Rule, ...]] = ()
+    #: The rule treats every entry on its own (no norm, shape or sum over a parameter), so
+    #: one call of :meth:`_update` may update all the parameters of a flat buffer at once.
+    elementwise: ClassVar[bool] = False
+    #: How the base class applies the group's ``weight_decay`` before :meth:`_update`:
+    #: ``"l2"`` adds ``wd * p`` to the gradient, ``"decoupled"`` shrinks ``p *= 1 - lr * wd``
+    #: (a group's ``decoupled_weight_decay`` entry, where there is one, chooses between the
+    #: two); None leaves weight decay to the rule.
+    weight_decay_kind: ClassVar[str | None] = None
 
     def __init__(self, params: ParamsT, defaults: dict[str, Any], *,
-                 on_nonfinite: str = "raise") -> None:
+                 on_nonfinite: str = "raise", flat: bool = True) -> None:
         if isinstance(params, Tensor):
             raise TypeError("params must be an iterable of Tensors or of dicts (param groups), "
                             "got a single Tensor; wrap it in a list: [tensor]")
@@ -111,7 +120,10 @@ class Optimizer:
                           "state_dict(), can change between runs; pass a list",
                           UserWarning, stacklevel=2)
         self.on_nonfinite = on_nonfinite
+        self.flat = bool(flat)
         self.skipped_steps = 0
+        # flat storage of each group (see minigrad.optim.flat), by id of its params list
+        self._flat_groups: dict[int, tuple[list[FlatChunk], list[Tensor]]] = {}
         self._checked_values: dict[int, tuple[Any, ...]] = {}
         defaults = dict(defaults)
         given = {k: v for k, v in defaults.items() if v is not required}
@@ -183,6 +195,8 @@ class Optimizer:
             raise ValueError("some parameters appear in more than one parameter group")
         group.update(self._checked_group(group, f" in param group {len(self.param_groups)}"))
         self.param_groups.append(group)
+        if self.flat:
+            self._flat_groups[id(params)] = flatten_group(params)
 
     def _checked_group(self, group: Mapping[str, Any], where: str) -> dict[str, Any]:
         """The checked (normalised) hyper-parameters of ``group``; raises ``ValueError``."""
@@ -228,7 +242,15 @@ class Optimizer:
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget the gradients: ``grad = None`` (default, frees memory) or zero-filled."""
         for group in self.param_groups:
-            for p in group["params"]:
+            chunks, params = self._flat_parts(group)
+            for chunk in chunks:
+                if set_to_none:
+                    chunk.drop_grads()
+                elif chunk.intact():
+                    chunk.grad.fill(0)  # one call for all: each .grad is a view
+                else:
+                    params = params + chunk.params
+            for p in params:
                 if p.grad is None:
                     continue
                 if set_to_none:
@@ -236,6 +258,11 @@ class Optimizer:
                 else:
                     p.grad = p.grad.detach()
                     p.grad.array.fill(0)
+
+    def _flat_parts(self, group: dict[str, Any]) -> tuple[list[FlatChunk], list[Tensor]]:
+        """The flat chunks of ``group`` and its parameters outside them (all of them when
+        flat storage is off)."""
+        return self._flat_groups.get(id(group["params"])) or ([], group["params"])
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; return ``closure()``'s value if given.
@@ -262,7 +289,14 @@ class Optimizer:
         (``on_nonfinite``)."""
         arrays, devices = [], set()
         for group in self.param_groups:
-            for p in group["params"]:
+            chunks, params = self._flat_parts(group)
+            for chunk in chunks:
+                if chunk.intact():
+                    arrays.append(chunk.grad)
+                    devices.add(chunk.device)
+                else:
+                    params = params + chunk.params
+            for p in params:
                 g = p.grad
                 if g is not None:
                     arrays.append(g.array)
@@ -315,22 +349,75 @@ class Optimizer:
         return None if first is None else (*first, count)
 
     def _step_group(self, group: dict[str, Any]) -> None:
-        """Apply :meth:`_update` to each parameter of ``group`` that received a gradient."""
+        """Update the parameters of ``group`` that received a gradient: one call of
+        :meth:`_update` per flat buffer when the rule is :attr:`elementwise` and the buffer
+        can be used this step, one per parameter otherwise."""
+        chunks, params = self._flat_parts(group)
+        if chunks and self.elementwise:
+            for chunk in chunks:
+                if not (chunk.intact() and self._step_flat(chunk, group)):
+                    params = params + chunk.params
+        elif chunks:
+            params = [p for chunk in chunks for p in chunk.params] + params
+        self._step_params(params, group)
+
+    def _step_params(self, params: list[Tensor], group: dict[str, Any]) -> None:
+        """Apply :meth:`_update` to each of ``params`` that has a gradient."""
         maximize = group.get("maximize", False)
         state_of = self.state
-        for p in group["params"]:
+        stepped = []
+        for p in params:
             if p.grad is None:
                 continue  # no gradient: no state, and the step count does not advance
             grad = p.grad.array
             if maximize:
                 grad = -grad
+            grad = self._decayed(p.array, grad, group)
             state = state_of[p]
             if not state:
                 state["step"] = 0
                 self._init_state(p, state, group)
             state["step"] += 1
             self._update(p, grad, state, group)
-            bump_version(p)  # as any in-place write: graphs that saved p now refuse backward
+            stepped.append(p)
+        # as any in-place write: graphs that saved these parameters now refuse backward
+        bump_versions(stepped)
+
+    def _step_flat(self, chunk: FlatChunk, group: dict[str, Any]) -> bool:
+        """One :meth:`_update` on the whole of ``chunk`` (every parameter has its gradient
+        in its grad home); False, with nothing done, when the per-parameter states are not
+        alike (other step counts, other entries), so the parameters must be updated one by
+        one."""
+        state_of = self.state
+        states = [state_of[p] for p in chunk.params]
+        if not states[0]:  # the first step: make the state flat from the start
+            if any(states):
+                return False
+            flat_state: dict[str, Any] = {"step": 0}
+            self._init_state(chunk.param, flat_state, group)
+            chunk.adopt_new_state(flat_state, states)
+        elif not (chunk.has_flat_state(states) or chunk.gather_state(states)):
+            return False
+        flat_state = dict(states[0])
+        flat_state.update(chunk.state)
+        flat_state["step"] += 1
+        grad = chunk.grad
+        if group.get("maximize", False):
+            grad = -grad
+        grad = self._decayed(chunk.param.array, grad, group)
+        self._update(chunk.param, grad, flat_state, group)
+        chunk.adopt_new_state(flat_state, states)
+        bump_versions(chunk.params)
+        return True
+
+    def _decayed(self, data: Any, grad: Any, group: dict[str, Any]) -> Any:
+        """The gradient after the weight decay of :attr:`weight_decay_kind` (a decoupled one
+        shrinks ``data`` in place and leaves the gradient alone)."""
+        kind, weight_decay = self.weight_decay_kind, group.get("weight_decay")
+        if kind is None or not weight_decay:
+            return grad
+        decoupled = group.get("decoupled_weight_decay", kind == "decoupled")
+        return apply_weight_decay(data, grad, group["lr"], weight_decay, decoupled)
 
     def _init_state(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         """Create the buffers of ``param`` at its first update (``state["step"]`` exists)."""
@@ -464,6 +551,23 @@ class Optimizer:
             raise ValueError(f"{self._name()}: the loaded state {key!r} of {where} has dtype "
                              f"{value.dtype}, which a parameter of dtype {param.dtype} cannot "
                              "use")
+
+
+# the arguments of an optimizer's __init__ that are not hyper-parameters of its groups
+_NOT_HYPERPARAMETERS = frozenset({"self", "params", "__class__", "on_nonfinite", "flat"})
+
+
+def hyperparameters(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """An optimizer's defaults from the ``locals()`` of its ``__init__`` (called first thing):
+    every argument but ``params`` and the options ``on_nonfinite`` and ``flat``. So each
+    hyper-parameter is written once, with its default, in the signature::
+
+        def __init__(self, params, lr=1e-3, momentum=0.0, *, on_nonfinite="raise",
+                     flat=True):
+            super().__init__(params, hyperparameters(locals()), on_nonfinite=on_nonfinite,
+                             flat=flat)
+    """
+    return {k: v for k, v in arguments.items() if k not in _NOT_HYPERPARAMETERS}
 
 
 def _params_and_names(params: Any) -> tuple[list[Tensor], list[str] | None]:

@@ -7,7 +7,7 @@ from typing import Any
 from minigrad import backend
 from minigrad.optim.adam import update_moments_
 from minigrad.optim.checks import BETAS, LR, NONNEGATIVE
-from minigrad.optim.optimizer import Optimizer, ParamsT, apply_weight_decay, zeros_state
+from minigrad.optim.optimizer import Optimizer, ParamsT, hyperparameters, zeros_state
 from minigrad.tensor import Tensor
 
 
@@ -45,17 +45,17 @@ class RAdam(Optimizer):
     (coupled, added to the gradient) unless ``decoupled_weight_decay=True`` (AdamW-style).
     """
 
+    elementwise = True
+    weight_decay_kind = "l2"
     hyperparameter_checks = {"lr": LR, "betas": BETAS, "eps": NONNEGATIVE,
                              "weight_decay": NONNEGATIVE}
 
     def __init__(self, params: ParamsT, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0,
                  decoupled_weight_decay: bool = False, *, maximize: bool = False,
-                 on_nonfinite: str = "raise") -> None:
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps,
-                                      weight_decay=weight_decay,
-                                      decoupled_weight_decay=decoupled_weight_decay,
-                                      maximize=maximize), on_nonfinite=on_nonfinite)
+                 on_nonfinite: str = "raise", flat: bool = True) -> None:
+        super().__init__(params, hyperparameters(locals()), on_nonfinite=on_nonfinite,
+                         flat=flat)
 
     def _init_state(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         state["exp_avg"] = zeros_state(param)
@@ -65,10 +65,9 @@ class RAdam(Optimizer):
                 group: dict[str, Any]) -> None:
         xp = backend.xp(param.device)
         data = param.array
-        lr, weight_decay = group["lr"], group["weight_decay"]
+        lr = group["lr"]
         beta1, beta2 = group["betas"]
         step = state["step"]
-        grad = apply_weight_decay(data, grad, lr, weight_decay, group["decoupled_weight_decay"])
         scratch = update_moments_(state, grad, group["betas"], xp)
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         step_size = lr / (1.0 - beta1 ** step)

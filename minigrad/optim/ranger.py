@@ -32,22 +32,24 @@ class Ranger(Lookahead):
     def __init__(self, params: ParamsT, lr: float = 1e-3, alpha: float = 0.5, k: int = 6,
                  betas: tuple[float, float] = (0.95, 0.999), eps: float = 1e-5,
                  weight_decay: float = 0.0, use_gc: bool = True, gc_conv_only: bool = False, *,
-                 maximize: bool = False, on_nonfinite: str = "raise") -> None:
+                 maximize: bool = False, on_nonfinite: str = "raise", flat: bool = True) -> None:
         inner = _CentralizedRAdam(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                                   use_gc=use_gc, gc_conv_only=gc_conv_only, maximize=maximize,
-                                  on_nonfinite=on_nonfinite)
+                                  on_nonfinite=on_nonfinite, flat=flat)
         super().__init__(inner, k=k, alpha=alpha)
 
 
 class _CentralizedRAdam(RAdam):
     """RAdam with decoupled weight decay, stepping on centralised gradients."""
 
+    elementwise = False  # centralising subtracts each parameter's mean
+
     def __init__(self, params: ParamsT, *, lr: float, betas: tuple[float, float], eps: float,
                  weight_decay: float, use_gc: bool, gc_conv_only: bool, maximize: bool,
-                 on_nonfinite: str) -> None:
+                 on_nonfinite: str, flat: bool) -> None:
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                          decoupled_weight_decay=True, maximize=maximize,
-                         on_nonfinite=on_nonfinite)
+                         on_nonfinite=on_nonfinite, flat=flat)
         # added after construction so that groups given by the user keep their own values
         gc_options = dict(use_gc=use_gc, gc_conv_only=gc_conv_only)
         self.defaults.update(gc_options)

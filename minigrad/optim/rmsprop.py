@@ -5,7 +5,7 @@ from typing import Any
 
 from minigrad import backend
 from minigrad.optim.checks import LR, NONNEGATIVE, UNIT
-from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, zeros_state
+from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, hyperparameters, zeros_state
 from minigrad.tensor import Tensor
 
 
@@ -25,16 +25,17 @@ class RMSprop(Optimizer):
     Weight decay is L2: added to the gradient before the squared average.
     """
 
+    elementwise = True
+    weight_decay_kind = "l2"
     hyperparameter_checks = {"lr": LR, "alpha": UNIT, "eps": NONNEGATIVE,
                              "weight_decay": NONNEGATIVE, "momentum": UNIT}
 
     def __init__(self, params: ParamsT, lr: float = 1e-2, alpha: float = 0.99,
                  eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0,
                  centered: bool = False, *, maximize: bool = False,
-                 on_nonfinite: str = "raise") -> None:
-        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
-                                      momentum=momentum, centered=centered, maximize=maximize),
-                         on_nonfinite=on_nonfinite)
+                 on_nonfinite: str = "raise", flat: bool = True) -> None:
+        super().__init__(params, hyperparameters(locals()), on_nonfinite=on_nonfinite,
+                         flat=flat)
 
     def _init_state(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         state["square_avg"] = zeros_state(param)
@@ -44,8 +45,6 @@ class RMSprop(Optimizer):
         xp = backend.xp(param.device)
         data = param.array
         alpha, momentum = group["alpha"], group["momentum"]
-        if group["weight_decay"]:
-            grad = grad + group["weight_decay"] * data
         scratch = xp.multiply(grad, grad, out=xp.empty_like(data))
         ema_(state["square_avg"], scratch, alpha, scratch)
         if group["centered"]:

@@ -5,7 +5,7 @@ from typing import Any
 
 from minigrad import backend
 from minigrad.optim.checks import LR, NONNEGATIVE, Real, Tuple
-from minigrad.optim.optimizer import Optimizer, ParamsT, zeros_state
+from minigrad.optim.optimizer import Optimizer, ParamsT, hyperparameters, zeros_state
 from minigrad.tensor import Tensor
 
 
@@ -26,6 +26,7 @@ class Rprop(Optimizer):
     """
 
     # a finite maximum step size is required too: with inf, steps could grow to inf
+    elementwise = True
     hyperparameter_checks = {
         "lr": LR,
         "etas": Tuple(Real(0, 1, low_open=True, high_open=True), Real(1, low_open=True),
@@ -37,9 +38,9 @@ class Rprop(Optimizer):
 
     def __init__(self, params: ParamsT, lr: float = 1e-2, etas: tuple[float, float] = (0.5, 1.2),
                  step_sizes: tuple[float, float] = (1e-6, 50.0), *,
-                 maximize: bool = False, on_nonfinite: str = "raise") -> None:
-        super().__init__(params, dict(lr=lr, etas=etas, step_sizes=step_sizes,
-                                      maximize=maximize), on_nonfinite=on_nonfinite)
+                 maximize: bool = False, on_nonfinite: str = "raise", flat: bool = True) -> None:
+        super().__init__(params, hyperparameters(locals()), on_nonfinite=on_nonfinite,
+                         flat=flat)
 
     def _init_state(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         state["prev"] = zeros_state(param)

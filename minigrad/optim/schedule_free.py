@@ -5,7 +5,7 @@ from typing import Any
 
 from minigrad import backend
 from minigrad.optim.checks import BETA, LR, NONNEGATIVE, Integer, Real, Tuple
-from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, zeros_state
+from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, hyperparameters, zeros_state
 from minigrad.tensor import Tensor
 
 
@@ -36,6 +36,7 @@ class ScheduleFreeAdamW(Optimizer):
     """
 
     # betas[0] > 0: eval() recovers x from y and z by dividing by it
+    elementwise = True
     hyperparameter_checks = {
         "lr": LR,
         "betas": Tuple(Real(0, 1, low_open=True, high_open=True), BETA,
@@ -49,12 +50,9 @@ class ScheduleFreeAdamW(Optimizer):
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, warmup_steps: int = 0,
                  r: float = 0.0, weight_lr_power: float = 2.0, *, maximize: bool = False,
-                 on_nonfinite: str = "raise") -> None:
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps,
-                                      weight_decay=weight_decay, warmup_steps=warmup_steps, r=r,
-                                      weight_lr_power=weight_lr_power, maximize=maximize,
-                                      k=0, train_mode=False, weight_sum=0.0, lr_max=-1.0,
-                                      scheduled_lr=0.0), on_nonfinite=on_nonfinite)
+                 on_nonfinite: str = "raise", flat: bool = True) -> None:
+        super().__init__(params, dict(hyperparameters(locals()), k=0, train_mode=False, weight_sum=0.0, lr_max=-1.0, scheduled_lr=0.0),
+                         on_nonfinite=on_nonfinite, flat=flat)
 
     # --- train / eval weights --------------------------------------------------------------
     def train(self) -> None:

@@ -5,7 +5,7 @@ from typing import Any
 
 from minigrad import backend
 from minigrad.optim.checks import LR, NONNEGATIVE, UNIT, Rule
-from minigrad.optim.optimizer import Optimizer, ParamsT
+from minigrad.optim.optimizer import Optimizer, ParamsT, hyperparameters
 from minigrad.tensor import Tensor
 
 
@@ -31,6 +31,8 @@ class SGD(Optimizer):
     buffer grow geometrically, a dampening outside [0, 1] flips or amplifies the gradient).
     """
 
+    elementwise = True
+    weight_decay_kind = "l2"
     hyperparameter_checks = {"lr": LR, "momentum": UNIT, "dampening": UNIT,
                              "weight_decay": NONNEGATIVE}
     group_checks = (Rule(lambda g: not g.get("nesterov") or (g["momentum"] > 0
@@ -40,17 +42,14 @@ class SGD(Optimizer):
 
     def __init__(self, params: ParamsT, lr: float = 1e-3, momentum: float = 0.0,
                  dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False, *,
-                 maximize: bool = False, on_nonfinite: str = "raise") -> None:
-        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
-                                      weight_decay=weight_decay, nesterov=nesterov,
-                                      maximize=maximize), on_nonfinite=on_nonfinite)
+                 maximize: bool = False, on_nonfinite: str = "raise", flat: bool = True) -> None:
+        super().__init__(params, hyperparameters(locals()), on_nonfinite=on_nonfinite,
+                         flat=flat)
 
     def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
                 group: dict[str, Any]) -> None:
         data = param.array
-        weight_decay, momentum = group["weight_decay"], group["momentum"]
-        if weight_decay:
-            grad = grad + weight_decay * data
+        momentum = group["momentum"]
         if momentum:
             buf = state.get("momentum_buffer")
             if buf is None:

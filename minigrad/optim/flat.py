@@ -1,0 +1,197 @@
+"""Flat storage: the parameters of a param group, their gradients and their optimizer state,
+each kept in one contiguous buffer per (device, dtype).
+
+Each Parameter's ``.array`` becomes a view into the group's parameter buffer, and backward
+writes its gradient into a view of the gradient buffer (the parameter's *grad home*). An
+optimizer whose rule treats every entry on its own (``Optimizer.elementwise``) then updates
+the whole group with one call on the buffers, instead of one call per parameter: for a
+network of many small tensors the per-call cost of NumPy, not the arithmetic, is what an
+optimizer step spends (PyTorch's ``foreach`` and ``fused`` implementations exist for the
+same reason).
+
+Nothing of the public behaviour changes; every per-parameter view stays what it was:
+
+* A step in which some parameter has no gradient, a gradient assigned by hand, a parameter
+  whose ``.data`` was replaced (or cast, or moved), or state arrays replaced by hand, runs
+  the ordinary per-parameter update on the same views; the buffers are used again as soon
+  as everything lines up (state loaded from a checkpoint is copied into them).
+* After ``zero_grad(set_to_none=True)`` the next backward reuses the gradient buffer only if
+  nothing else still refers to the old gradient (a Tensor, its array, or a view of either):
+  otherwise a fresh buffer is taken, so a gradient kept from an earlier step keeps its
+  values, as in PyTorch.
+
+Parameters with more than :data:`FLAT_MAX_ELEMENTS` entries keep their own arrays: for
+them one call costs nothing next to the arithmetic, and copying their gradient into a
+buffer would be one more pass over memory per step.
+"""
+from __future__ import annotations
+
+import sys
+from operator import is_ as _is
+from typing import Any
+
+from minigrad import backend
+from minigrad.tensor import Tensor, wrap
+
+FLAT_MAX_ELEMENTS = 1 << 16
+
+
+class FlatChunk:
+    """The parameters of one param group that share a device and dtype, in one buffer."""
+
+    def __init__(self, params: list[Tensor]) -> None:
+        first = params[0]
+        self.params = params
+        self.device, self.dtype = first.device, first.array.dtype
+        xp = backend.xp(self.device)
+        self.shapes = [p.array.shape for p in params]
+        self.bounds: list[tuple[int, int]] = []
+        start = 0
+        for p in params:
+            self.bounds.append((start, start + p.array.size))
+            start += p.array.size
+        self.size = start
+        flat = xp.empty(start, dtype=self.dtype)
+        for p, view in zip(params, self.views_of(flat)):
+            view[...] = p.array
+            p.array = view  # the original array is freed once nothing else holds it
+        self.param_views = [p.array for p in params]
+        self.param = wrap(flat, self.device)  # all parameters as one tensor, for the rule
+        self.slots: dict[str, list[Any]] = {}  # state arrays: the views each state dict holds
+        self.state: dict[str, Any] = {}        # state arrays: the flat buffers
+        self._new_grad_buffer()
+        for i, p in enumerate(params):
+            p._grad_home = GradSlot(self, i)
+
+    def views_of(self, flat: Any) -> list[Any]:
+        """One view of the flat array ``flat`` per parameter, shaped like the parameter."""
+        return [flat[a:b].reshape(shape) for (a, b), shape in zip(self.bounds, self.shapes)]
+
+    def drop_grads(self) -> None:
+        """``zero_grad(set_to_none=True)``: every gradient becomes None. If one is still
+        referred to from elsewhere, the next gradients go into a fresh buffer."""
+        for p in self.params:
+            p._grad = None
+        for home in self.grads:
+            if not _free(self, home):
+                self._new_grad_buffer()
+                return
+
+    def _new_grad_buffer(self) -> None:
+        self.grad = backend.xp(self.device).zeros(self.size, dtype=self.dtype)
+        self.grads = [wrap(view, self.device) for view in self.views_of(self.grad)]
+
+    # --- is the flat path valid this step? ---------------------------------------------------
+    def intact(self) -> bool:
+        """Every parameter still views the buffer and holds its gradient in its grad home.
+
+        (A deep copy of the optimizer copies each view on its own, without its buffer: the
+        copy then updates its parameters one by one.)"""
+        params = self.params
+        if self.param_views[0].base is not self.param.array or \
+                self.grads[0].array.base is not self.grad:
+            return False
+        return all(map(_is, [p.array for p in params], self.param_views)) and \
+            all(map(_is, [p._grad for p in params], self.grads))
+
+    def has_flat_state(self, states: list[dict[str, Any]]) -> bool:
+        """Every state dict holds exactly the buffers' views (and the same number of other
+        entries as the first), with one step count."""
+        first = states[0]
+        count = len(first)
+        step = first.get("step")
+        if not all([len(s) == count and s.get("step") == step for s in states]):
+            return False
+        for key, views in self.slots.items():
+            if not all(map(_is, [s.get(key) for s in states], views)):
+                return False
+        return count == len(self.slots) + sum(1 for v in first.values()
+                                              if not backend.is_array(v))
+
+    def gather_state(self, states: list[dict[str, Any]]) -> bool:
+        """Copy per-parameter state into new buffers and make each state dict hold views of
+        them; False (nothing changed) when the states are not alike: other keys, other step
+        counts or scalars, arrays of other shapes or dtypes."""
+        first = states[0]
+        arrays = [k for k, v in first.items() if backend.is_array(v)]
+        scalars = {k: v for k, v in first.items() if k not in arrays}
+        for s, shape in zip(states, self.shapes):
+            if s.keys() != first.keys() or any(s[k] != v for k, v in scalars.items()):
+                return False
+            if any(s[k].shape != shape or s[k].dtype != self.dtype for k in arrays):
+                return False
+        self.slots, self.state = {}, {}
+        for key in arrays:
+            flat = backend.xp(self.device).concatenate([backend.to_device(s[key], self.device)
+                                        for s in states], axis=None)
+            self._adopt(key, flat, states)
+        return True
+
+    def adopt_new_state(self, flat_state: dict[str, Any], states: list[dict[str, Any]]) -> None:
+        """After a flat update: buffers the rule created become the state of every parameter
+        (as views); the other entries it wrote are copied into every state dict."""
+        for key, value in flat_state.items():
+            if key in self.slots:
+                continue
+            if backend.is_array(value) and value.shape == (self.size,):
+                self._adopt(key, value, states)
+            else:
+                for s in states:
+                    s[key] = value
+
+    def _adopt(self, key: str, flat: Any, states: list[dict[str, Any]]) -> None:
+        views = self.views_of(flat)
+        for s, view in zip(states, views):
+            s[key] = view
+        self.slots[key] = views
+        self.state[key] = flat
+
+
+class GradSlot:
+    """A parameter's grad home in its chunk's gradient buffer (see the module doc)."""
+
+    __slots__ = ("chunk", "index")
+
+    def __init__(self, chunk: FlatChunk, index: int) -> None:
+        self.chunk, self.index = chunk, index
+
+    def claim(self) -> Tensor | None:
+        """The tensor backward may write this parameter's new gradient into, or None.
+
+        The home's memory may still be referred to from an earlier step (a kept ``.grad``,
+        its array, a view): then, if no parameter of the chunk holds a gradient yet, the
+        chunk takes a fresh buffer; otherwise the caller allocates one array as usual."""
+        chunk = self.chunk
+        home = chunk.grads[self.index]
+        if _free(chunk, home):
+            return home
+        if any([p._grad is not None for p in chunk.params]):
+            return None
+        chunk._new_grad_buffer()
+        return chunk.grads[self.index]
+
+
+def _free(chunk: FlatChunk, home: Tensor) -> bool:
+    """Whether nothing but the chunk refers to ``home`` (a grad home not in use), its array,
+    or any view of the gradient buffer beyond the chunk's own.
+
+    The references counted are the chunk's: its attribute and each view's ``base`` for the
+    buffer, its list for ``home``, ``home`` itself for its array; plus the argument of
+    ``getrefcount`` and this function's parameter."""
+    return sys.getrefcount(home) == 4 and sys.getrefcount(home.array) == 2 and \
+        sys.getrefcount(chunk.grad) == len(chunk.grads) + 2
+
+
+def flatten_group(params: list[Tensor]) -> tuple[list[FlatChunk], list[Tensor]]:
+    """The chunks for the parameters of one group, and the parameters left on their own
+    (large ones, and a parameter listed twice)."""
+    by_kind: dict[tuple[Any, Any], list[Tensor]] = {}
+    loose: list[Tensor] = []
+    seen: set[int] = set()
+    for p in params:
+        if id(p) in seen or p.array.size > FLAT_MAX_ELEMENTS:
+            loose.append(p)
+        else:
+            seen.add(id(p))
+            by_kind.setdefault((p.device, p.array.dtype), []).append(p)
+    return [FlatChunk(group) for group in by_kind.values()], loose
