@@ -1,79 +1,47 @@
-"""Time of one optimizer step: minigrad's Adam against a hand-written per-tensor NumPy loop.
+"""Time of one optimizer step alone: the NumPy flat floor, a per-tensor NumPy loop, minigrad
+and PyTorch (default, foreach and fused), for SGD with momentum 0.9 and for Adam.
 
-The model is 100 small float32 parameter tensors (50 weights of 64x64 and 50 biases of 64,
-the shapes of a deep narrow MLP), each with a fixed gradient. The hand-written loop is the
-Adam update as one would write it directly on the arrays, in place where that is natural;
-it is the floor for any framework that keeps one array per parameter. Both update their
-own copies from the same start, interleaved in one process so that they share machine
-noise; the median of the repeats is reported. The other optimizers are timed too, for
-reference. Run:
+The model is issue 10's: 50 x Linear(32, 32), that is 100 float32 tensors (weights 32x32,
+biases 32). The contenders:
 
-    [OMP_NUM_THREADS=1] python benchmarks/optim_step.py [--device cpu|cuda] [--repeats 15]
-        [--steps 200] [--count 100]
+- **floor**: the update written by hand over one flat buffer holding every parameter (and
+  one for the gradients, one per state slot); each parameter is a view into it. Its cost
+  does not grow with the number of tensors.
+- **NumPy per-tensor loop**: the same update by hand, once per tensor: the floor of a
+  framework that keeps one array per parameter.
+- **minigrad** ``optim.SGD(momentum=0.9)`` / ``optim.Adam`` over its ``nn.Linear`` layers.
+- **PyTorch**, when importable: its default (a per-tensor loop on the CPU), ``foreach=True``
+  and ``fused=True``; a variant that PyTorch refuses (fused on the CPU, in some versions) is
+  skipped with a note.
+
+All start from the same parameters and gradients (the frameworks get theirs from a backward
+pass, as in training, and keep them: every step sees the same gradient). The script checks
+that they compute the same parameters for three steps, then times them interleaved in one
+process; the other minigrad optimizers are timed too, for reference. Run:
+
+    python benchmarks/optim_step.py [--quick] [--device cpu|cuda] [--repeats 21]
 """
 from __future__ import annotations
 
+import harness  # first: it sets the BLAS thread count before NumPy loads
+
 import argparse
-import math
-import statistics
-import time
+import sys
+from dataclasses import dataclass
 from typing import Any, Callable
+
+import numpy as np
 
 import minigrad as mg
 from minigrad import backend, optim
+from harness import Row, Step, Timing
 
-SHAPES = ((64, 64), (64,))
-
-
-def make_arrays(xp: Any, count: int, seed: int) -> list[Any]:
-    gen = xp.random.default_rng(seed)
-    return [gen.standard_normal(SHAPES[i % 2], dtype=xp.float32) for i in range(count)]
-
-
-def numpy_adam(xp: Any, params: list[Any], grads: list[Any], lr: float = 1e-3,
-               betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> Callable[[], None]:
-    """A step function running Adam by hand over ``params`` (same equations as optim.Adam)."""
-    beta1, beta2 = betas
-    exp_avgs = [xp.zeros_like(p) for p in params]
-    exp_avg_sqs = [xp.zeros_like(p) for p in params]
-    count = [0]
-
-    def step() -> None:
-        count[0] += 1
-        bias1, bias2 = 1 - beta1 ** count[0], 1 - beta2 ** count[0]
-        for p, g, m, v in zip(params, grads, exp_avgs, exp_avg_sqs):
-            m *= beta1
-            m += (1 - beta1) * g
-            v *= beta2
-            v += (1 - beta2) * (g * g)
-            p -= (lr / bias1) * m / (xp.sqrt(v) / math.sqrt(bias2) + eps)
-
-    return step
-
-
-def minigrad_step(cls: type, device: str, params: list[Any], grads: list[Any],
-                  **kwargs: Any) -> Callable[[], None]:
-    """A step function running a minigrad optimizer over tensors wrapping copies of ``params``."""
-    tensors = []
-    for array, grad in zip(params, grads):
-        t = mg.tensor(array.copy(), device=device, requires_grad=True)
-        t.grad = mg.tensor(grad, device=device)
-        tensors.append(t)
-    return cls(tensors, **kwargs).step
-
-
-def time_per_step(step: Callable[[], None], steps: int, xp: Any) -> float:
-    """Milliseconds per call of ``step``, averaged over ``steps`` calls."""
-    synchronize = (lambda: xp.cuda.Device().synchronize()) if xp.__name__ == "cupy" else (
-        lambda: None)
-    synchronize()
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    synchronize()
-    return (time.perf_counter() - start) * 1e3 / steps
-
-
+LINEARS, WIDTH = 50, 32
+TARGETS = {"sgd": "-", "adam": "<= 0.15 ms"}
+TORCH_VARIANTS = {"torch": {}, "torch foreach": {"foreach": True}, "torch fused": {"fused": True}}
+DETAIL_COLUMNS = (("floor", "floor"), ("numpy loop", "NumPy per-tensor loop"),
+                  ("minigrad", "minigrad"), ("torch", "PyTorch"),
+                  ("torch foreach", "PyTorch foreach"), ("torch fused", "PyTorch fused"))
 OTHERS = [
     (optim.SGD, dict(lr=1e-3)),
     (optim.SGD, dict(lr=1e-3, momentum=0.9, nesterov=True)),
@@ -84,42 +52,150 @@ OTHERS = [
     (optim.Adamax, dict(lr=1e-3)),
     (optim.NAdam, dict(lr=1e-3)),
     (optim.RAdam, dict(lr=1e-3)),
+    (optim.Lion, dict(lr=1e-4)),
+    (optim.AdaBelief, dict(lr=1e-3)),
     (optim.ASGD, dict(lr=1e-3)),
     (optim.Rprop, dict(lr=1e-3)),
     (optim.Adafactor, dict(lr=1e-3)),
 ]
 
 
+@dataclass
+class Contender:
+    """A step function and the parameters (arrays or tensors) it updates."""
+
+    step: Step
+    params: list[Any]
+
+
+def model_arrays(seed: int) -> list[np.ndarray]:
+    """Standard-normal float32 arrays shaped like the model's parameters, in its order
+    (weight, bias, weight, bias, ...)."""
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(shape, dtype=np.float32)
+            for _ in range(LINEARS) for shape in ((WIDTH, WIDTH), (WIDTH,))]
+
+
+def floor(rule: harness.UpdateRule, device: str, params: list[np.ndarray],
+          grads: list[np.ndarray]) -> Contender:
+    """The update by hand over one flat buffer each for parameters, gradients and state."""
+    xp = backend.xp(device)
+    flat_params = harness.FlatBuffer.holding(xp, params)
+    flat_grads = harness.FlatBuffer.holding(xp, grads)
+    update = harness.HandOptimizer(rule, xp, [(flat_params.flat, flat_grads.flat)],
+                                   harness.floor_chunk(device))
+    return Contender(update.step, flat_params.views)
+
+
+def numpy_loop(rule: harness.UpdateRule, device: str, params: list[np.ndarray],
+               grads: list[np.ndarray]) -> Contender:
+    """The same update by hand, one tensor (its own arrays) at a time."""
+    xp = backend.xp(device)
+    own = [xp.array(p) for p in params]
+    update = harness.HandOptimizer(rule, xp, list(zip(own, [xp.array(g) for g in grads])))
+    return Contender(update.step, own)
+
+
+def framework(lib: Any, device: str, make: Callable[[list[Any]], Any],
+              params: list[np.ndarray], grads: list[np.ndarray]) -> Contender:
+    """``make(parameters)``'s optimizer (minigrad's or PyTorch's) over 50 ``nn.Linear``
+    layers of ``lib``, with ``params`` as values. The gradients come from a backward pass
+    of sum(p * g) over the parameters, which leaves exactly ``grads`` in ``.grad``, where a
+    training loop's backward leaves them (after the optimizer is made, as in training)."""
+    model = lib.nn.Sequential(*(lib.nn.Linear(WIDTH, WIDTH) for _ in range(LINEARS)))
+    tensors = list(model.parameters())
+    harness.load_values(lib, tensors, params)
+    model.to(device)
+    optimizer = make(tensors)
+    probe = sum((p * lib.from_numpy(g).to(device)).sum() for p, g in zip(tensors, grads))
+    probe.backward()
+    return Contender(optimizer.step, tensors)
+
+
+def torch_variants(rule: harness.UpdateRule, device: str, params: list[np.ndarray],
+                   grads: list[np.ndarray]) -> tuple[dict[str, Contender], list[str]]:
+    """PyTorch's optimizer in each of ``TORCH_VARIANTS`` that it accepts here, and a note
+    for each one it refuses."""
+    torch = harness.torch_on(device)
+    if torch is None:
+        return {}, []
+    contenders, notes = {}, []
+    for name, options in TORCH_VARIANTS.items():
+        def make(tensors: list[Any], options: dict[str, Any] = options) -> Any:
+            return rule.make(torch, tensors, **options)
+        try:  # one trial step on a throwaway copy: some variants fail only when stepping
+            framework(torch, device, make, params, grads).step()
+        except Exception as error:  # whatever PyTorch raises for an unsupported variant
+            notes.append(f"PyTorch {options} skipped: {type(error).__name__}: "
+                         f"{str(error).splitlines()[0]}")
+            continue
+        contenders[name] = framework(torch, device, make, params, grads)
+    return contenders, notes
+
+
+def measure(device: str, repeats: int) -> tuple[list[Row], dict[str, Timing]]:
+    """A :class:`harness.Row` per update rule (SGD momentum, Adam) with every contender,
+    and the other minigrad optimizers' timings by name."""
+    sync = harness.synchronizer(device)
+    params, grads = model_arrays(0), model_arrays(1)
+    rows = []
+    for kind, rule in harness.RULES.items():
+        contenders = {"floor": floor(rule, device, params, grads),
+                      "numpy loop": numpy_loop(rule, device, params, grads),
+                      "minigrad": framework(mg, device, lambda ts: rule.make(mg, ts),
+                                            params, grads)}
+        in_torch, notes = torch_variants(rule, device, params, grads)
+        contenders.update(in_torch)
+        harness.check_agreement({name: _stepped(c) for name, c in contenders.items()},
+                                f"{rule.label} .step(): the parameters", rtol=1e-5)
+        timings = harness.time_interleaved({n: c.step for n, c in contenders.items()},
+                                           repeats, sync)
+        rows.append(Row(f"{rule.label} .step() alone, {2 * LINEARS} tensors "
+                        f"({LINEARS} x Linear({WIDTH},{WIDTH}))", timings, TARGETS[kind],
+                        notes=notes))
+        print(f"  measured {rule.label} .step()", file=sys.stderr, flush=True)
+    others = {_name(cls, kwargs): framework(mg, device, _maker(cls, kwargs), params, grads).step
+              for cls, kwargs in OTHERS}
+    return rows, harness.time_interleaved(others, max(3, repeats // 3), sync)
+
+
+def _stepped(contender: Contender) -> Callable[[], list[Any]]:
+    """An observer for :func:`harness.check_agreement`: one step, then the parameters."""
+    def observe() -> list[Any]:
+        contender.step()
+        return contender.params
+    return observe
+
+
+def _maker(cls: type, kwargs: dict[str, Any]) -> Callable[[list[Any]], Any]:
+    """``cls(tensors, **kwargs)``, as :func:`framework` takes it."""
+    return lambda tensors: cls(tensors, **kwargs)
+
+
+def _name(cls: type, kwargs: dict[str, Any]) -> str:
+    return f"{cls.__name__}({', '.join(f'{k}={v}' for k, v in kwargs.items())})"
+
+
+def print_details(rows: list[Row], others: dict[str, Timing]) -> None:
+    """Every contender of the optimizer rows, then the other minigrad optimizers."""
+    harness.print_tables(rows, DETAIL_COLUMNS, title="optimizer step alone, ")
+    print("\nother minigrad optimizers, same model, ms per step (median, minimum):\n")
+    print("| optimizer | median ms | minimum ms |\n|---|---:|---:|")
+    for name, timing in others.items():
+        print(f"| {name} | {1e3 * timing.median:.3f} | {1e3 * timing.minimum:.3f} |")
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--steps", type=int, default=200)
-    parser.add_argument("--count", type=int, default=100, help="number of parameter tensors")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    harness.add_common_arguments(parser)
     args = parser.parse_args()
-    xp = backend.xp(args.device)
-    params, grads = make_arrays(xp, args.count, 0), make_arrays(xp, args.count, 1)
-
-    hand = numpy_adam(xp, [p.copy() for p in params], grads)
-    ours = minigrad_step(optim.Adam, args.device, params, grads, lr=1e-3)
-    hand_ms, ours_ms = [], []
-    for _ in range(args.repeats):
-        hand_ms.append(time_per_step(hand, args.steps, xp))
-        ours_ms.append(time_per_step(ours, args.steps, xp))
-    hand_median, ours_median = statistics.median(hand_ms), statistics.median(ours_ms)
-    print(f"Adam step over {args.count} tensors ({args.device}, float32, median of "
-          f"{args.repeats} x {args.steps} steps)")
-    print(f"  hand-written NumPy loop   {hand_median:8.3f} ms/step")
-    print(f"  minigrad optim.Adam       {ours_median:8.3f} ms/step")
-    print(f"  ratio minigrad / NumPy    {ours_median / hand_median:8.2f}x")
-
-    print("\nother optimizers, minigrad ms/step (median):")
-    for cls, kwargs in OTHERS:
-        step = minigrad_step(cls, args.device, params, grads, **kwargs)
-        ms = statistics.median(time_per_step(step, args.steps // 4 or 1, xp)
-                               for _ in range(max(3, args.repeats // 3)))
-        options = ", ".join(f"{k}={v}" for k, v in kwargs.items())
-        print(f"  {cls.__name__ + '(' + options + ')':48s} {ms:8.3f}")
+    if args.device == "cuda" and (reason := harness.cuda_missing()):
+        print(f"skipped: {reason}")
+        return
+    repeats = harness.repeats_of(args)
+    print(harness.environment(args.device, repeats))
+    print_details(*measure(args.device, repeats))
+    print(f"\nload average at the end: {harness.load_average()}")
 
 
 if __name__ == "__main__":
