@@ -94,25 +94,27 @@ def versions_of(t: "Tensor") -> VersionBox | None:
 
 def bump_version(t: "Tensor") -> None:
     """Note an in-place write to ``t``'s memory (and so to every view of it)."""
-    owner = t if t._base is None else t._base
-    box = owner._versions
-    if box is None:
-        box = owner._versions = VersionBox()
+    box = version_box(t)
     clocks.now += 1
     box.stamp = clocks.now
     box.count += 1
 
 
-def bump_versions(tensors: "Iterable[Tensor]") -> None:
-    """:func:`bump_version` for each of ``tensors``, at one clock tick: an optimizer step
-    writes them all at once."""
+def version_box(t: "Tensor") -> VersionBox:
+    """The version box of ``t``'s memory, made if it has none yet."""
+    owner = t if t._base is None else t._base
+    box = owner._versions
+    if box is None:
+        box = owner._versions = VersionBox()
+    return box
+
+
+def bump_versions(boxes: "Iterable[VersionBox]") -> None:
+    """Note one in-place write to each of the memories of ``boxes``, at one clock tick (an
+    optimizer step writes all its parameters at once)."""
     clocks.now += 1
     now = clocks.now
-    for t in tensors:
-        owner = t if t._base is None else t._base
-        box = owner._versions
-        if box is None:
-            box = owner._versions = VersionBox()
+    for box in boxes:
         box.stamp = now
         box.count += 1
 

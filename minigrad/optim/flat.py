@@ -27,11 +27,12 @@ buffer would be one more pass over memory per step.
 from __future__ import annotations
 
 import sys
-from operator import is_ as _is
-from typing import Any
+from itertools import chain
+from operator import is_ as _is, itemgetter
+from typing import Any, Callable
 
 from minigrad import backend
-from minigrad.tensor import Tensor, wrap
+from minigrad.tensor import Tensor, bump_versions, version_box, wrap
 
 FLAT_MAX_ELEMENTS = 1 << 16
 
@@ -54,14 +55,24 @@ class FlatChunk:
         flat = xp.empty(start, dtype=self.dtype)
         for p, view in zip(params, self.views_of(flat)):
             view[...] = p.array
-            p.array = view  # the original array is freed once nothing else holds it
+            count = p._version
+            p.array, p._base = view, None  # the original memory is freed: nothing else held it
+            version_box(p).count = count
         self.param_views = [p.array for p in params]
         self.param = wrap(flat, self.device)  # all parameters as one tensor, for the rule
         self.slots: dict[str, list[Any]] = {}  # state arrays: the views each state dict holds
         self.state: dict[str, Any] = {}        # state arrays: the flat buffers
+        self._expected: list[Any] = []
+        self._views_of_states: Callable[[dict[str, Any]], tuple[Any, ...]] | None = None
         self._new_grad_buffer()
         for i, p in enumerate(params):
             p._grad_home = GradSlot(self, i)
+        self._versions = [version_box(p) for p in params]
+
+    def bump_versions(self) -> None:
+        """Note the in-place write of a step to every parameter (graphs that saved one of
+        them then refuse backward)."""
+        bump_versions(self._versions)
 
     def views_of(self, flat: Any) -> list[Any]:
         """One view of the flat array ``flat`` per parameter, shaped like the parameter."""
@@ -95,18 +106,22 @@ class FlatChunk:
             all(map(_is, [p._grad for p in params], self.grads))
 
     def has_flat_state(self, states: list[dict[str, Any]]) -> bool:
-        """Every state dict holds exactly the buffers' views (and the same number of other
-        entries as the first), with one step count."""
-        first = states[0]
-        count = len(first)
+        """Every state dict holds exactly the buffers' views (and as many other entries as
+        the first), with one step count. (Loops in C: this runs at every step.)"""
+        first, count = states[0], len(states)
         step = first.get("step")
-        if not all([len(s) == count and s.get("step") == step for s in states]):
-            return False
-        for key, views in self.slots.items():
-            if not all(map(_is, [s.get(key) for s in states], views)):
+        try:
+            if list(map(len, states)).count(len(first)) != count or \
+                    list(map(_STEP, states)).count(step) != count:
                 return False
-        return count == len(self.slots) + sum(1 for v in first.values()
-                                              if not backend.is_array(v))
+            if self._views_of_states is not None and not all(
+                    map(_is, chain.from_iterable(map(self._views_of_states, states)),
+                        self._expected)):
+                return False
+        except KeyError:
+            return False
+        return len(first) == len(self.slots) + sum(1 for v in first.values()
+                                                   if not backend.is_array(v))
 
     def gather_state(self, states: list[dict[str, Any]]) -> bool:
         """Copy per-parameter state into new buffers and make each state dict hold views of
@@ -120,10 +135,10 @@ class FlatChunk:
                 return False
             if any(s[k].shape != shape or s[k].dtype != self.dtype for k in arrays):
                 return False
-        self.slots, self.state = {}, {}
+        self.slots, self.state, self._expected, self._views_of_states = {}, {}, [], None
         for key in arrays:
-            flat = backend.xp(self.device).concatenate([backend.to_device(s[key], self.device)
-                                        for s in states], axis=None)
+            parts = [backend.to_device(s[key], self.device) for s in states]
+            flat = backend.xp(self.device).concatenate(parts, axis=None)
             self._adopt(key, flat, states)
         return True
 
@@ -145,6 +160,9 @@ class FlatChunk:
             s[key] = view
         self.slots[key] = views
         self.state[key] = flat
+        # the views in the order has_flat_state reads them: by parameter, then by key
+        self._expected = [views[i] for i in range(len(states)) for views in self.slots.values()]
+        self._views_of_states = _getter(tuple(self.slots))
 
 
 class GradSlot:
@@ -182,14 +200,39 @@ def _free(chunk: FlatChunk, home: Tensor) -> bool:
         sys.getrefcount(chunk.grad) == len(chunk.grads) + 2
 
 
+def _owns_its_memory(p: Tensor) -> bool:
+    """Whether only ``p`` (and the tensor it was made from, if only ``p`` refers to that)
+    holds ``p``'s memory: then moving it into a buffer changes nothing anyone can see.
+    A parameter sharing memory with a live tensor or array (``from_numpy``, a view) keeps
+    it, and is updated on its own."""
+    array, base = p.array, p._base
+    holders = 1  # p's own slot
+    if base is not None:
+        if base.array is not array or sys.getrefcount(base) != 3:  # p._base, base, the argument
+            return False
+        holders += 1  # the base tensor's slot
+    # the holders, the local name and the argument of getrefcount
+    return array.base is None and sys.getrefcount(array) == holders + 2
+
+
+_STEP = itemgetter("step")
+
+
+def _getter(keys: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """A function giving the tuple of a dict's values at ``keys``."""
+    getter = itemgetter(*keys)
+    return getter if len(keys) > 1 else lambda d: (getter(d),)
+
+
 def flatten_group(params: list[Tensor]) -> tuple[list[FlatChunk], list[Tensor]]:
     """The chunks for the parameters of one group, and the parameters left on their own
-    (large ones, and a parameter listed twice)."""
+    (large ones, ones sharing their memory with something else, and a parameter listed
+    twice)."""
     by_kind: dict[tuple[Any, Any], list[Tensor]] = {}
     loose: list[Tensor] = []
     seen: set[int] = set()
     for p in params:
-        if id(p) in seen or p.array.size > FLAT_MAX_ELEMENTS:
+        if id(p) in seen or p.array.size > FLAT_MAX_ELEMENTS or not _owns_its_memory(p):
             loose.append(p)
         else:
             seen.add(id(p))

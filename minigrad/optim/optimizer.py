@@ -20,7 +20,7 @@ from minigrad import backend
 from minigrad.grad_mode import enable_grad, no_grad
 from minigrad.optim.checks import Check, Choice, Rule, check_values
 from minigrad.optim.flat import FlatChunk, flatten_group
-from minigrad.tensor import Tensor, bump_versions
+from minigrad.tensor import Tensor, bump_version
 
 ParamsT = Iterable[Any]
 
@@ -365,7 +365,6 @@ class Optimizer:
         """Apply :meth:`_update` to each of ``params`` that has a gradient."""
         maximize = group.get("maximize", False)
         state_of = self.state
-        stepped = []
         for p in params:
             if p.grad is None:
                 continue  # no gradient: no state, and the step count does not advance
@@ -379,9 +378,7 @@ class Optimizer:
                 self._init_state(p, state, group)
             state["step"] += 1
             self._update(p, grad, state, group)
-            stepped.append(p)
-        # as any in-place write: graphs that saved these parameters now refuse backward
-        bump_versions(stepped)
+            bump_version(p)  # as any in-place write: graphs that saved p now refuse backward
 
     def _step_flat(self, chunk: FlatChunk, group: dict[str, Any]) -> bool:
         """One :meth:`_update` on the whole of ``chunk`` (every parameter has its gradient
@@ -389,7 +386,7 @@ class Optimizer:
         alike (other step counts, other entries), so the parameters must be updated one by
         one."""
         state_of = self.state
-        states = [state_of[p] for p in chunk.params]
+        states = list(map(state_of.__getitem__, chunk.params))
         if not states[0]:  # the first step: make the state flat from the start
             if any(states):
                 return False
@@ -407,7 +404,7 @@ class Optimizer:
         grad = self._decayed(chunk.param.array, grad, group)
         self._update(chunk.param, grad, flat_state, group)
         chunk.adopt_new_state(flat_state, states)
-        bump_versions(chunk.params)
+        chunk.bump_versions()
         return True
 
     def _decayed(self, data: Any, grad: Any, group: dict[str, Any]) -> Any:

@@ -259,3 +259,27 @@ def test_flat_chunk_views():
     assert chunk.size == 10 and chunk.param.shape == (10,)
     assert a.array.base is chunk.param.array and b.array.base is chunk.param.array
     assert np.array_equal(chunk.param.numpy(), [1] * 6 + [0] * 4)
+
+
+def test_a_parameter_sharing_memory_keeps_sharing_it():
+    array = np.zeros(3, dtype=np.float32)
+    shared = mg.from_numpy(array).requires_grad_()
+    source = mg.zeros(4)
+    made_from = nn.Parameter(source)  # shares source's memory, as in PyTorch
+    own = mg.zeros(2, requires_grad=True)
+    opt = optim.SGD([shared, made_from, own], lr=1.0)
+    chunks, loose = opt._flat_groups[id(opt.param_groups[0]["params"])]
+    assert loose == [shared, made_from] and chunks[0].params == [own]
+    for p in (shared, made_from, own):
+        p.grad = mg.ones(*p.shape)
+    opt.step()
+    assert np.array_equal(array, [-1, -1, -1]) and np.array_equal(source.numpy(), [-1] * 4)
+
+
+def test_flattening_keeps_the_version_count():
+    p = mg.zeros(3, requires_grad=True)
+    with mg.no_grad():
+        p.add_(1)
+    assert p._version == 1
+    optim.SGD([p], lr=0.1)
+    assert p._version == 1 and p.array.base is not None
