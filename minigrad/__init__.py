@@ -40,6 +40,7 @@ from minigrad.serialization import load, save
 from minigrad.random import (Generator, default_generator, get_rng_state, initial_seed,
                              manual_seed, seed, set_rng_state)
 from minigrad import cuda, data, datasets, nn, optim, random, utils
+from minigrad.jit import compile  # noqa: A001 (mg.compile, as torch.compile)
 
 cat = concat = concatenate
 Size = tuple  # shapes are tuples: mg.Size([2, 3]) == t.shape

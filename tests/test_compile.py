@@ -1,0 +1,235 @@
+"""mg.compile: a replayed step is bit-identical to eager minigrad, and every case a replay
+cannot reproduce falls back (retraces, or stays eager with a warning)."""
+import warnings
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad import nn, optim
+
+
+def _build(seed, sizes=(64, 128, 128, 10), opt="sgd", norms=False, dropout=0.0,
+           lr=0.05, scheduler=False):
+    """A model, its optimizer and a training step (made the same way twice = twins)."""
+    mg.manual_seed(seed)
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            if norms:
+                layers.append(nn.BatchNorm1d(b) if i == 0 else nn.LayerNorm(b))
+            layers.append(nn.ReLU())
+            if dropout:
+                layers.append(nn.Dropout(dropout))
+    model = nn.Sequential(*layers)
+    if opt == "sgd":
+        optimizer = optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    else:
+        optimizer = optim.Adam(model.parameters(), lr=1e-3)
+    sched = optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5) if scheduler else None
+    loss_fn = nn.CrossEntropyLoss()
+
+    def step(x, y):
+        optimizer.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss
+    return model, optimizer, step, sched
+
+
+def _batches(n, batch=64, features=64, classes=10, seed=0):
+    rng = np.random.default_rng(seed)
+    for _ in range(n):
+        yield (mg.from_numpy(rng.standard_normal((batch, features)).astype(np.float32)),
+               mg.from_numpy(rng.integers(0, classes, batch)))
+
+
+def _same_state(a, b):
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(
+        np.array_equal(sa[k].numpy(), sb[k].numpy()) for k in sa)
+
+
+def _run_twins(steps=12, batches=None, **options):
+    """Train an eager model and a compiled twin side by side; assert bit-identity after
+    every step. Returns the compiled step."""
+    model_e, _, eager, sched_e = _build(1, **options)
+    model_c, _, step, sched_c = _build(1, **options)
+    compiled = mg.compile(step)
+    for i, (x, y) in enumerate(batches if batches is not None else _batches(steps)):
+        mg.manual_seed(100 + i)
+        loss_e = eager(x, y)
+        mg.manual_seed(100 + i)
+        loss_c = compiled(x, y)
+        assert loss_e.numpy().tobytes() == loss_c.numpy().tobytes(), f"loss differs at step {i}"
+        assert _same_state(model_e, model_c), f"parameters differ after step {i}"
+        for p, q in zip(model_e.parameters(), model_c.parameters()):
+            assert (p.grad is None) == (q.grad is None)
+            if p.grad is not None:
+                assert np.array_equal(p.grad.numpy(), q.grad.numpy())
+        if sched_e is not None:
+            sched_e.step()
+            sched_c.step()
+    return compiled
+
+
+@pytest.mark.parametrize("opt", ["sgd", "adam"])
+def test_replay_is_bit_identical_to_eager(opt):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no fallback warning: it really compiled
+        compiled = _run_twins(opt=opt)
+    assert compiled.disabled is None
+    assert compiled.stats["replay"] >= 9 and compiled.stats["verify"] == 1
+
+
+def test_the_tiny_network_replays_too():
+    batches = list(_batches(10, batch=32, features=2, classes=2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        compiled = _run_twins(batches=batches, sizes=(2, 16, 16, 2))
+    assert compiled.stats["replay"] >= 7
+
+
+@pytest.mark.parametrize("opt", ["sgd", "adam"])
+def test_batchnorm_layernorm_and_dropout_replay_exactly(opt):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        compiled = _run_twins(opt=opt, norms=True, dropout=0.3)
+    assert compiled.stats["replay"] >= 9
+
+
+def test_dropout_draws_a_fresh_mask_every_replay():
+    mg.manual_seed(0)
+    drop = nn.Dropout(0.5)
+    compiled = mg.compile(lambda x: drop(x) * 1.0)
+    x = mg.ones(1000)
+    masks = [compiled(x).numpy() for _ in range(6)]
+    assert compiled.stats["replay"] >= 3
+    assert all(not np.array_equal(masks[i], masks[i + 1]) for i in range(5))
+    mg.manual_seed(7)
+    first = compiled(x).numpy()
+    mg.manual_seed(7)
+    assert np.array_equal(first, compiled(x).numpy())  # same seed, same mask
+
+
+def test_a_changed_batch_size_retraces_and_stays_identical():
+    sizes = [64, 64, 40, 64, 40, 64, 40, 64, 40, 64]
+    batches = [next(_batches(1, batch=n, seed=k)) for k, n in enumerate(sizes)]
+    compiled = _run_twins(batches=batches)
+    assert len(compiled._cache) == 2
+    assert compiled.stats["replay"] >= 4
+
+
+def test_requires_grad_flip_mid_training():
+    model_e, _, eager, _ = _build(1)
+    model_c, _, step, _ = _build(1)
+    compiled = mg.compile(step)
+    for i, (x, y) in enumerate(_batches(14)):
+        if i == 6:
+            model_e[0].requires_grad_(False)
+            model_c[0].requires_grad_(False)
+            frozen = model_c[0].weight.numpy().copy()
+        if i == 11:
+            model_e[0].requires_grad_(True)
+            model_c[0].requires_grad_(True)
+        eager(x, y)
+        compiled(x, y)
+        assert _same_state(model_e, model_c), f"parameters differ after step {i}"
+        if 6 <= i < 11:
+            assert np.array_equal(model_c[0].weight.numpy(), frozen)
+    assert compiled.stats["replay"] >= 6
+    assert compiled.disabled is None
+
+
+def test_a_scheduler_changing_lr_between_steps_is_followed():
+    compiled = _run_twins(steps=12, scheduler=True)
+    assert compiled.stats["replay"] >= 9
+
+
+def test_replacing_a_parameters_data_retraces():
+    model_e, _, eager, _ = _build(1)
+    model_c, _, step, _ = _build(1)
+    compiled = mg.compile(step)
+    for i, (x, y) in enumerate(_batches(8)):
+        if i == 4:
+            for model in (model_e, model_c):
+                model[2].weight.data = mg.zeros(128, 128)
+        eager(x, y)
+        compiled(x, y)
+        assert _same_state(model_e, model_c), f"parameters differ after step {i}"
+    assert compiled.stats["trace"] >= 3
+
+
+def test_data_dependent_control_flow_is_not_replayed():
+    model_e, opt_e, _, _ = _build(1)
+    model_c, opt_c, _, _ = _build(1)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def make(model, opt):
+        def step(x, y):
+            opt.zero_grad()
+            loss = loss_fn(model(x), y)
+            if loss > 2.3:  # a host read of a value that depends on the parameters
+                loss = loss * 2
+            loss.backward()
+            opt.step()
+            return loss
+        return step
+    eager, compiled = make(model_e, opt_e), mg.compile(make(model_c, opt_c))
+    with pytest.warns(RuntimeWarning, match="read back to Python"):
+        for x, y in _batches(6):
+            assert np.array_equal(eager(x, y).numpy(), compiled(x, y).numpy())
+    assert compiled.disabled is not None and compiled.stats["replay"] == 0
+    assert _same_state(model_e, model_c)
+
+
+def test_an_array_made_behind_the_tracers_back_is_not_baked_in():
+    outside = np.random.default_rng(3)  # a NumPy generator minigrad does not own
+    w = nn.Parameter(mg.ones(5))
+    opt = optim.SGD([w], lr=0.1)
+
+    def step(x):
+        opt.zero_grad()
+        noise = mg.from_numpy(outside.random(5).astype(np.float32))
+        loss = (w * x * noise).sum()
+        loss.backward()
+        opt.step()
+        return loss
+    compiled = mg.compile(step)
+    with pytest.warns(RuntimeWarning, match="does not see"):
+        losses = [compiled(mg.ones(5)).item() for _ in range(5)]
+    assert compiled.disabled is not None
+    assert len(set(losses)) == 5  # fresh noise every call: eager all along
+
+
+def test_the_returned_loss_is_a_copy_that_can_be_kept():
+    _, _, step, _ = _build(1)
+    compiled = mg.compile(step)
+    kept = [compiled(x, y) for x, y in _batches(6)]
+    values = [k.item() for k in kept]
+    assert compiled.stats["replay"] >= 3
+    assert len(set(values)) == 6
+    assert all(not k.requires_grad for k in kept)
+
+
+def test_eval_mode_and_no_grad_are_guarded():
+    model, _, _, _ = _build(1, norms=True, dropout=0.5)
+    compiled = mg.compile(lambda x: model(x))
+    x = next(_batches(1))[0]
+    for _ in range(3):
+        compiled(x)
+    model.eval()
+    with mg.no_grad():
+        expected = model(x).numpy()
+        got = [compiled(x).numpy() for _ in range(3)]
+    assert all(np.array_equal(expected, g) for g in got)
+    assert compiled.stats["trace"] >= 3
+
+
+def test_cuda_and_non_tensor_arguments_run_eagerly():
+    compiled = mg.compile(lambda x, k: x * k)
+    with pytest.warns(RuntimeWarning, match="argument of type"):
+        assert compiled(mg.ones(2), [1.0]) is not None
+    assert compiled.stats["eager"] == 1
