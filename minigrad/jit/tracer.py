@@ -636,7 +636,9 @@ class Recorder:
         for leaf, original in self.leaves.items():
             self.leaf_traced[leaf] = self._leaf_view(leaf, original)
         _patch_lock.acquire()
+        _state.pending = self
         patches = _install_patches()
+        _state.pending = None
         previous_profile = sys.getprofile()
         wrapped = _wrap_opaque(self)
         _state.recorder = self
@@ -747,7 +749,9 @@ _CREATION_NAMES = ("zeros", "ones", "empty", "full", "arange", "eye", "identity"
                    "fromiter")
 _real_numpy = {name: getattr(numpy, name) for name in _CREATION_NAMES}
 _real_generator = backend.generator
-_real_accumulate = engine._accumulate
+# the engine's accumulation of a gradient into a leaf (None if the engine renamed it: then
+# every trace is refused, see _install_patches)
+_real_accumulate: Any = getattr(engine, "_accumulate", None)
 
 
 def _creation(name: str) -> Callable[..., Any]:
@@ -857,7 +861,13 @@ def _accumulate_hook(leaf: Tensor, grad: Tensor, create_graph: bool, owned: set,
 def _install_patches() -> list[tuple[Any, str, Any]]:
     patches = [(numpy, name, _creation(name)) for name in _CREATION_NAMES]
     patches.append((backend, "generator", _generator))
-    patches.append((engine, "_accumulate", _accumulate_hook))
+    if _real_accumulate is not None and engine._accumulate is _real_accumulate:
+        patches.append((engine, "_accumulate", _accumulate_hook))
+    else:
+        rec = getattr(_state, "pending", None)
+        if rec is not None:
+            rec.refuse("the engine's _accumulate(leaf, grad, create_graph, owned) is not "
+                       "where the tracer expects it")
     undo = []
     for module, name, value in patches:
         undo.append((module, name, getattr(module, name)))
