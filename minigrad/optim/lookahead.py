@@ -1,16 +1,16 @@
 """Lookahead: a wrapper that pulls any optimizer's fast weights back towards slow weights."""
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any, Callable
 
 from minigrad import backend
 from minigrad.optim.checks import UNIT, Integer, check_values
 from minigrad.optim.optimizer import Optimizer
+from minigrad.optim.wrapper import OptimizerWrapper
 from minigrad.tensor import Tensor, bump_version
 
 
-class Lookahead(Optimizer):
+class Lookahead(OptimizerWrapper):
     """Lookahead (Zhang, Lucas, Hinton & Ba 2019, "Lookahead Optimizer: k steps forward,
     1 step back") around any minigrad optimizer.
 
@@ -31,76 +31,29 @@ class Lookahead(Optimizer):
 
     wrapper_checks = {"k": Integer(1), "alpha": UNIT}
 
-    # Optimizer.__init__ is not called: the groups and defaults are the inner optimizer's.
     def __init__(self, base_optimizer: Optimizer, k: int = 5, alpha: float = 0.5, *,
                  on_nonfinite: str | None = None) -> None:
-        if not isinstance(base_optimizer, Optimizer):
-            raise TypeError(f"base_optimizer must be a minigrad Optimizer, got "
-                            f"{type(base_optimizer).__name__}")
         check_values(self._name(), self.wrapper_checks, {"k": k, "alpha": alpha})
-        self.base_optimizer = base_optimizer
-        if on_nonfinite is not None:
-            self.on_nonfinite = on_nonfinite
         self.k = k
         self.alpha = alpha
-        self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
         self.steps_since_sync = 0
-        for group in self.param_groups:
-            self._copy_slow_weights(group)
-
-    @property  # type: ignore[override]
-    def on_nonfinite(self) -> str:
-        """The inner optimizer's ``on_nonfinite`` (setting it sets the inner one's)."""
-        return self.base_optimizer.on_nonfinite
-
-    @on_nonfinite.setter
-    def on_nonfinite(self, value: str) -> None:
-        self.base_optimizer.on_nonfinite = value
-
-    @property
-    def skipped_steps(self) -> int:  # type: ignore[override]
-        """Steps the inner optimizer skipped for non-finite gradients."""
-        return self.base_optimizer.skipped_steps
-
-    @property
-    def param_groups(self) -> list[dict[str, Any]]:
-        return self.base_optimizer.param_groups
-
-    @property
-    def defaults(self) -> dict[str, Any]:
-        return self.base_optimizer.defaults
+        super().__init__(base_optimizer, on_nonfinite=on_nonfinite)
 
     def __repr__(self) -> str:
         inner = "\n".join("    " + line for line in repr(self.base_optimizer).splitlines())
         return f"{type(self).__name__}(k={self.k}, alpha={self.alpha},\n{inner}\n)"
 
-    def _copy_slow_weights(self, group: dict[str, Any]) -> None:
+    def _group_added(self, group: dict[str, Any]) -> None:
+        """The slow weights of a group start at its parameters' current values."""
         for p in group["params"]:
             self.state[p]["slow_param"] = p.array.copy()
 
-    def add_param_group(self, param_group: dict[str, Any]) -> None:
-        """Add a group to the inner optimizer; its slow weights start at its current values."""
-        self.base_optimizer.add_param_group(param_group)
-        self._copy_slow_weights(self.param_groups[-1])
-
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        self.base_optimizer.zero_grad(set_to_none)
-
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """One step of the inner optimizer, then a sync every ``k`` steps.
-
-        A NaN or inf gradient is the inner optimizer's to handle (``on_nonfinite``): it raises
-        before anything changes, or skips the step, which then does not count towards ``k``.
-        """
-        skipped = getattr(self.base_optimizer, "skipped_steps", 0)
-        loss = self.base_optimizer.step(closure)
-        if getattr(self.base_optimizer, "skipped_steps", 0) != skipped:
-            return loss  # a skipped step (non-finite gradient) does not count towards k
+    def _after_step(self) -> None:
+        """Count the step (a skipped one does not count towards ``k``); sync every ``k``."""
         self.steps_since_sync += 1
         if self.steps_since_sync >= self.k:
             self.steps_since_sync = 0
             self._sync()
-        return loss
 
     def _sync(self) -> None:
         for group in self.param_groups:
@@ -121,28 +74,18 @@ class Lookahead(Optimizer):
                 seen.setdefault(id(p), p)
         return list(seen.values())
 
-    def state_dict(self) -> dict[str, Any]:
-        """The inner optimizer's state dict plus ``"slow_params"`` (by parameter index) and
-        ``"steps_since_sync"``. Arrays are not copied."""
-        state_dict = self.base_optimizer.state_dict()
-        state_dict["slow_params"] = {i: self.state[p]["slow_param"]
-                                     for i, p in enumerate(self._indexed_params())}
-        state_dict["steps_since_sync"] = self.steps_since_sync
-        return state_dict
+    def _wrapper_state(self) -> dict[str, Any]:
+        """``"slow_params"`` (by parameter index) and ``"steps_since_sync"``."""
+        return {"slow_params": {i: self.state[p]["slow_param"]
+                                for i, p in enumerate(self._indexed_params())},
+                "steps_since_sync": self.steps_since_sync}
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore the inner optimizer, the slow weights (copied onto each parameter's device
-        and into its dtype) and the position in the sync cycle."""
-        if not isinstance(state_dict, dict):
-            raise TypeError(f"{self._name()}.load_state_dict() expects a dict from "
-                            f"state_dict(), got {type(state_dict).__name__}")
-        for key in ("slow_params", "steps_since_sync"):
-            if key not in state_dict:
-                raise ValueError(f"not a Lookahead state dict: it has no {key!r} entry")
-        check_values(self._name(), {"steps_since_sync": Integer(0)}, state_dict,
+    def _load_wrapper_state(self, entries: dict[str, Any]) -> Callable[[], None]:
+        """The slow weights are copied onto each parameter's device and into its dtype."""
+        check_values(self._name(), {"steps_since_sync": Integer(0)}, entries,
                      " in the loaded state dict")
         params = self._indexed_params()
-        slow_params = state_dict["slow_params"]
+        slow_params = entries["slow_params"]
         if not isinstance(slow_params, dict) or sorted(slow_params) != list(range(len(params))):
             count = len(slow_params) if isinstance(slow_params, dict) else "no"
             raise ValueError(f"the loaded state dict has slow weights for {count} "
@@ -162,8 +105,9 @@ class Lookahead(Optimizer):
                 raise ValueError(f"the loaded slow weight {i} has shape {slow.shape}, its "
                                  f"parameter has shape {p.shape}")
             slow_weights.append(slow)
-        self.base_optimizer.load_state_dict(
-            {k: v for k, v in state_dict.items() if k not in ("slow_params", "steps_since_sync")})
-        for p, slow in zip(params, slow_weights):
-            self.state[p]["slow_param"] = slow
-        self.steps_since_sync = int(state_dict["steps_since_sync"])
+
+        def apply() -> None:
+            for p, slow in zip(params, slow_weights):
+                self.state[p]["slow_param"] = slow
+            self.steps_since_sync = int(entries["steps_since_sync"])
+        return apply

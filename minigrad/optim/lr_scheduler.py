@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import functools
 import math
 import numbers
 import types
@@ -200,7 +199,6 @@ class LRScheduler:
     def _attach(self, optimizer: Any) -> None:
         _param_groups(optimizer)
         self.optimizer = optimizer
-        _record_optimizer_steps(optimizer)
         self._checks_step_order = True
 
     def _initial_lrs(self, last_epoch: int) -> list[float]:
@@ -252,7 +250,7 @@ class LRScheduler:
         """Warn once, at the first step, if the optimizer has not stepped yet."""
         if self._checks_step_order:
             self._checks_step_order = False
-            if getattr(self.optimizer, "_opt_called", True) is False:
+            if not _has_stepped(self.optimizer):
                 warnings.warn(_ORDER_WARNING, UserWarning, stacklevel=3)
 
 
@@ -1107,6 +1105,18 @@ def warmup_linear(optimizer: Any, warmup_steps: int, total_steps: int, end_facto
 
 # --- helpers --------------------------------------------------------------------------------
 
+def _has_stepped(optimizer: Any) -> bool:
+    """Whether ``optimizer.step()`` has been called: a minigrad optimizer counts its steps
+    (``_opt_called``); for another object (a wrapper) the optimizers it holds tell. An
+    object that cannot tell is taken to have stepped (no warning)."""
+    called = getattr(optimizer, "_opt_called", None)
+    if called is not None:
+        return bool(called)
+    inner = [v for v in getattr(optimizer, "__dict__", {}).values()
+             if getattr(v, "_opt_called", None) is not None]
+    return not inner or any(v._opt_called for v in inner)
+
+
 def _param_groups(optimizer: Any) -> list[dict[str, Any]]:
     """The optimizer's param groups, checked: a scheduler needs at least one, each with an lr."""
     groups = getattr(optimizer, "param_groups", None)
@@ -1119,32 +1129,6 @@ def _param_groups(optimizer: Any) -> list[dict[str, Any]]:
         if "lr" not in group:
             raise ValueError(f"param group {i} has no 'lr' to schedule")
     return groups
-
-
-def _record_optimizer_steps(optimizer: Any) -> None:
-    """Make ``optimizer.step`` set ``optimizer._opt_called``, so a scheduler can tell whether
-    the optimizer has stepped (as PyTorch does, under the same attribute name).
-
-    The wrapper is bound to the optimizer, so ``copy.deepcopy(optimizer)`` rebinds it to the
-    copy. Objects whose ``step`` is not a method are left alone (and never warned about).
-    """
-    step = getattr(optimizer, "step", None)
-    if not isinstance(step, types.MethodType) or getattr(step, "_records_call", False):
-        return
-    unbound = step.__func__
-
-    @functools.wraps(unbound)
-    def recording_step(opt: Any, *args: Any, **kwargs: Any) -> Any:
-        opt._opt_called = True
-        return unbound(opt, *args, **kwargs)
-
-    recording_step._records_call = True  # type: ignore[attr-defined]
-    try:
-        optimizer.step = types.MethodType(recording_step, optimizer)
-        if not hasattr(optimizer, "_opt_called"):
-            optimizer._opt_called = False
-    except AttributeError:  # e.g. __slots__: no tracking, no warning
-        pass
 
 
 def _check_children(owner: str, schedulers: Iterable[Any], optimizer: Any) -> list[LRScheduler]:

@@ -9,6 +9,7 @@ around new tensors, on another device or with another dtype.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import warnings
 from collections import defaultdict
@@ -106,6 +107,19 @@ class Optimizer:
     #: (a group's ``decoupled_weight_decay`` entry, where there is one, chooses between the
     #: two); None leaves weight decay to the rule.
     weight_decay_kind: ClassVar[str | None] = None
+    _step_count = 0     # calls of step() that returned (a subclass's step is counted too)
+    _stepping = False   # inside step(): a subclass's step calling super().step() counts once
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "step" in cls.__dict__:
+            cls.step = _counted(cls.__dict__["step"])  # type: ignore[method-assign]
+
+    @property
+    def _opt_called(self) -> bool:
+        """Whether :meth:`step` was called (PyTorch's name; learning-rate schedulers read it
+        to warn when they step first)."""
+        return self._step_count > 0
 
     def __init__(self, params: ParamsT, defaults: dict[str, Any], *,
                  on_nonfinite: str = "raise", flat: bool = True) -> None:
@@ -593,6 +607,30 @@ def _check_parameter(p: Any) -> None:
     if p.dtype.kind not in "fc":
         raise TypeError(f"can't optimize a tensor of dtype {p.dtype}: parameters must be "
                         "floating point")
+
+
+def _counted(step: Callable[..., Any]) -> Callable[..., Any]:
+    """``step`` counting its calls in ``_step_count``, once per outermost call."""
+    if getattr(step, "_counts_steps", False):
+        return step
+
+    @functools.wraps(step)
+    def counted_step(self: Optimizer, *args: Any, **kwargs: Any) -> Any:
+        if self._stepping:
+            return step(self, *args, **kwargs)
+        self._stepping = True
+        try:
+            result = step(self, *args, **kwargs)
+        finally:
+            self._stepping = False
+        self._step_count += 1
+        return result
+
+    counted_step._counts_steps = True  # type: ignore[attr-defined]
+    return counted_step
+
+
+Optimizer.step = _counted(Optimizer.step)  # type: ignore[method-assign]
 
 
 def zeros_state(param: Tensor) -> Any:

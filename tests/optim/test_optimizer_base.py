@@ -254,3 +254,72 @@ def test_each_group_reads_its_own_lr_and_weight_decay(cls):
     assert np.all(moving.numpy() < 1.0)
     assert not np.array_equal(decayed.numpy(), moving.numpy())  # the decay was applied
     assert opt.state[frozen]["step"] == 3
+
+
+def test_step_counts_itself_once_per_call_and_schedulers_patch_nothing():
+    from minigrad.optim import lr_scheduler
+
+    class Outer(optim.SGD):
+        def step(self, closure=None):
+            return super().step(closure)  # counted once, not twice
+
+    p = mg.zeros(2, requires_grad=True)
+    opt = Outer([p], lr=0.1)
+    scheduler = lr_scheduler.StepLR(opt, step_size=1)
+    assert "step" not in vars(opt) and opt._step_count == 0 and opt._opt_called is False
+    p.grad = mg.ones(2)
+    opt.step()
+    opt.step()
+    assert opt._step_count == 2 and opt._opt_called is True
+    scheduler.step()
+    lookahead = optim.Lookahead(optim.SGD([mg.zeros(1, requires_grad=True)], lr=0.1))
+    lookahead.step()
+    assert lookahead._step_count == 1 and lookahead.base_optimizer._step_count == 1
+
+
+def test_a_wrapper_implements_the_small_protocol():
+    from minigrad.optim.wrapper import OptimizerWrapper
+
+    class Counting(OptimizerWrapper):
+        def __init__(self, inner):
+            self.after, self.groups = 0, 0
+            super().__init__(inner)
+
+        def _after_step(self):
+            self.after += 1
+
+        def _group_added(self, group):
+            self.groups += 1
+
+        def _wrapper_state(self):
+            return {"after": self.after}
+
+        def _load_wrapper_state(self, entries):
+            if entries["after"] < 0:
+                raise ValueError("after must be >= 0")
+            return lambda: setattr(self, "after", entries["after"])
+
+    p, q = mg.zeros(2, requires_grad=True), mg.zeros(1, requires_grad=True)
+    inner = optim.SGD([p], lr=0.1, on_nonfinite="skip")
+    wrapped = Counting(inner)
+    assert isinstance(wrapped, optim.Optimizer) and wrapped.groups == 1
+    wrapped.add_param_group({"params": [q]})
+    assert wrapped.groups == 2 and wrapped.param_groups is inner.param_groups
+    p.grad = mg.ones(2)
+    wrapped.step()
+    p.grad = mg.tensor([float("nan"), 0.0])
+    with pytest.warns(RuntimeWarning, match="skipped"):
+        wrapped.step()  # skipped by the inner optimizer: not the wrapper's step
+    assert wrapped.after == 1 and wrapped.skipped_steps == 1
+    saved = wrapped.state_dict()
+    assert saved["after"] == 1
+    with pytest.raises(ValueError, match="after must be"):
+        wrapped.load_state_dict({**saved, "after": -1})
+    assert wrapped.after == 1
+    with pytest.raises(ValueError, match="no 'after' entry"):
+        wrapped.load_state_dict(inner.state_dict())
+    wrapped.after = 5
+    wrapped.load_state_dict(saved)
+    assert wrapped.after == 1
+    with pytest.raises(TypeError, match="base_optimizer must be a minigrad Optimizer"):
+        Counting(object())
