@@ -8,12 +8,16 @@ with one message that says what to install.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import operator
 import os
 import secrets
+import sys
+import threading
+import warnings
 from types import ModuleType
-from typing import Any
+from typing import Any, Iterator
 
 import numpy
 
@@ -154,8 +158,13 @@ def is_array(obj: Any) -> bool:
 
 
 def to_device(array: Any, device: str) -> Any:
-    """``array`` on ``device`` (no copy when it already lives there)."""
+    """``array`` on ``device`` (no copy when it already lives there).
+
+    A copy to the host waits for the GPU, so it is also where deferred checks are examined
+    (see :func:`defer_check`), as is every read of a tensor's values on the host."""
     if device == "cpu":
+        if _pending_checks:
+            flush_deferred_checks()
         return array if isinstance(array, numpy.ndarray) else _load_cupy().asnumpy(array)
     return _load_cupy().asarray(array)
 
@@ -184,6 +193,141 @@ def as_dtype(dtype: Any) -> numpy.dtype:
         raise TypeError(f"invalid dtype: {dtype!r} is not a dtype of numbers (use mg.float32, "
                         "mg.float64, mg.int64, ...)")
     return result
+
+
+# --- checks deferred to the next synchronisation ------------------------------------------
+#
+# A check that reads an array's values on the host (``int(t.min())``) makes the host wait,
+# on the GPU, for every queued kernel and copy the value back: a hidden round trip on every
+# call. Where that would happen (on "cuda"), the check is computed on the device instead, as
+# a 0-d boolean array that is true when it failed, and handed to defer_check. Pending checks
+# are examined where the host waits for the device anyway: any copy to the host (to_device,
+# hence Tensor.numpy(), .tolist(), repr(), .to("cpu")), mg.cuda.synchronize(), and whatever
+# calls flush_deferred_checks(); the first failed one raises there, with the message of the
+# call that failed and the place that call was made. CUDA's device-side asserts (PyTorch's)
+# are reported late in the same way. On "cpu" reading a value costs nothing, so checks run at
+# the call, as they always have, unless force_deferred_checks() asks for the deferred path
+# (which is how it is tested on a machine without a GPU).
+
+MAX_PENDING_CHECKS = 256  # more pending than this: they are examined (one wait)
+_pending_checks: list[tuple[Any, type, Any, tuple[str, int, dict]]] = []
+_pending_lock = threading.Lock()
+_force_deferred = False
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def defers_checks(device: str) -> bool:
+    """True where a check that reads values of arrays on ``device`` is deferred (computed on
+    the device and examined at the next synchronisation): on "cuda", and on "cpu" inside
+    :func:`force_deferred_checks`."""
+    return _force_deferred or device != "cpu"
+
+
+def defer_check(failed: Any, category: type, message: Any) -> None:
+    """Register a check that ran on the device: ``failed`` is a 0-d boolean array (any
+    device), true when it failed. Nothing is read now. At the next synchronisation (see
+    :func:`flush_deferred_checks`) a failed check raises ``category(message)`` (``message`` a
+    string, or a callable returning one, which may read arrays: it runs only on failure),
+    or warns with it when ``category`` is a Warning, adding where the failing call was made.
+    """
+    entry = (failed, category, message, _caller())
+    with _pending_lock:
+        _pending_checks.append(entry)
+        full = len(_pending_checks) > MAX_PENDING_CHECKS
+    if full:  # a program that never reads a value: examine them, rather than hold them all
+        flush_deferred_checks()
+
+
+def flush_deferred_checks() -> None:
+    """Examine every pending deferred check (one wait for the device and one copy of all
+    their flags) and forget them; issue the warnings of the failed ones and raise the error
+    of the first failed one, if any. Cheap when nothing is pending."""
+    global _pending_checks
+    if not _pending_checks:
+        return
+    with _pending_lock:
+        pending, _pending_checks = _pending_checks, []
+    error, more = None, 0
+    for (_, category, message, (path, line, where)), bad in zip(pending, _read_flags(pending)):
+        if not bad:
+            continue
+        text = (f"{message() if callable(message) else message} (this check ran on the "
+                f"device, so it is reported at the first synchronisation after the call, "
+                f"which was made at {path}:{line})")
+        if issubclass(category, Warning):  # attributed to the call that failed
+            warnings.warn_explicit(text, category, path, line, where.get("__name__"),
+                                   where.setdefault("__warningregistry__", {}))
+        elif error is None:
+            error = category(text)
+        else:
+            more += 1
+    if error is not None:
+        if more:
+            error.args = (f"{error.args[0]}; {more} more deferred check"
+                          f"{'s' if more > 1 else ''} failed as well",) + error.args[1:]
+        raise error
+
+
+def discard_deferred_checks() -> int:
+    """Forget the pending deferred checks without examining them; returns how many there
+    were."""
+    global _pending_checks
+    with _pending_lock:
+        pending, _pending_checks = _pending_checks, []
+    return len(pending)
+
+
+def pending_deferred_checks() -> int:
+    """How many deferred checks wait for the next synchronisation."""
+    return len(_pending_checks)
+
+
+@contextlib.contextmanager
+def force_deferred_checks(enabled: bool = True) -> Iterator[None]:
+    """Within the block, checks on "cpu" arrays are deferred as they are on "cuda" (with
+    ``enabled=False``: run at the call, as usual). For tests of the deferred path without a
+    GPU. Leaving the block is a synchronisation: checks still pending are examined then, or
+    discarded when the block ends with an exception."""
+    global _force_deferred
+    before, _force_deferred = _force_deferred, enabled
+    try:
+        yield
+    except BaseException:
+        discard_deferred_checks()
+        raise
+    else:
+        flush_deferred_checks()
+    finally:
+        _force_deferred = before
+
+
+def _caller() -> tuple[str, int, dict]:
+    """The file, line and module globals of the innermost call from outside minigrad (or of
+    the outermost call in minigrad, for a program run from it, as ``python -m
+    minigrad.train``)."""
+    frame = inner = sys._getframe(2)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        inner, frame = frame, frame.f_back
+    if frame is None or frame.f_code.co_filename.startswith("<frozen"):
+        frame = inner
+    return frame.f_code.co_filename, frame.f_lineno, frame.f_globals
+
+
+def _read_flags(pending: list[tuple[Any, ...]]) -> list[bool]:
+    """The host's view of the flags of ``pending``: those on the device in one copy."""
+    values, on_device = [], []
+    for i, (flag, *_) in enumerate(pending):
+        if isinstance(flag, (bool, numpy.bool_, numpy.ndarray)):
+            values.append(bool(flag))
+        else:
+            values.append(False)
+            on_device.append(i)
+    if on_device:
+        cupy = _load_cupy()
+        read = cupy.asnumpy(cupy.stack([pending[i][0].reshape(()) for i in on_device]))
+        for i, value in zip(on_device, read):
+            values[i] = bool(value)
+    return values
 
 
 # --- defaults -----------------------------------------------------------------------------

@@ -27,9 +27,12 @@ def get_device_name(device: object = None) -> str:
 
 
 def synchronize() -> None:
-    """Wait until the GPU has finished all queued work (for timing)."""
+    """Wait until the GPU has finished all queued work (for timing), then raise the error of
+    any check that ran on the device and failed since the last synchronisation (a bad target
+    of ``cross_entropy``, say: see ``minigrad.backend.defer_check``)."""
     if is_available():
         backend.xp("cuda").cuda.Device(0).synchronize()
+    backend.flush_deferred_checks()
 
 
 def manual_seed(seed: int) -> None:
