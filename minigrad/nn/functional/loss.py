@@ -75,8 +75,8 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, *
         return _over_flattened_samples(cross_entropy, input, target, weight, "cross_entropy",
                                        reduction, ignore_index=ignore_index,
                                        label_smoothing=label_smoothing)
-    ignored, w = _check_classification(input, target, weight, ignore_index, reduction,
-                                       "cross_entropy")
+    ignored, w, keep_rows = _check_classification(input, target, weight, ignore_index,
+                                                  reduction, "cross_entropy")
     _check_label_smoothing(label_smoothing)
     xp = backend.xp(input.device)
     n, c = input.shape
@@ -97,7 +97,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, *
         weighted_shifted = shifted.sum(axis=1) if w is None else shifted @ w
         losses += label_smoothing / c * (class_sum * log_sums - weighted_shifted)
     if ignored is not None:
-        losses *= ~ignored
+        losses *= ~ignored if keep_rows is None else keep_rows
     denominator = _denominator(target_weight, ignored, n)
 
     def backward(g: Tensor, out: Tensor) -> tuple[Tensor]:
@@ -110,7 +110,8 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, *
             probs = probs * wrap(target_part.sum(axis=1, keepdims=True), input.device)
         grad = probs - wrap(target_part, input.device)
         if ignored is not None:
-            grad = grad * wrap(~ignored[:, None], input.device)
+            grad = grad * wrap((~ignored if keep_rows is None else keep_rows)[:, None],
+                               input.device)
         if reduction == "none":
             return (grad * g.reshape(n, 1),)
         return (grad * _per_element(g, reduction, denominator),)
@@ -173,15 +174,16 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, *,
     if not _is_class_batch(input, target):
         return _over_flattened_samples(nll_loss, input, target, weight, "nll_loss", reduction,
                                        ignore_index=ignore_index)
-    ignored, w = _check_classification(input, target, weight, ignore_index, reduction,
-                                       "nll_loss")
+    ignored, w, keep_rows = _check_classification(input, target, weight, ignore_index,
+                                                  reduction, "nll_loss")
     xp = backend.xp(input.device)
     n = input.shape[0]
     targets = _stand_in_targets(target.array, ignored)
     losses = -input[xp.arange(n), targets]
     target_weight = 1.0 if w is None else w[targets]
     if weight is not None or ignored is not None:
-        factor = target_weight if ignored is None else target_weight * ~ignored
+        factor = target_weight if ignored is None else \
+            target_weight * (~ignored if keep_rows is None else keep_rows)
         losses = losses * wrap(xp.asarray(factor, dtype=input.dtype), input.device)
     return _reduce(losses, reduction, _denominator(target_weight, ignored, n))
 
@@ -450,10 +452,20 @@ def _reduce(losses: Any, reduction: str, denominator: Any) -> Any:
     total = losses.sum()
     if reduction != "mean":
         return total
-    if isinstance(denominator, _HOST_COUNT) and not denominator:
+    device = None if type(denominator) in (int, float) else \
+        total.device if isinstance(total, Tensor) else backend.device_of(total)
+    if device is not None and (not isinstance(denominator, _HOST_COUNT) or
+                               backend.defers_checks(device)):
+        # a count on the device (CuPy's; NumPy's while checks are deferred) is not looked
+        # at, since looking would wait for the GPU: a mean over nothing divides by NaN
+        xp = backend.xp(device)
+        divisor = xp.where(denominator != 0, denominator, math.nan).astype(total.dtype,
+                                                                           copy=False)
+        mean = total / divisor
+        return mean if isinstance(total, Tensor) else mean.astype(total.dtype, copy=False)
+    if not denominator:
         # a mean over nothing (an empty batch, every target ignored) is NaN, as in PyTorch;
-        # written as total * nan, not 0 / 0, which would leak NumPy's warning (CuPy's counts
-        # are not looked at: CuPy does not warn, and looking would wait for the GPU)
+        # written as total * nan, not 0 / 0, which would leak NumPy's warning
         return total * math.nan if isinstance(total, Tensor) else \
             (total * math.nan).astype(total.dtype, copy=False)
     if isinstance(total, Tensor) or type(denominator) in (int, float):
@@ -468,7 +480,14 @@ def _per_element(g: Tensor, reduction: str, denominator: Any) -> Tensor:
     itself is NaN."""
     if reduction != "mean":
         return g
-    return g * (1.0 / denominator if denominator else 0.0)
+    if type(denominator) in (int, float) or not backend.defers_checks(g.device):
+        return g * (1.0 / denominator if denominator else 0.0)
+    # a total weight on the device (class weights, ignored samples): not read, since that
+    # would wait for the GPU
+    xp = backend.xp(g.device)
+    nonzero = denominator != 0
+    scale = xp.where(nonzero, 1.0 / xp.where(nonzero, denominator, 1), 0)
+    return g * wrap(xp.asarray(scale, dtype=g.dtype), g.device)
 
 
 def _check_reduction(reduction: str, name: str, allowed: tuple[str, ...] = _REDUCTIONS) -> None:
@@ -497,11 +516,21 @@ def _check_range(t: Tensor, name: str, what: str, low: float, high: float | None
     """Refuse values of ``t`` outside [low, high] (or below low), and NaN."""
     if not t.array.size:
         return
+    if backend.defers_checks(t.device):  # checked on the device, reported at the next sync
+        lowest, highest = t.array.min(), t.array.max()
+        inside = lowest >= low if high is None else (lowest >= low) & (highest <= high)
+        backend.defer_check(~inside, ValueError, lambda: _range_message(
+            name, what, low, high, float(lowest), float(highest)))
+        return
     lowest, highest = float(t.array.min()), float(t.array.max())
     if not (lowest >= low and (high is None or highest <= high)):
-        bounds = f"in [{low:g}, {high:g}]" if high is not None else f">= {low:g}"
-        raise ValueError(f"{name}: {what} must be {bounds}, got values from {lowest:g} to "
-                         f"{highest:g}")
+        raise ValueError(_range_message(name, what, low, high, lowest, highest))
+
+
+def _range_message(name: str, what: str, low: float, high: float | None, lowest: float,
+                   highest: float) -> str:
+    bounds = f"in [{low:g}, {high:g}]" if high is not None else f">= {low:g}"
+    return f"{name}: {what} must be {bounds}, got values from {lowest:g} to {highest:g}"
 
 
 def _check_constant(t: Tensor, name: str, what: str) -> None:
@@ -564,11 +593,18 @@ def _class_weight(weight: Tensor | None, c: int, input: Tensor, name: str) -> An
 
 
 def _check_classification(input: Tensor, target: Tensor, weight: Tensor | None,
-                          ignore_index: int, reduction: str, name: str) -> tuple[Any, Any]:
+                          ignore_index: int, reduction: str,
+                          name: str) -> tuple[Any, Any, Any]:
     """Check input (N, C) floating, target (N,) integer classes in 0..C-1 (or ignore_index),
     weight (C,). Returns the mask of ignored samples, or None when no sample is ignored (found
-    without a scan when ignore_index lies outside the targets' range, as -100 does), and the
-    class weights as an array in the input's dtype (or None)."""
+    without a scan when ignore_index lies outside the targets' range, as -100 does), the
+    class weights as an array in the input's dtype (or None), and None.
+
+    Where reading the targets would wait for the GPU (``backend.defers_checks``), the class
+    range is checked on the device and reported at the next synchronisation instead; then the
+    mask covers the out-of-range samples too, and the third value is each sample's factor
+    in the input's dtype: 1 counted, 0 ignored, NaN out of range (see
+    :func:`_classes_on_device`)."""
     _check_reduction(reduction, name)
     require_floating(input, name)
     n, c = input.shape
@@ -578,8 +614,11 @@ def _check_classification(input: Tensor, target: Tensor, weight: Tensor | None,
     _check_same_device(input, target, name, "target")
     w = _class_weight(weight, c, input, name)
     if not n:
-        return None, w
+        return None, w, None
     t = target.array
+    if backend.defers_checks(input.device):
+        skip, keep = _classes_on_device(t, c, ignore_index, input.array.dtype, name)
+        return skip, w, keep
     low, high = int(t.min()), int(t.max())
     ignored = t == ignore_index if low <= ignore_index <= high else None
     if ignored is not None and not ignored.any():
@@ -587,6 +626,38 @@ def _check_classification(input: Tensor, target: Tensor, weight: Tensor | None,
     if low < 0 or high >= c:
         bad = t[((t < 0) | (t >= c)) & (t != ignore_index)]
         if bad.size:
-            raise ValueError(f"{name}: target contains class {int(bad[0])} but input has {c} "
-                             f"classes (valid: 0..{c - 1})")
-    return ignored, w
+            raise ValueError(_bad_class_message(name, int(bad[0]), c))
+    return ignored, w, None
+
+
+def _bad_class_message(name: str, found: int, c: int) -> str:
+    return f"{name}: target contains class {found} but input has {c} classes (valid: 0..{c - 1})"
+
+
+def _classes_on_device(t: Any, c: int, ignore_index: int, dtype: Any,
+                       name: str) -> tuple[Any, Any]:
+    """The class-range check of targets ``t`` without reading them on the host: a deferred
+    check (``backend.defer_check``) raises at the next synchronisation, naming the first
+    target out of range. Returns the mask of samples that are not counted (ignored or out of
+    range, whose class 0 then stands in, so the indexing stays in bounds) and each sample's
+    factor in ``dtype``: 1, 0 where ignored, NaN where out of range, so that a bad target
+    cannot go unnoticed even before the check is examined (its loss and gradient are NaN,
+    which the optimizers' non-finite guard refuses)."""
+    xp = backend.xp(backend.device_of(t))
+    # as unsigned, a negative class is huge: one comparison finds both ends of the range
+    unsigned = t.view(f"u{t.dtype.itemsize}") if t.dtype.kind == "i" else t
+    outside = unsigned >= c
+    ignored = t == ignore_index
+    if 0 <= ignore_index < c:
+        bad, skip = outside, outside | ignored
+    else:  # the ignored samples are outside the range too
+        bad, skip = outside & ~ignored, outside
+
+    def message() -> str:  # runs only once the check failed, so it may read the targets
+        found = backend.to_numpy(t[bad])
+        if not found.size:  # the targets were changed in place since
+            return f"{name}: target contained a class outside 0..{c - 1}"
+        return _bad_class_message(name, int(found[0]), c)
+    backend.defer_check(bad.any(), ValueError, message)
+    keep = xp.where(bad, dtype.type("nan"), (~skip).astype(dtype))
+    return skip, keep
