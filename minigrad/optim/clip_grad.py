@@ -47,25 +47,55 @@ def clip_grad_norm_(parameters: Parameters, max_norm: float, norm_type: float = 
         return wrap(backend.xp("cpu").zeros((), dtype=backend.get_default_dtype()), "cpu")
     device, dtype = grads[0].device, grads[0].dtype
     xp = backend.xp(device)
-    per_grad = [backend.to_device(_vector_norm(g.array, norm_type, backend.xp(g.device)), device)
+    per_grad = [_vector_norm(g.array, norm_type, xp) if g.device == device else
+                backend.to_device(_vector_norm(g.array, norm_type, backend.xp(g.device)), device)
                 for g in grads]
     total = _vector_norm(xp.stack(per_grad).astype(dtype), norm_type, xp)
+    if not error_if_nonfinite and backend.defers_checks(device):
+        _clip_on_device(grads, total, max_norm, norm_type, xp)
+        return wrap(total, device)
     finite = bool(xp.isfinite(total))
     if error_if_nonfinite and not finite:
         raise RuntimeError(f"the total norm of order {norm_type} of the gradients is "
                            f"{float(total)}, so they cannot be clipped; pass "
                            "error_if_nonfinite=False to clip anyway (the gradients become NaN)")
     if not finite:
-        warnings.warn(f"clip_grad_norm_: the total norm of order {norm_type} of the gradients "
-                      f"is {float(total)}; as in PyTorch they are scaled by max_norm / "
-                      "total_norm anyway, which writes NaN into them (pass "
-                      "error_if_nonfinite=True to raise instead)", RuntimeWarning, stacklevel=2)
+        warnings.warn(_nonfinite_warning(norm_type, float(total)), RuntimeWarning, stacklevel=2)
     scale = float(max_norm / (float(total) + 1e-6))
     if not scale >= 1.0:  # also true for NaN, which PyTorch propagates into the gradients
         with numpy.errstate(invalid="ignore"):  # inf * 0: warned about above
             for g in grads:
                 g.array *= g.array.dtype.type(scale)
     return wrap(total, device)
+
+
+def _nonfinite_warning(norm_type: float, total: float) -> str:
+    return (f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is {total}; "
+            "as in PyTorch they are scaled by max_norm / total_norm anyway, which writes NaN "
+            "into them (pass error_if_nonfinite=True to raise instead)")
+
+
+def _clip_on_device(grads: list[Tensor], total: Any, max_norm: float, norm_type: float,
+                    xp: Any) -> None:
+    """Scale ``grads`` by min(1, max_norm / (total + 1e-6)) without reading ``total`` on the
+    host (that would wait for the GPU): the factor is computed on the device, as on the host
+    (in float64, then in each gradient's dtype, so the results are bit-identical), and every
+    gradient is multiplied by it, by exactly 1 where nothing is clipped. A non-finite total
+    warns, as on the host, at the next synchronisation (``backend.defer_check``)."""
+    backend.defer_check(~xp.isfinite(total), RuntimeWarning,
+                        lambda: _nonfinite_warning(norm_type, float(total)))
+    scale = xp.minimum(max_norm / (total.astype(xp.float64) + 1e-6), 1.0)  # NaN stays NaN
+    device = grads[0].device
+    factors: dict[tuple[str, Any], Any] = {}
+    with numpy.errstate(invalid="ignore"):  # inf * 0: warned about
+        for g in grads:
+            key = (g.device, g.array.dtype)
+            factor = factors.get(key)
+            if factor is None:
+                here = scale if g.device == device else backend.to_device(xp.asarray(scale),
+                                                                          g.device)
+                factor = factors[key] = here.astype(key[1])
+            g.array *= factor
 
 
 def clip_grad_value_(parameters: Parameters, clip_value: float,
