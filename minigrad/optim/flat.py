@@ -27,9 +27,8 @@ buffer would be one more pass over memory per step.
 from __future__ import annotations
 
 import sys
-from itertools import chain
-from operator import is_ as _is, itemgetter
-from typing import Any, Callable
+from operator import attrgetter, is_ as _is, itemgetter
+from typing import Any
 
 from minigrad import backend
 from minigrad.tensor import Tensor, bump_versions, version_box, wrap
@@ -62,8 +61,6 @@ class FlatChunk:
         self.param = wrap(flat, self.device)  # all parameters as one tensor, for the rule
         self.slots: dict[str, list[Any]] = {}  # state arrays: the views each state dict holds
         self.state: dict[str, Any] = {}        # state arrays: the flat buffers
-        self._expected: list[Any] = []
-        self._views_of_states: Callable[[dict[str, Any]], tuple[Any, ...]] | None = None
         self._new_grad_buffer()
         for i, p in enumerate(params):
             p._grad_home = GradSlot(self, i)
@@ -102,22 +99,20 @@ class FlatChunk:
         if self.param_views[0].base is not self.param.array or \
                 self.grads[0].array.base is not self.grad:
             return False
-        return all(map(_is, [p.array for p in params], self.param_views)) and \
-            all(map(_is, [p._grad for p in params], self.grads))
+        return all(map(_is, map(_ARRAY, params), self.param_views)) and \
+            all(map(_is, map(_GRAD, params), self.grads))
 
     def has_flat_state(self, states: list[dict[str, Any]]) -> bool:
         """Every state dict holds exactly the buffers' views (and as many other entries as
         the first), with one step count. (Loops in C: this runs at every step.)"""
         first, count = states[0], len(states)
-        step = first.get("step")
         try:
             if list(map(len, states)).count(len(first)) != count or \
-                    list(map(_STEP, states)).count(step) != count:
+                    list(map(_STEP, states)).count(first["step"]) != count:
                 return False
-            if self._views_of_states is not None and not all(
-                    map(_is, chain.from_iterable(map(self._views_of_states, states)),
-                        self._expected)):
-                return False
+            for key, views in self.slots.items():
+                if not all(map(_is, map(itemgetter(key), states), views)):
+                    return False
         except KeyError:
             return False
         return len(first) == len(self.slots) + sum(1 for v in first.values()
@@ -135,7 +130,7 @@ class FlatChunk:
                 return False
             if any(s[k].shape != shape or s[k].dtype != self.dtype for k in arrays):
                 return False
-        self.slots, self.state, self._expected, self._views_of_states = {}, {}, [], None
+        self.slots, self.state = {}, {}
         for key in arrays:
             parts = [backend.to_device(s[key], self.device) for s in states]
             flat = backend.xp(self.device).concatenate(parts, axis=None)
@@ -160,9 +155,6 @@ class FlatChunk:
             s[key] = view
         self.slots[key] = views
         self.state[key] = flat
-        # the views in the order has_flat_state reads them: by parameter, then by key
-        self._expected = [views[i] for i in range(len(states)) for views in self.slots.values()]
-        self._views_of_states = _getter(tuple(self.slots))
 
 
 class GradSlot:
@@ -215,13 +207,7 @@ def _owns_its_memory(p: Tensor) -> bool:
     return array.base is None and sys.getrefcount(array) == holders + 2
 
 
-_STEP = itemgetter("step")
-
-
-def _getter(keys: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
-    """A function giving the tuple of a dict's values at ``keys``."""
-    getter = itemgetter(*keys)
-    return getter if len(keys) > 1 else lambda d: (getter(d),)
+_STEP, _ARRAY, _GRAD = itemgetter("step"), attrgetter("array"), attrgetter("_grad")
 
 
 def flatten_group(params: list[Tensor]) -> tuple[list[FlatChunk], list[Tensor]]:

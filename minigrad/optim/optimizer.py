@@ -109,6 +109,7 @@ class Optimizer:
     weight_decay_kind: ClassVar[str | None] = None
     _step_count = 0     # calls of step() that returned (a subclass's step is counted too)
     _stepping = False   # inside step(): a subclass's step calling super().step() counts once
+    _intact: set[int] | None = None  # during step(): the flat chunks found intact
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -291,12 +292,24 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        if not self._gradients_ok():
-            return loss
-        with no_grad():
-            for group in self.param_groups:
-                self._step_group(group)
+        # which flat buffers can be used is looked at once, for the check and the update
+        self._intact = {id(c) for g in self.param_groups for c in self._flat_parts(g)[0]
+                        if c.intact()}
+        try:
+            if not self._gradients_ok():
+                return loss
+            with no_grad():
+                for group in self.param_groups:
+                    self._step_group(group)
+        finally:
+            self._intact = None
         return loss
+
+    def _usable(self, chunk: FlatChunk) -> bool:
+        """Whether ``chunk``'s buffers hold the parameters and gradients now (as looked at
+        when :meth:`step` began)."""
+        intact = self._intact
+        return chunk.intact() if intact is None else id(chunk) in intact
 
     def _gradients_ok(self) -> bool:
         """True when every gradient is finite; otherwise raise, or warn and return False
@@ -305,7 +318,7 @@ class Optimizer:
         for group in self.param_groups:
             chunks, params = self._flat_parts(group)
             for chunk in chunks:
-                if chunk.intact():
+                if self._usable(chunk):
                     arrays.append(chunk.grad)
                     devices.add(chunk.device)
                 else:
@@ -369,7 +382,7 @@ class Optimizer:
         chunks, params = self._flat_parts(group)
         if chunks and self.elementwise:
             for chunk in chunks:
-                if not (chunk.intact() and self._step_flat(chunk, group)):
+                if not (self._usable(chunk) and self._step_flat(chunk, group)):
                     params = params + chunk.params
         elif chunks:
             params = [p for chunk in chunks for p in chunk.params] + params
