@@ -5,7 +5,7 @@ from typing import Any
 
 from minigrad import backend
 from minigrad.optim.checks import LR, NONNEGATIVE, UNIT
-from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, hyperparameters, zeros_state
+from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, hyperparameters
 from minigrad.tensor import Tensor
 
 
@@ -26,6 +26,7 @@ class Adadelta(Optimizer):
     """
 
     elementwise = True
+    zero_state = ("square_avg", "acc_delta")
     weight_decay_kind = "l2"
     hyperparameter_checks = {"lr": LR, "rho": UNIT, "eps": NONNEGATIVE,
                              "weight_decay": NONNEGATIVE}
@@ -35,10 +36,6 @@ class Adadelta(Optimizer):
                  on_nonfinite: str = "raise", flat: bool = True) -> None:
         super().__init__(params, hyperparameters(locals()), on_nonfinite=on_nonfinite,
                          flat=flat)
-
-    def _init_state(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
-        state["square_avg"] = zeros_state(param)
-        state["acc_delta"] = zeros_state(param)
 
     def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
                 group: dict[str, Any]) -> None:

@@ -5,7 +5,7 @@ from typing import Any
 
 from minigrad import backend
 from minigrad.optim.checks import BETAS, LR, NONNEGATIVE
-from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, hyperparameters, zeros_state
+from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, hyperparameters
 from minigrad.tensor import Tensor
 
 
@@ -24,6 +24,7 @@ class Adamax(Optimizer):
     """
 
     elementwise = True
+    zero_state = ("exp_avg", "exp_inf")
     weight_decay_kind = "l2"
     hyperparameter_checks = {"lr": LR, "betas": BETAS, "eps": NONNEGATIVE,
                              "weight_decay": NONNEGATIVE}
@@ -33,10 +34,6 @@ class Adamax(Optimizer):
                  on_nonfinite: str = "raise", flat: bool = True) -> None:
         super().__init__(params, hyperparameters(locals()), on_nonfinite=on_nonfinite,
                          flat=flat)
-
-    def _init_state(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
-        state["exp_avg"] = zeros_state(param)
-        state["exp_inf"] = zeros_state(param)
 
     def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
                 group: dict[str, Any]) -> None:

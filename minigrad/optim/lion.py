@@ -5,7 +5,7 @@ from typing import Any
 
 from minigrad import backend
 from minigrad.optim.checks import BETAS, LR, NONNEGATIVE
-from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, hyperparameters, zeros_state
+from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, hyperparameters
 from minigrad.tensor import Tensor
 
 
@@ -26,6 +26,7 @@ class Lion(Optimizer):
     """
 
     elementwise = True
+    zero_state = ("exp_avg",)
     weight_decay_kind = "decoupled"
     hyperparameter_checks = {"lr": LR, "betas": BETAS, "weight_decay": NONNEGATIVE}
 
@@ -34,9 +35,6 @@ class Lion(Optimizer):
                  on_nonfinite: str = "raise", flat: bool = True) -> None:
         super().__init__(params, hyperparameters(locals()), on_nonfinite=on_nonfinite,
                          flat=flat)
-
-    def _init_state(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
-        state["exp_avg"] = zeros_state(param)
 
     def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
                 group: dict[str, Any]) -> None:

@@ -8,8 +8,8 @@ from minigrad import backend
 from minigrad.optim.adam import Adam
 from minigrad.optim.checks import (BETA, BETAS, LR, NONNEGATIVE, POSITIVE, Choice, Integer,
                                    Real, Rule, Tuple)
-from minigrad.optim.optimizer import (Optimizer, ParamsT, apply_weight_decay, ema_,
-                                     hyperparameters, zeros_state)
+from minigrad.optim.optimizer import (Optimizer, ParamsT, add_zero_state, apply_weight_decay,
+                                     ema_, hyperparameters, zeros_state)
 from minigrad.tensor import Tensor
 
 # the quintic iteration's coefficients tuned by K. Jordan (as torch.optim.Muon's default)
@@ -95,7 +95,7 @@ class Muon(Optimizer):
         if self._uses_muon(param, group):
             state["momentum_buffer"] = zeros_state(param)
         else:
-            Adam._init_state(self, param, state, self._adamw_group(group))
+            add_zero_state(Adam.zero_state, param, state, self._adamw_group(group))
 
     def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
                 group: dict[str, Any]) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 from minigrad import backend
 from minigrad.optim.adam import update_moments_
 from minigrad.optim.checks import BETAS, LR, NONNEGATIVE
-from minigrad.optim.optimizer import Optimizer, ParamsT, hyperparameters, zeros_state
+from minigrad.optim.optimizer import Optimizer, ParamsT, hyperparameters
 from minigrad.tensor import Tensor
 
 
@@ -29,6 +29,7 @@ class NAdam(Optimizer):
     """
 
     elementwise = True
+    zero_state = ("exp_avg", "exp_avg_sq")
     weight_decay_kind = "l2"
     hyperparameter_checks = {"lr": LR, "betas": BETAS, "eps": NONNEGATIVE,
                              "weight_decay": NONNEGATIVE, "momentum_decay": NONNEGATIVE}
@@ -41,9 +42,8 @@ class NAdam(Optimizer):
                          flat=flat)
 
     def _init_state(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        super()._init_state(param, state, group)
         state["mu_product"] = 1.0
-        state["exp_avg"] = zeros_state(param)
-        state["exp_avg_sq"] = zeros_state(param)
 
     def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
                 group: dict[str, Any]) -> None:

@@ -107,6 +107,10 @@ class Optimizer:
     #: (a group's ``decoupled_weight_decay`` entry, where there is one, chooses between the
     #: two); None leaves weight decay to the rule.
     weight_decay_kind: ClassVar[str | None] = None
+    #: The buffers a parameter's state starts with, as zeros shaped like it; a pair
+    #: ``(name, flag)`` is made only when the group's ``flag`` is on (Adam's
+    #: ``("max_exp_avg_sq", "amsgrad")``). :meth:`_init_state` may add others.
+    zero_state: ClassVar[tuple[str | tuple[str, str], ...]] = ()
     _step_count = 0     # calls of step() that returned (a subclass's step is counted too)
     _stepping = False   # inside step(): a subclass's step calling super().step() counts once
     _intact: set[int] | None = None  # during step(): the flat chunks found intact
@@ -445,6 +449,7 @@ class Optimizer:
 
     def _init_state(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         """Create the buffers of ``param`` at its first update (``state["step"]`` exists)."""
+        add_zero_state(self.zero_state, param, state, group)
 
     def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
                 group: dict[str, Any]) -> None:
@@ -649,6 +654,17 @@ Optimizer.step = _counted(Optimizer.step)  # type: ignore[method-assign]
 def zeros_state(param: Tensor) -> Any:
     """A zero-filled buffer shaped like ``param``, on its device and in its dtype."""
     return backend.xp(param.device).zeros_like(param.array)
+
+
+def add_zero_state(slots: tuple[str | tuple[str, str], ...], param: Tensor,
+                   state: dict[str, Any], group: Mapping[str, Any]) -> None:
+    """Put a zero buffer shaped like ``param`` in ``state`` under each of ``slots`` (see
+    :attr:`Optimizer.zero_state`)."""
+    for slot in slots:
+        if isinstance(slot, str):
+            state[slot] = zeros_state(param)
+        elif group[slot[1]]:
+            state[slot[0]] = zeros_state(param)
 
 
 def _cast_like(value: Any, param: Tensor) -> Any:

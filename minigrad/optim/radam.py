@@ -7,7 +7,7 @@ from typing import Any
 from minigrad import backend
 from minigrad.optim.adam import update_moments_
 from minigrad.optim.checks import BETAS, LR, NONNEGATIVE
-from minigrad.optim.optimizer import Optimizer, ParamsT, hyperparameters, zeros_state
+from minigrad.optim.optimizer import Optimizer, ParamsT, hyperparameters
 from minigrad.tensor import Tensor
 
 
@@ -46,6 +46,7 @@ class RAdam(Optimizer):
     """
 
     elementwise = True
+    zero_state = ("exp_avg", "exp_avg_sq")
     weight_decay_kind = "l2"
     hyperparameter_checks = {"lr": LR, "betas": BETAS, "eps": NONNEGATIVE,
                              "weight_decay": NONNEGATIVE}
@@ -56,10 +57,6 @@ class RAdam(Optimizer):
                  on_nonfinite: str = "raise", flat: bool = True) -> None:
         super().__init__(params, hyperparameters(locals()), on_nonfinite=on_nonfinite,
                          flat=flat)
-
-    def _init_state(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
-        state["exp_avg"] = zeros_state(param)
-        state["exp_avg_sq"] = zeros_state(param)
 
     def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
                 group: dict[str, Any]) -> None:

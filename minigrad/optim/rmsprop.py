@@ -26,6 +26,7 @@ class RMSprop(Optimizer):
     """
 
     elementwise = True
+    zero_state = ("square_avg",)
     weight_decay_kind = "l2"
     hyperparameter_checks = {"lr": LR, "alpha": UNIT, "eps": NONNEGATIVE,
                              "weight_decay": NONNEGATIVE, "momentum": UNIT}
@@ -36,9 +37,6 @@ class RMSprop(Optimizer):
                  on_nonfinite: str = "raise", flat: bool = True) -> None:
         super().__init__(params, hyperparameters(locals()), on_nonfinite=on_nonfinite,
                          flat=flat)
-
-    def _init_state(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
-        state["square_avg"] = zeros_state(param)
 
     def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
                 group: dict[str, Any]) -> None:
