@@ -190,6 +190,25 @@ def test_deferred_bad_targets_of_other_shapes(deferring):
     assert np.isnan(losses.numpy()[1, 1]) and np.isnan(losses.numpy()).sum() == 1
 
 
+@pytest.mark.parametrize("dtype, classes, bad", [
+    (mg.int8, 100, -1), (mg.int8, 100, 100), (mg.int8, 128, -128), (mg.int8, 200, -60),
+    (mg.int16, 40000, -30000), (mg.int32, 7, 7), (mg.uint8, 7, 255), (mg.uint8, 300, None),
+])
+def test_deferred_class_range_in_every_integer_dtype(dtype, classes, bad, deferring):
+    x = mg.randn(3, classes, device=deferring)
+    top = min(classes - 1, np.iinfo(dtype).max)
+    target = np.array([0, top, 0 if bad is None else bad], dtype=dtype)
+    loss = F.cross_entropy(x, mg.tensor(target, device=deferring), ignore_index=-100)
+    if bad is None:
+        assert math.isfinite(loss.item())
+    else:
+        with pytest.raises(ValueError, match=f"target contains class {bad} but input has "
+                                             f"{classes} classes"):
+            mg.cuda.synchronize()
+        with deferred(False), pytest.raises(ValueError, match=f"target contains class {bad} "):
+            F.cross_entropy(x.cpu(), mg.tensor(target), ignore_index=-100)  # as at the call
+
+
 def test_a_deferred_bad_target_cannot_update_a_model_unnoticed(deferring):
     model = nn.Linear(3, 4).to(deferring)
     before = [p.numpy().copy() for p in model.parameters()]

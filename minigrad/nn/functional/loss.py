@@ -644,9 +644,13 @@ def _classes_on_device(t: Any, c: int, ignore_index: int, dtype: Any,
     cannot go unnoticed even before the check is examined (its loss and gradient are NaN,
     which the optimizers' non-finite guard refuses)."""
     xp = backend.xp(backend.device_of(t))
-    # as unsigned, a negative class is huge: one comparison finds both ends of the range
-    unsigned = t.view(f"u{t.dtype.itemsize}") if t.dtype.kind == "i" else t
-    outside = unsigned >= c
+    if t.dtype.kind == "u":
+        outside = t >= c
+    elif c <= 2 ** (8 * t.dtype.itemsize - 1):
+        # seen as unsigned, a negative class is at least c: one comparison finds both ends
+        outside = t.view(f"u{t.dtype.itemsize}") >= c
+    else:  # more classes than the (narrow) target dtype holds: only negatives are outside
+        outside = t < 0
     ignored = t == ignore_index
     if 0 <= ignore_index < c:
         bad, skip = outside, outside | ignored
