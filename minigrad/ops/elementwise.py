@@ -7,6 +7,7 @@ sums each gradient back to its input's shape, so rules here ignore broadcasting.
 from __future__ import annotations
 
 import math
+import operator
 from typing import Any
 
 from minigrad import backend
@@ -53,16 +54,11 @@ def _broadcasting(fn: Any, a: Tensor, b: Tensor, name: str) -> Any:
                         f"({exc})") from None
 
 
-def _add(x: Any, y: Any) -> Any: return x + y
-def _sub(x: Any, y: Any) -> Any: return x - y
-def _mul(x: Any, y: Any) -> Any: return x * y
-def _div(x: Any, y: Any) -> Any: return x / y
-def _pow(x: Any, y: Any) -> Any: return x ** y
 
 
 def add(a: Operand, b: Operand) -> Tensor:
     a, b = operands(a, b)
-    return record(_broadcasting(_add, a, b, "add"), a.device, (a, b),
+    return record(_broadcasting(operator.add, a, b, "add"), a.device, (a, b),
                   lambda g, out: (g, g))
 
 
@@ -71,7 +67,7 @@ def sub(a: Operand, b: Operand) -> Tensor:
     if a.array.dtype.kind == "b" and b.array.dtype.kind == "b":
         raise TypeError("sub: subtraction of two boolean tensors is not supported, as in "
                         "PyTorch; use ^ (bitwise_xor) or logical_xor")
-    return record(_broadcasting(_sub, a, b, "sub"), a.device, (a, b),
+    return record(_broadcasting(operator.sub, a, b, "sub"), a.device, (a, b),
                   lambda g, out: (g, -g))
 
 
@@ -80,7 +76,7 @@ def mul(a: Operand, b: Operand) -> Tensor:
     # each side's gradient needs only the other side, so only that one is saved
     for_a = b if a.requires_grad else None
     for_b = a if b.requires_grad else None
-    return record(_broadcasting(_mul, a, b, "mul"), a.device, (a, b),
+    return record(_broadcasting(operator.mul, a, b, "mul"), a.device, (a, b),
                   lambda g, out: (None if for_a is None else g * for_a,
                                   None if for_b is None else g * for_b))
 
@@ -91,7 +87,7 @@ def div(a: Operand, b: Operand) -> Tensor:
     if a.array.dtype.kind not in "fc" and b.array.dtype.kind not in "fc":
         a, b = floating(a), floating(b)
     need_a, need_b = a.requires_grad, b.requires_grad
-    return record(_broadcasting(_div, a, b, "div"), a.device, (a, b),
+    return record(_broadcasting(operator.truediv, a, b, "div"), a.device, (a, b),
                   lambda g, out: (g / b if need_a else None,
                                   -g * out / b if need_b else None))
 
@@ -100,7 +96,7 @@ def pow(a: Operand, b: Operand) -> Tensor:
     """``a ** b``; d/da = b a^(b-1), d/db = a^b log a."""
     a, b = operands(a, b)
     need_a, need_b = a.requires_grad, b.requires_grad
-    return record(_broadcasting(_pow, a, b, "pow"), a.device, (a, b),
+    return record(_broadcasting(operator.pow, a, b, "pow"), a.device, (a, b),
                   lambda g, out: (g * b * a ** (b - 1) if need_a else None,
                                   g * out * log(a) if need_b else None))
 

@@ -217,14 +217,14 @@ def sum_to(a: Tensor, shape: tuple[int, ...]) -> Tensor:
 
     The engine calls this once per gradient whose shape differs from its input's.
     """
-    shape = tuple(shape)
-    if a.shape == shape:
+    shape, before = tuple(shape), a.array.shape
+    if before == shape:
         return a
-    lead = a.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape)
-                                      if n == 1 and a.shape[lead + i] != 1)
-    data = a.array.sum(axis=axes, keepdims=True).reshape(shape)
-    before = a.shape
+    lead = len(before) - len(shape)
+    data = a.array.sum(axis=tuple(range(lead))) if lead > 0 else a.array  # dims added in front
+    if data.shape != shape:  # dims stretched from 1
+        stretched = tuple(i for i, n in enumerate(shape) if n == 1 and data.shape[i] != 1)
+        data = data.sum(axis=stretched, keepdims=True)
     return record(data, a.device, (a,), lambda g, out: (broadcast_to(g, before),))
 
 

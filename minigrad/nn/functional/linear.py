@@ -22,22 +22,22 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     # the input's gradient needs only the weight and the weight's only the input
     for_input = weight if input.requires_grad else None
     for_weight = input if weight.requires_grad else None
+    has_bias = bias is not None  # the bias itself is not needed: its gradient is g
+
+    def backward(g: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+        grad_input = None if for_input is None else g @ for_input
+        grad_weight = None
+        if for_weight is not None:
+            rows = g if g.array.ndim == 2 else g.reshape(-1, g.shape[-1])
+            inputs = for_weight if for_weight.array.ndim == 2 else \
+                for_weight.reshape(-1, for_weight.shape[-1])
+            grad_weight = rows.T @ inputs
+        return (grad_input, grad_weight, g) if has_bias else (grad_input, grad_weight)
+
     if bias is None:
-        return record(data, input.device, (input, weight),
-                      lambda g, out: _linear_backward(g, for_input, for_weight)[:2])
+        return record(data, input.device, (input, weight), backward)
     data += bias.array
-    return record(data, input.device, (input, weight, bias),
-                  lambda g, out: _linear_backward(g, for_input, for_weight))
-
-
-def _linear_backward(g: Tensor, weight: Tensor | None, input: Tensor | None) -> tuple:
-    grad_input = None if weight is None else g @ weight
-    grad_weight = None
-    if input is not None:
-        rows = g.reshape(-1, g.shape[-1]) if g.ndim != 2 else g
-        inputs = input.reshape(-1, input.shape[-1]) if input.ndim != 2 else input
-        grad_weight = rows.T @ inputs
-    return grad_input, grad_weight, g
+    return record(data, input.device, (input, weight, bias), backward)
 
 
 def _check(input: Tensor, weight: Tensor, bias: Tensor | None) -> None:
@@ -50,9 +50,10 @@ def _check(input: Tensor, weight: Tensor, bias: Tensor | None) -> None:
         raise TypeError(f"linear: input has dtype {input.dtype} but the weight has dtype "
                         f"{weight.dtype}; convert the input with .to({weight.dtype.name}) or the "
                         f"layer with .to(dtype)")
-    if input.ndim == 0:
+    if input.array.ndim == 0:
         raise ShapeError("linear: input must have at least one dimension, got a 0-d tensor")
-    if bias is not None and (bias.shape != weight.shape[:1] or bias.device != weight.device
+    if bias is not None and (bias.array.shape != weight.array.shape[:1]
+                             or bias.device != weight.device
                              or bias.array.dtype != weight.array.dtype):
         raise ShapeError(f"linear: bias (shape {bias.shape}, {bias.dtype}, {bias.device}) does "
                          f"not match weight (shape {weight.shape}, {weight.dtype}, "
