@@ -707,10 +707,8 @@ def ema_(average: Any, value: Any, decay: float, scratch: Any = None) -> None:
     if scratch is None:
         weighted = value * (1.0 - decay)
     else:
-        if scratch is not value:
-            scratch[...] = value
-        scratch *= 1.0 - decay
-        weighted = scratch
+        xp = backend.xp(backend.device_of(scratch))
+        weighted = xp.multiply(value, 1.0 - decay, out=scratch)
     average *= decay
     average += weighted
 
