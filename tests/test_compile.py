@@ -233,3 +233,220 @@ def test_cuda_and_non_tensor_arguments_run_eagerly():
     with pytest.warns(RuntimeWarning, match="argument of type"):
         assert compiled(mg.ones(2), [1.0]) is not None
     assert compiled.stats["eager"] == 1
+
+
+# --- Python variables the step reads are guarded, not baked in ------------------------------
+
+SCALE = 1.0  # a global the step multiplies by (changed by the tests below)
+
+
+def _scaled_step(model, opt, loss_fn):
+    def step(x, y):
+        opt.zero_grad()
+        loss = loss_fn(model(x) * SCALE, y)
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
+def _run_pairs(eager, compiled, models, change, steps=10):
+    """Run ``eager`` and ``compiled`` on the same batches, calling ``change(i)`` before each
+    step; assert bit-identity of the losses and parameters after every step."""
+    for i, (x, y) in enumerate(_batches(steps)):
+        change(i)
+        loss_e, loss_c = eager(x, y), compiled(x, y)
+        assert loss_e.numpy().tobytes() == loss_c.numpy().tobytes(), f"loss differs at step {i}"
+        assert _same_state(*models), f"parameters differ after step {i}"
+
+
+def test_a_global_number_changed_between_calls_is_followed():
+    global SCALE
+    model_e, opt_e, _, _ = _build(1)
+    model_c, opt_c, _, _ = _build(1)
+    loss_fn = nn.CrossEntropyLoss()
+    eager = _scaled_step(model_e, opt_e, loss_fn)
+    compiled = mg.compile(_scaled_step(model_c, opt_c, loss_fn))
+    scales = {0: 1.0, 5: 3.0, 7: 1.0, 8: -0.5}
+
+    def change(i):
+        global SCALE
+        SCALE = scales.get(i, SCALE)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            _run_pairs(eager, compiled, (model_e, model_c), change)
+    finally:
+        SCALE = 1.0
+    assert compiled.stats["replay"] >= 3 and compiled.disabled is None
+
+
+def test_a_closure_variable_changed_between_calls_is_followed():
+    def make(model, opt):
+        loss_fn = nn.CrossEntropyLoss()
+        temperature = 1.0
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = loss_fn(model(x) / temperature, y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        def set_temperature(value):
+            nonlocal temperature
+            temperature = value
+        return step, set_temperature
+    model_e, opt_e, _, _ = _build(1)
+    model_c, opt_c, _, _ = _build(1)
+    eager, set_e = make(model_e, opt_e)
+    step, set_c = make(model_c, opt_c)
+    compiled = mg.compile(step)
+    temperatures = {4: 2.0, 6: 0.5, 9: 2.0}
+
+    def change(i):
+        if i in temperatures:
+            set_e(temperatures[i])
+            set_c(temperatures[i])
+    _run_pairs(eager, compiled, (model_e, model_c), change)
+    assert compiled.stats["replay"] >= 3 and compiled.disabled is None
+
+
+def test_equal_numbers_keep_replaying_but_a_signed_zero_does_not():
+    from minigrad.jit.guards import same
+    assert same(0.5, float("0.5")) and same((1, "a"), (1, "a"))
+    assert not same(0.0, -0.0) and not same(1, True) and not same(1, 1.0)
+    holder = {"scale": 0.0}
+    x = mg.ones(3)
+
+    def step(t):
+        return t * holder["scale"]
+    compiled = mg.compile(step)
+    for _ in range(4):
+        compiled(x)
+    holder["scale"] = float("0.0")  # another object, the same bits: still replayed
+    compiled(x)
+    assert compiled.stats["replay"] == 3
+    holder["scale"] = -0.0
+    assert np.signbit(compiled(x).numpy()).all()  # eager's -0.0, not the traced 0.0
+
+
+def _replays_agree(compiled, x, eager, calls=4):
+    """Call ``compiled(x)`` a few times (a new trace is trusted only from its third call),
+    each time comparing it bit for bit with ``eager(x)``."""
+    for _ in range(calls):
+        assert compiled(x).numpy().tobytes() == eager(x).numpy().tobytes()
+
+
+def test_a_rebound_model_and_a_helpers_global_are_followed():
+    global SHIFT
+    mg.manual_seed(0)
+    first, second = nn.Linear(4, 2), nn.Linear(4, 2)
+    models = {"now": first}
+    x = mg.ones(3, 4)
+
+    def shifted(t):
+        return t + SHIFT
+
+    def run(t):
+        return shifted(models["now"](t))
+    compiled = mg.compile(run)
+    SHIFT = 0.0
+    try:
+        _replays_agree(compiled, x, run)
+        models["now"] = second
+        _replays_agree(compiled, x, run)
+        SHIFT = 2.0
+        _replays_agree(compiled, x, run)
+    finally:
+        del SHIFT
+    assert compiled.stats["replay"] >= 6
+
+
+class _ScaledNet(nn.Module):
+    """A custom module whose forward reads a global."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, t):
+        return self.fc(t) * SCALE
+
+
+def test_a_modules_forward_reading_a_global_is_guarded():
+    global SCALE
+    model = _ScaledNet()
+    compiled = mg.compile(lambda t: model(t))
+    x = mg.ones(3, 4)
+    try:
+        _replays_agree(compiled, x, model)
+        SCALE = 5.0
+        _replays_agree(compiled, x, model)
+    finally:
+        SCALE = 1.0
+    assert compiled.stats["replay"] >= 4
+
+
+def test_defaults_and_config_attributes_are_guarded():
+    class Config:
+        pass
+
+    cfg = Config()
+    cfg.scale = 1.0
+    x = mg.ones(3)
+
+    def step(t, power=1.0):
+        return (t * cfg.scale) ** power
+    compiled = mg.compile(step)
+    _replays_agree(compiled, x, step)
+    cfg.scale = 3.0
+    _replays_agree(compiled, x, step)
+    step.__defaults__ = (2.0,)
+    _replays_agree(compiled, x, step)
+    assert compiled(x).numpy()[0] == 9.0 and compiled.stats["replay"] >= 6
+
+
+def test_a_step_that_changes_its_own_global_runs_eagerly():
+    global COUNTER
+    COUNTER = 0
+    x = mg.ones(2)
+
+    def step(t):
+        global COUNTER
+        COUNTER += 1
+        return t * COUNTER
+    compiled = mg.compile(step)
+    try:
+        with pytest.warns(RuntimeWarning, match="the global 'COUNTER'"):
+            results = [compiled(x).numpy()[0] for _ in range(5)]
+        assert results == [1.0, 2.0, 3.0, 4.0, 5.0] and COUNTER == 5
+        assert compiled.disabled is not None
+    finally:
+        del COUNTER
+
+
+def test_a_replaced_submodule_is_followed():
+    model = _ScaledNet()
+    compiled = mg.compile(lambda t: model(t))
+    x = mg.ones(3, 4)
+    _replays_agree(compiled, x, model)
+    model.fc = nn.Linear(4, 2)  # the old layer's parameters are unchanged: only the module knows
+    _replays_agree(compiled, x, model)
+    assert compiled.stats["replay"] >= 4
+
+
+def test_a_variant_whose_guard_fails_is_skipped_without_a_snapshot(monkeypatch):
+    import minigrad.jit as jit
+    _, _, step, _ = _build(1)
+    compiled = mg.compile(step)
+    x, y = next(_batches(1))
+    other = mg.from_numpy(np.zeros(64, dtype=np.int64))  # another target range: another variant
+    compiled(x, other)
+    for _ in range(4):
+        compiled(x, y)
+    taken = []
+    monkeypatch.setattr(jit, "Snapshot", lambda program: taken.append(program))
+    for _ in range(3):
+        compiled(x, y)  # the untrusted variant's guard fails before anything is saved
+    assert taken == [] and compiled.stats["replay"] >= 5

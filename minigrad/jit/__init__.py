@@ -17,9 +17,9 @@ into buffers allocated once, with no Tensor, graph or engine in between::
 **What is recorded** (see :mod:`minigrad.jit.tracer` for how): every ufunc, ``np.*``
 function, ``ndarray`` method, array creation and random draw the step makes on its
 arguments, on the parameters and buffers of the modules it reaches and on what is computed
-from them. A call the tracer does not know refuses the trace; nothing is silently baked in
-as a constant except Python numbers (module hyper-parameters, which are guarded, shape
-arithmetic, literals).
+from them. A call the tracer does not know refuses the trace; nothing is baked in as a
+constant except Python values (a module's ``p``, a global scale, shape arithmetic,
+literals), which are guarded where they come from, as far as the guards reach (below).
 
 **What is not recorded but run at its place in each replay** (opaque): ``optimizer.step()``
 and ``zero_grad()`` (so learning rates set by a scheduler, Adam's bias corrections and step
@@ -30,10 +30,18 @@ for bit under the same seed.
 
 **When a replay is used.** The cache is keyed by the shapes, dtypes and devices of the
 tensor arguments and the values of the other arguments. Each traced program also checks,
-at each call: the identity of every parameter's and buffer's array (``.data =``, ``.to()``
-and dtype casts change it), ``requires_grad`` of each, the training flag and plain
-attributes (``p``, ``eps``, ``momentum``, ...) of every module, grad mode and the default
-dtype. A value read back to Python during the step (``int(target.min())`` in
+at each call, that the Python values the step's code used are still what they were when it
+was traced (:mod:`minigrad.jit.guards` lists exactly which): the identity of every
+parameter's and buffer's array (``.data =``, ``.to()`` and dtype casts change it) and
+``requires_grad`` of each; every attribute of every module the step reaches (``training``,
+``p``, ``eps``, ... by value; submodules and parameters by identity); grad mode and the
+default dtype; and, for the step function and every plain function it reaches (through its
+closure, defaults and globals, and the methods of module classes defined outside minigrad),
+its closure variables, the globals its code names, its defaults, and the entries its code
+names of the plain objects and dicts it holds (``cfg.temperature``). Python numbers (ints,
+floats, bools, complex numbers, strings and tuples of them) must be equal bit for bit, other
+objects identical; on any difference another traced variant is tried or the step is traced
+again. A value read back to Python during the step (``int(target.min())`` in
 cross-entropy's range check) becomes a guard: its inputs are computed first and the replay
 runs only if the value is the same; otherwise another traced variant is tried or the step is
 traced again. A read whose value depends on the parameters (``loss.item()``, ``if loss >
@@ -53,11 +61,15 @@ loss may be kept across calls; they carry no graph (``requires_grad=False``).
 
 **Limits.** NumPy (``"cpu"``) only: a tensor on ``"cuda"`` runs eagerly. Python side
 effects of the traced part (a counter incremented in ``forward``, a print) happen at trace
-time only; the tracer refuses changes it can see (module attributes, ``requires_grad``,
-parameter arrays). Python numbers taken from outside the modules (a global temperature)
-are baked in. Every intermediate of the step is kept allocated between calls. ``._version``
-counters are not advanced by replayed ops. A ``.grad`` kept from an earlier step is not
-affected (the engine copies each gradient out of the program's buffers).
+time only; the tracer refuses the changes it can see (a guarded variable or module
+attribute the step rebinds, ``requires_grad``, parameter arrays). Python values the guards
+do not reach are baked in: class attributes, attributes read by a computed name, objects
+nested two levels inside a function's variables (``cfg.train.lr``), functions called through
+a module object (``utils.f``), the contents of lists and sets, and
+values from outside (``time.time()``, ``random.random()``). Every intermediate of the step
+is kept allocated between calls. ``._version`` counters are not advanced by replayed ops. A
+``.grad`` kept from an earlier step is not affected (the engine copies each gradient out of
+the program's buffers).
 """
 from __future__ import annotations
 
@@ -73,6 +85,7 @@ from typing import Any, Callable
 import numpy
 
 from minigrad import backend, grad_mode
+from minigrad.jit.guards import StateGuard, is_library_code, scalar_key
 from minigrad.jit.tracer import Instr, Recorder, Slot, TracedArray, owner_of
 from minigrad.tensor import Tensor, wrap
 
@@ -80,7 +93,6 @@ __all__ = ["compile", "CompiledStep"]
 
 MAX_VARIANTS = 8  # traced programs kept per argument signature
 MAX_TRACES = 32   # traces in all before a compiled function gives up and stays eager
-_MISS = object()
 
 
 def compile(step_fn: Callable[..., Any]) -> "CompiledStep":
@@ -129,17 +141,12 @@ class CompiledStep:
             return self.fn(*args, **kwargs)
         variants = self._cache.setdefault(key, [])
         for program in variants:
-            if not program.state_ok():
+            if not (program.state.ok() and program.enter(args, kwargs)):
                 continue
             if program.trusted:
-                result = program.run(args, kwargs)
-                if result is not _MISS:
-                    self.stats["replay"] += 1
-                    return result
-            else:
-                result = self._verify(program, args, kwargs)
-                if result is not _MISS:
-                    return result
+                self.stats["replay"] += 1
+                return program.run()
+            return self._verify(program, args, kwargs)
         if len(variants) >= MAX_VARIANTS or self._traces >= MAX_TRACES:
             self._warn("limit", f"mg.compile({self._name}): more than {MAX_VARIANTS} "
                                 "traced variants for one argument signature (or "
@@ -187,7 +194,6 @@ class CompiledStep:
                        [(o, n) for o in found.optimizers for n in ("step", "zero_grad")]
                        + [(m, "zero_grad") for m in found.modules])
         state = StateGuard(found)
-        attrs_before = state.module_values()
         tensors = [v for v in (*args, *kwargs.values()) if isinstance(v, Tensor)]
         originals = [t.array for t in tensors]
         for t in tensors:
@@ -199,11 +205,9 @@ class CompiledStep:
         finally:
             for t, original in zip(tensors, originals):
                 t.array = original
-        if state.module_values() != attrs_before:
-            rec.refuse("the step changes a plain attribute of a module, which a replay would "
-                       "not repeat")
-        if any(t.requires_grad != flag for t, flag in zip(state.leaves, state.flags)):
-            rec.refuse("the step changes requires_grad of a leaf")
+        changed = state.first_change()
+        if changed is not None:
+            rec.refuse(f"the step changes {changed}, which a replay would not repeat")
         template = None
         if rec.refused is None:
             try:
@@ -229,12 +233,11 @@ class CompiledStep:
         return program.outputs_from_trace(), program
 
     def _verify(self, program: "Program", args: tuple, kwargs: dict) -> Any:
-        """The first replay of ``program``: compared bit for bit with eager (the same call
-        traced again, from the same state) before the program is trusted."""
-        snapshot = Snapshot(program)
-        replayed = program.run(args, kwargs)
-        if replayed is _MISS:
-            return _MISS
+        """The first replay of ``program`` (entered: its guards hold): compared bit for bit
+        with eager (the same call traced again, from the same state) before the program is
+        trusted."""
+        snapshot = Snapshot(program)  # entering changed nothing but the program's buffers
+        replayed = program.run()
         self.stats["verify"] += 1
         after_replay = snapshot.capture(replayed)
         snapshot.restore()
@@ -269,19 +272,25 @@ class _Unsupported(Exception):
 # --- what the step reaches --------------------------------------------------------------
 
 class Found:
-    """The modules, optimizers and leaf tensors a step function refers to."""
+    """The modules, optimizers and leaf tensors a step function refers to, and the plain
+    functions and bound methods whose Python variables its programs guard (see
+    :mod:`minigrad.jit.guards`)."""
 
     def __init__(self) -> None:
         self.modules: list[Any] = []
         self.optimizers: list[Any] = []
         self.leaves: list[Tensor] = []
+        self.functions: list[types.FunctionType] = []
+        self.methods: list[types.MethodType] = []
 
 
 def discover(fn: Callable[..., Any], extra: list[Any] | None = None) -> Found:
     """Walk ``fn``'s closure, defaults, referenced globals and bound objects (a few levels
     deep) for modules, optimizers (also through a scheduler's ``optimizer``) and tensors.
     Every module's submodules, parameters and buffers, and every optimizer's parameters,
-    are found with them."""
+    are found with them; so are the methods of module classes defined outside minigrad (a
+    user's ``forward``), and the plain functions and bound methods met on the way (outside
+    minigrad), whose variables are guarded."""
     from minigrad.nn.module import Module
     from minigrad.optim.optimizer import Optimizer
 
@@ -301,6 +310,8 @@ def discover(fn: Callable[..., Any], extra: list[Any] | None = None) -> Found:
                     for t in (*module._parameters.values(), *module._buffers.values()):
                         if isinstance(t, Tensor):
                             leaves.setdefault(id(t), t)
+                    for method in _own_methods(type(module)):
+                        visit(method, depth + 1)
         elif isinstance(obj, Optimizer) or hasattr(obj, "param_groups") and \
                 hasattr(obj, "step"):
             found.optimizers.append(obj)
@@ -319,9 +330,13 @@ def discover(fn: Callable[..., Any], extra: list[Any] | None = None) -> Found:
             for value in (*obj.args, *obj.keywords.values()):
                 visit(value, depth + 1)
         elif isinstance(obj, types.MethodType):
+            if not is_library_code(obj.__func__):
+                found.methods.append(obj)
             visit(obj.__self__, depth + 1)
             visit(obj.__func__, depth + 1)
         elif isinstance(obj, types.FunctionType):
+            if not is_library_code(obj):
+                found.functions.append(obj)
             for cell in obj.__closure__ or ():
                 try:
                     visit(cell.cell_contents, depth + 1)
@@ -356,56 +371,27 @@ def discover(fn: Callable[..., Any], extra: list[Any] | None = None) -> Found:
     return found
 
 
+def _own_methods(cls: type) -> list[types.FunctionType]:
+    """The functions defined in ``cls`` and its bases outside minigrad (methods, static and
+    class methods, properties' accessors): what a user's module runs in ``forward``."""
+    functions = []
+    for klass in cls.__mro__:
+        if klass is object or is_library_code(klass):
+            continue
+        for value in vars(klass).values():
+            if isinstance(value, (staticmethod, classmethod)):
+                value = value.__func__
+            candidates = (value.fget, value.fset) if isinstance(value, property) else (value,)
+            functions.extend(f for f in candidates if isinstance(f, types.FunctionType))
+    return functions
+
+
 def _global_names(code: types.CodeType) -> set[str]:
     names = set(code.co_names)
     for const in code.co_consts:
         if isinstance(const, types.CodeType):
             names |= _global_names(const)
     return names
-
-
-# --- guards on Python state -----------------------------------------------------------------
-
-_PLAIN = (bool, int, float, str, type(None))
-
-
-class StateGuard:
-    """What a program assumes of the Python world, checked at every call: each leaf's array
-    (identity) and requires_grad, each module's plain attributes, grad mode, default dtype."""
-
-    def __init__(self, found: Found) -> None:
-        self.leaves = list(found.leaves)
-        self.arrays = [t.array for t in self.leaves]
-        self.flags = [t.requires_grad for t in self.leaves]
-        self.modules = list(found.modules)
-        self.module_keys = [tuple(k for k, v in vars(m).items() if _is_plain(v))
-                            for m in self.modules]
-        self.module_attrs = self.module_values()
-        self.mode = grad_mode.enabled.get()
-        self.dtype = backend.get_default_dtype()
-        if self.mode is getattr(grad_mode, "ANOMALY", None):
-            self.mode = _MISS  # anomaly mode: never matches, so such calls run eagerly
-
-    def module_values(self) -> list[tuple]:
-        values = []
-        for module, keys in zip(self.modules, self.module_keys):
-            d = vars(module)
-            values.append(tuple((type(d.get(k)), d.get(k)) for k in keys))
-        return values
-
-    def ok(self) -> bool:
-        for t, array, flag in zip(self.leaves, self.arrays, self.flags):
-            if t.array is not array or t.requires_grad is not flag:
-                return False
-        return grad_mode.enabled.get() is self.mode and \
-            backend.get_default_dtype() is self.dtype and \
-            self.module_values() == self.module_attrs
-
-
-def _is_plain(value: Any) -> bool:
-    if isinstance(value, _PLAIN):
-        return True
-    return isinstance(value, tuple) and all(isinstance(v, _PLAIN) for v in value)
 
 
 # --- the program ----------------------------------------------------------------------------
@@ -429,11 +415,10 @@ class Program:
         self.main = [_bind(i) for i in main]
         self.count = len(self.prelude) + len(self.main)
 
-    def state_ok(self) -> bool:
-        return self.state.ok()
-
-    def run(self, args: tuple, kwargs: dict) -> Any:
-        """One replay: copy the arguments in, check the guards, run every call."""
+    def enter(self, args: tuple, kwargs: dict) -> bool:
+        """The first half of a replay: copy the arguments in, compute what the guards on
+        values read back to Python need (the prelude: pure calls, no effect outside the
+        program's buffers) and check them; False when one differs."""
         tensors = [a for a in (*args, *kwargs.values()) if isinstance(a, Tensor)]
         for buf, t in zip(self.arg_bufs, tensors):
             numpy.copyto(buf, t.array)
@@ -441,7 +426,12 @@ class Program:
             call()
         for buf, expected in self.guards:
             if buf.tobytes() != expected:
-                return _MISS
+                return False
+        return True
+
+    def run(self) -> Any:
+        """The second half of a replay (after :meth:`enter`): every other call, and the
+        results."""
         for call in self.main:
             call()
         return self.outputs_from_trace()
@@ -637,7 +627,7 @@ class Snapshot:
                       for t in self.leaves]
         self.optimizers = program.optimizers
         self.opt_states = [copy.deepcopy(o.state_dict()) for o in self.optimizers]
-        self.opt_attrs = [{k: v for k, v in vars(o).items() if _is_plain(v)}
+        self.opt_attrs = [{k: v for k, v in vars(o).items() if scalar_key(v) is not None}
                           for o in self.optimizers]
         self.rng = backend.get_rng_state("cpu")
 
