@@ -212,7 +212,10 @@ def as_dtype(dtype: Any) -> numpy.dtype:
 MAX_PENDING_CHECKS = 256  # more pending than this: they are examined (one wait)
 _pending_checks: list[tuple[Any, type, Any, tuple[str, int, dict]]] = []
 _pending_lock = threading.Lock()
-_force_deferred = False
+# The devices whose checks are deferred: "cuda", and "cpu" inside force_deferred_checks()
+# (which alone changes the set). ``device in backend.deferring_devices`` is the question
+# the losses ask on every call, without the cost of a function call.
+deferring_devices: set[str] = {"cuda"}
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
@@ -220,7 +223,7 @@ def defers_checks(device: str) -> bool:
     """True where a check that reads values of arrays on ``device`` is deferred (computed on
     the device and examined at the next synchronisation): on "cuda", and on "cpu" inside
     :func:`force_deferred_checks`."""
-    return _force_deferred or device != "cpu"
+    return device in deferring_devices
 
 
 def defer_check(failed: Any, category: type, message: Any) -> None:
@@ -288,8 +291,8 @@ def force_deferred_checks(enabled: bool = True) -> Iterator[None]:
     ``enabled=False``: run at the call, as usual). For tests of the deferred path without a
     GPU. Leaving the block is a synchronisation: checks still pending are examined then, or
     discarded when the block ends with an exception."""
-    global _force_deferred
-    before, _force_deferred = _force_deferred, enabled
+    before = "cpu" in deferring_devices
+    (deferring_devices.add if enabled else deferring_devices.discard)("cpu")
     try:
         yield
     except BaseException:
@@ -298,7 +301,7 @@ def force_deferred_checks(enabled: bool = True) -> Iterator[None]:
     else:
         flush_deferred_checks()
     finally:
-        _force_deferred = before
+        (deferring_devices.add if before else deferring_devices.discard)("cpu")
 
 
 def _caller() -> tuple[str, int, dict]:

@@ -452,25 +452,23 @@ def _reduce(losses: Any, reduction: str, denominator: Any) -> Any:
     total = losses.sum()
     if reduction != "mean":
         return total
-    device = None if type(denominator) in (int, float) else \
-        total.device if isinstance(total, Tensor) else backend.device_of(total)
-    if device is not None and (not isinstance(denominator, _HOST_COUNT) or
-                               backend.defers_checks(device)):
-        # a count on the device (CuPy's; NumPy's while checks are deferred) is not looked
-        # at, since looking would wait for the GPU: a mean over nothing divides by NaN
-        xp = backend.xp(device)
-        divisor = xp.where(denominator != 0, denominator, math.nan).astype(total.dtype,
-                                                                           copy=False)
-        mean = total / divisor
-        return mean if isinstance(total, Tensor) else mean.astype(total.dtype, copy=False)
-    if not denominator:
-        # a mean over nothing (an empty batch, every target ignored) is NaN, as in PyTorch;
-        # written as total * nan, not 0 / 0, which would leak NumPy's warning
-        return total * math.nan if isinstance(total, Tensor) else \
-            (total * math.nan).astype(total.dtype, copy=False)
-    if isinstance(total, Tensor) or type(denominator) in (int, float):
-        return total / denominator  # a Python number does not widen the dtype
-    return (total / denominator).astype(total.dtype, copy=False)  # a NumPy count would
+    number = type(denominator) in (int, float)
+    if number or (isinstance(denominator, _HOST_COUNT) and
+                  "cpu" not in backend.deferring_devices):
+        if not denominator:
+            # a mean over nothing (an empty batch, every target ignored) is NaN, as in
+            # PyTorch; written as total * nan, not 0 / 0, which would leak NumPy's warning
+            return total * math.nan if isinstance(total, Tensor) else \
+                (total * math.nan).astype(total.dtype, copy=False)
+        if number or isinstance(total, Tensor):
+            return total / denominator  # a Python number does not widen the dtype
+        return (total / denominator).astype(total.dtype, copy=False)  # a NumPy count would
+    # a count on the device (CuPy's; NumPy's while checks are deferred) is not looked at,
+    # since looking would wait for the GPU: a mean over nothing divides by NaN
+    xp = backend.xp(total.device if isinstance(total, Tensor) else backend.device_of(total))
+    divisor = xp.where(denominator != 0, denominator, math.nan).astype(total.dtype, copy=False)
+    mean = total / divisor
+    return mean if isinstance(total, Tensor) else mean.astype(total.dtype, copy=False)
 
 
 def _per_element(g: Tensor, reduction: str, denominator: Any) -> Tensor:
@@ -480,7 +478,7 @@ def _per_element(g: Tensor, reduction: str, denominator: Any) -> Tensor:
     itself is NaN."""
     if reduction != "mean":
         return g
-    if type(denominator) in (int, float) or not backend.defers_checks(g.device):
+    if type(denominator) in (int, float) or g.device not in backend.deferring_devices:
         return g * (1.0 / denominator if denominator else 0.0)
     # a total weight on the device (class weights, ignored samples): not read, since that
     # would wait for the GPU
@@ -516,15 +514,19 @@ def _check_range(t: Tensor, name: str, what: str, low: float, high: float | None
     """Refuse values of ``t`` outside [low, high] (or below low), and NaN."""
     if not t.array.size:
         return
-    if backend.defers_checks(t.device):  # checked on the device, reported at the next sync
-        lowest, highest = t.array.min(), t.array.max()
-        inside = lowest >= low if high is None else (lowest >= low) & (highest <= high)
-        backend.defer_check(~inside, ValueError, lambda: _range_message(
-            name, what, low, high, float(lowest), float(highest)))
-        return
+    if t.device in backend.deferring_devices:
+        return _defer_range_check(t.array, name, what, low, high)
     lowest, highest = float(t.array.min()), float(t.array.max())
     if not (lowest >= low and (high is None or highest <= high)):
         raise ValueError(_range_message(name, what, low, high, lowest, highest))
+
+
+def _defer_range_check(a: Any, name: str, what: str, low: float, high: float | None) -> None:
+    """_check_range computed on the device, reported at the next synchronisation."""
+    lowest, highest = a.min(), a.max()
+    inside = lowest >= low if high is None else (lowest >= low) & (highest <= high)
+    backend.defer_check(~inside, ValueError, lambda: _range_message(
+        name, what, low, high, float(lowest), float(highest)))
 
 
 def _range_message(name: str, what: str, low: float, high: float | None, lowest: float,
@@ -616,7 +618,7 @@ def _check_classification(input: Tensor, target: Tensor, weight: Tensor | None,
     if not n:
         return None, w, None
     t = target.array
-    if backend.defers_checks(input.device):
+    if input.device in backend.deferring_devices:
         skip, keep = _classes_on_device(t, c, ignore_index, input.array.dtype, name)
         return skip, w, keep
     low, high = int(t.min()), int(t.max())
