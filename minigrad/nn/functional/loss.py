@@ -478,7 +478,7 @@ def _per_element(g: Tensor, reduction: str, denominator: Any) -> Tensor:
     itself is NaN."""
     if reduction != "mean":
         return g
-    if type(denominator) in (int, float) or g.device not in backend.deferring_devices:
+    if g.device not in backend.deferring_devices or type(denominator) in (int, float):
         return g * (1.0 / denominator if denominator else 0.0)
     # a total weight on the device (class weights, ignored samples): not read, since that
     # would wait for the GPU
