@@ -329,6 +329,10 @@ def test_equal_numbers_keep_replaying_but_a_signed_zero_does_not():
     assert compiled.stats["replay"] == 3
     holder["scale"] = -0.0
     assert np.signbit(compiled(x).numpy()).all()  # eager's -0.0, not the traced 0.0
+    by_argument = mg.compile(lambda t, k: t * k)
+    for _ in range(4):
+        by_argument(x, 0.0)
+    assert np.signbit(by_argument(x, -0.0).numpy()).all()  # another key, not a replay
 
 
 def _replays_agree(compiled, x, eager, calls=4):
@@ -450,3 +454,78 @@ def test_a_variant_whose_guard_fails_is_skipped_without_a_snapshot(monkeypatch):
     for _ in range(3):
         compiled(x, y)  # the untrusted variant's guard fails before anything is saved
     assert taken == [] and compiled.stats["replay"] >= 5
+
+
+# --- gradients: one copy per flat chunk when it can take them, the engine's way otherwise -----
+
+def _grad_twins(make_step, steps=8, between=lambda i, model: None):
+    """An eager model and a compiled twin trained by ``make_step(model, opt)``; ``between``
+    runs before each step on both. Asserts bit-identity of losses, parameters and grads."""
+    pairs = []
+    for _ in range(2):
+        model, opt, _, _ = _build(1, sizes=(8, 16, 4))
+        pairs.append((model, make_step(model, opt)))
+    (model_e, eager), (model_c, step) = pairs
+    compiled = mg.compile(step)
+    for i, (x, y) in enumerate(_batches(steps, features=8, classes=4)):
+        between(i, model_e)
+        between(i, model_c)
+        assert eager(x, y).numpy().tobytes() == compiled(x, y).numpy().tobytes(), f"step {i}"
+        assert _same_state(model_e, model_c), f"parameters differ after step {i}"
+        for p, q in zip(model_e.parameters(), model_c.parameters()):
+            assert (p.grad is None) == (q.grad is None)
+            if p.grad is not None:
+                assert p.grad.numpy().tobytes() == q.grad.numpy().tobytes()
+    assert compiled.stats["replay"] >= steps - 4 and compiled.disabled is None
+    return compiled
+
+
+def _step_with(zero_first=True, set_to_none=True):
+    loss_fn = nn.CrossEntropyLoss()
+
+    def make(model, opt):
+        def step(x, y):
+            if zero_first:
+                opt.zero_grad(set_to_none=set_to_none)
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+        return step
+    return make
+
+
+def test_a_gradient_kept_from_an_earlier_step_keeps_its_values():
+    kept = {}
+
+    def keep_then_forget(i, model):
+        """Hold every .grad, then drop them by hand (not through zero_grad): the memory
+        they are in must not be written by the next backward."""
+        held = kept.setdefault(id(model), [])
+        for p in model.parameters():
+            if p.grad is not None:
+                held.append((p.grad, p.grad.numpy().copy()))
+            p.grad = None
+    _grad_twins(_step_with(zero_first=False), between=keep_then_forget)
+    for held in kept.values():
+        assert len(held) > 20
+        for grad, values in held:
+            assert np.array_equal(grad.numpy(), values)
+
+
+def test_gradients_assigned_by_hand_are_accumulated_into():
+    def assign(i, model):
+        for k, p in enumerate(model.parameters()):
+            p.grad = mg.full(p.shape, 0.5) if (i + k) % 3 else None
+    _grad_twins(_step_with(zero_first=False), between=assign)
+
+
+def test_zero_grad_without_none_accumulates_in_place():
+    _grad_twins(_step_with(set_to_none=False))
+
+
+def test_gradients_accumulated_over_two_calls():
+    def zero_every_other(i, model):
+        if i % 2 == 0:
+            model.zero_grad()
+    _grad_twins(_step_with(zero_first=False), between=zero_every_other)

@@ -86,7 +86,7 @@ import numpy
 
 from minigrad import backend, grad_mode
 from minigrad.jit.guards import StateGuard, is_library_code, scalar_key
-from minigrad.jit.tracer import Instr, Recorder, Slot, TracedArray, owner_of
+from minigrad.jit.tracer import Accumulation, Instr, Recorder, Slot, TracedArray, owner_of
 from minigrad.tensor import Tensor, wrap
 
 __all__ = ["compile", "CompiledStep"]
@@ -160,28 +160,37 @@ class CompiledStep:
 
     # --- keys ---------------------------------------------------------------------------
     def _key(self, args: tuple, kwargs: dict) -> Any:
-        """The cache key of a call, or None when it must run eagerly."""
+        """The cache key of a call (each tensor's shape and dtype, each other argument's
+        :func:`~minigrad.jit.guards.scalar_key`, the keyword names), or None when it must
+        run eagerly. (This runs at every call: the common case is a few attribute reads.)"""
         parts = []
-        for value in (*args, *kwargs.values()):
+        for value in (*args, *kwargs.values()) if kwargs else args:
             if isinstance(value, Tensor):
                 array = value.array
-                if value.device != "cpu" or not isinstance(array, numpy.ndarray):
-                    self._warn("device", f"mg.compile({self._name}): only CPU (NumPy) "
-                                         "tensors are traced; this call runs eagerly")
-                    return None
-                if value.requires_grad or not array.flags.c_contiguous:
-                    self._warn("arg", f"mg.compile({self._name}): an argument that requires "
-                                      "grad or is not contiguous runs eagerly")
-                    return None
+                if type(array) is not numpy.ndarray or value.requires_grad or \
+                        not array.flags.c_contiguous:
+                    return self._eager_argument(value)
                 parts.append((array.shape, array.dtype))
-            elif isinstance(value, (int, float, bool, str, type(None))):
-                parts.append((type(value), value))
             else:
-                self._warn("arg", f"mg.compile({self._name}): an argument of type "
-                                  f"{type(value).__name__} runs eagerly (tensors and plain "
-                                  "Python values are traced)")
-                return None
-        return (tuple(parts), tuple(kwargs))
+                key = scalar_key(value)
+                if key is None:
+                    return self._eager_argument(value)
+                parts.append(key)
+        return (tuple(parts), tuple(kwargs)) if kwargs else tuple(parts)
+
+    def _eager_argument(self, value: Any) -> None:
+        """Warn (once per kind) why an argument makes the call run eagerly."""
+        if not isinstance(value, Tensor):
+            self._warn("arg", f"mg.compile({self._name}): an argument of type "
+                              f"{type(value).__name__} runs eagerly (tensors and plain "
+                              "Python values are traced)")
+        elif value.device != "cpu" or not isinstance(value.array, numpy.ndarray):
+            self._warn("device", f"mg.compile({self._name}): only CPU (NumPy) "
+                                 "tensors are traced; this call runs eagerly")
+        else:
+            self._warn("arg", f"mg.compile({self._name}): an argument that requires "
+                              "grad or is not contiguous runs eagerly")
+        return None
 
     # --- tracing ------------------------------------------------------------------------
     def _trace(self, args: tuple, kwargs: dict) -> tuple[Any, "Program | None"]:
@@ -412,7 +421,9 @@ class Program:
         prelude, guards, main = _hoist_guards(instrs, rec.slots)
         self.prelude = [_bind(i) for i in prelude]
         self.guards = [(i.args[0].buf, i.data) for i in guards]
-        self.main = [_bind(i) for i in main]
+        calls = _batch_accumulations(main, rec.slots, _template_buffers(template),
+                                     _groups([s for i in prelude for s in i.writes]))
+        self.main = [c if isinstance(c, Accumulation) else _bind(c) for c in calls]
         self.count = len(self.prelude) + len(self.main)
 
     def enter(self, args: tuple, kwargs: dict) -> bool:
@@ -421,7 +432,7 @@ class Program:
         program's buffers) and check them; False when one differs."""
         tensors = [a for a in (*args, *kwargs.values()) if isinstance(a, Tensor)]
         for buf, t in zip(self.arg_bufs, tensors):
-            numpy.copyto(buf, t.array)
+            buf[...] = t.array  # (faster than numpy.copyto, which dispatches in Python)
         for call in self.prelude:
             call()
         for buf, expected in self.guards:
@@ -463,6 +474,94 @@ def _resolve(spec: Any) -> Any:
 
 def _groups(slots: list[Slot]) -> set[int]:
     return {s.group for s in slots}
+
+
+def _batch_accumulations(instrs: list[Instr], slots: list[Slot], returned: set[int],
+                         prelude_groups: set[int]) -> list["Instr | Accumulation"]:
+    """``instrs`` with each run of consecutive accumulations (one backward's) made one
+    :class:`~minigrad.jit.tracer.Accumulation`.
+
+    Where a run accumulates every parameter of an optimizer's flat chunk, each with a
+    gradient of its own (a slot of its own memory, not returned, not used by the prelude),
+    those gradients are moved into one buffer laid out as the chunk's gradient buffer: the
+    calls that compute them write there instead (the slot's buffer is replaced before the
+    calls are bound; the trace-time values are copied over, for a gradient folded into a
+    constant), so that a replay can hand the chunk all its gradients in one copy."""
+    from minigrad.optim.flat import GradSlot
+    in_group: dict[int, int] = {}
+    for slot in slots:
+        in_group[slot.group] = in_group.get(slot.group, 0) + 1
+    out: list[Instr | Accumulation] = []
+    run: list[Instr] = []
+    for instr in [*instrs, None]:
+        if instr is not None and instr.kind == "accumulate":
+            run.append(instr)
+            continue
+        if run:
+            pairs = [(i.args[0], i.args[1]) for i in run]  # (leaf, gradient slot)
+            out.append(_accumulation(pairs, run[0].args[2], in_group, returned,
+                                     prelude_groups, GradSlot))
+            run = []
+        if instr is not None:
+            out.append(instr)
+    return out
+
+
+def _accumulation(pairs: list[tuple[Tensor, Slot]], device: str, in_group: dict[int, int],
+                  returned: set[int], prelude_groups: set[int],
+                  grad_slot: type) -> Accumulation:
+    """One run of accumulations (see :func:`_batch_accumulations`)."""
+    by_chunk: dict[int, list[tuple[Tensor, Slot]]] = {}
+    uses = {}
+    for leaf, slot in pairs:
+        uses[id(slot)] = uses.get(id(slot), 0) + 1
+        home = leaf._grad_home
+        if isinstance(home, grad_slot) and home.chunk.params[home.index] is leaf:
+            by_chunk.setdefault(id(home.chunk), []).append((leaf, slot))
+    staged: dict[int, tuple[Any, list[Tensor], list[Any], Any]] = {}
+    for members in by_chunk.values():
+        chunk = members[0][0]._grad_home.chunk
+        if len(members) != len(chunk.params) or \
+                {id(leaf) for leaf, _ in members} != {id(p) for p in chunk.params} or \
+                not all(_stageable(slot, leaf, chunk, uses, in_group, returned, prelude_groups)
+                        for leaf, slot in members) or chunk.device != "cpu":
+            continue
+        flat = numpy.empty(chunk.size, dtype=chunk.dtype)
+        views = chunk.views_of(flat)
+        for leaf, slot in members:
+            view = views[leaf._grad_home.index]
+            view[...] = slot.buf
+            slot.buf = view
+        leaves = [leaf for leaf, _ in members]
+        staged[id(chunk)] = (chunk, leaves, [leaf._grad_home for leaf in leaves], flat)
+    groups = []
+    done: set[int] = set()
+    for leaf, slot in pairs:
+        home = leaf._grad_home
+        key = id(home.chunk) if isinstance(home, grad_slot) else None
+        if key in staged:
+            if key not in done:
+                done.add(key)
+                chunk, leaves, homes, flat = staged[key]
+                groups.append((chunk, leaves, homes, flat,
+                               [(lf, sl.buf) for lf, sl in pairs
+                                if isinstance(lf._grad_home, grad_slot)
+                                and id(lf._grad_home.chunk) == key]))
+        else:
+            groups.append((None, [leaf], [], None, [(leaf, slot.buf)]))
+    return Accumulation(groups, device)
+
+
+def _stageable(slot: Slot, leaf: Tensor, chunk: Any, uses: dict[int, int],
+               in_group: dict[int, int], returned: set[int], prelude_groups: set[int]) -> bool:
+    """Whether the calls computing ``slot`` (``leaf``'s gradient) may write into a view of
+    another buffer: the slot is the only one of its memory, used by one accumulation only,
+    not returned, not computed for the guards, and shaped as the parameter."""
+    buf = slot.buf
+    return slot.kind == "out" and in_group[slot.group] == 1 and uses[id(slot)] == 1 and \
+        id(buf) not in returned and slot.group not in prelude_groups and \
+        buf.shape == leaf.array.shape and buf.dtype == chunk.dtype and \
+        buf.flags.c_contiguous
 
 
 def _fold_constants(instrs: list[Instr], slots: list[Slot]) -> list[Instr]:
@@ -571,6 +670,17 @@ def _template(result: Any, rec: Recorder) -> Any:
         return (dict, {k: _template(v, rec) for k, v in result.items()})
     raise _Unsupported(f"the step returned a {type(result).__name__}; a compiled step may "
                        "return tensors (and tuples, lists or dicts of them) or None")
+
+
+def _template_buffers(template: Any) -> set[int]:
+    """The ids of the buffers a template copies results out of."""
+    if template is None:
+        return set()
+    kind, value = template[0], template[1]
+    if kind == "tensor":
+        return {id(value)}
+    values = value.values() if kind is dict else value
+    return set().union(*map(_template_buffers, values))
 
 
 def _build(template: Any) -> Any:

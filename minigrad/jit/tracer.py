@@ -43,6 +43,7 @@ import contextlib
 import os
 import sys
 import threading
+from operator import attrgetter, is_
 from typing import Any, Callable, Iterator
 
 import numpy
@@ -232,13 +233,16 @@ _DATA_DEPENDENT_FUNCTIONS = {numpy.nonzero, numpy.argwhere, numpy.flatnonzero, n
 
 # --- replay helpers (the callables instructions are built from) ------------------------------
 
+# The helpers below copy with ``dst[...] = value``: an unsafe cast and broadcast like
+# ``numpy.copyto(dst, value, casting="unsafe")``, without its dispatch through Python.
+
 def assign(dst: Any, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
     """``dst[...] = fn(*args, **kwargs)``: a call without ``out=``, into its buffer."""
-    numpy.copyto(dst, fn(*args, **kwargs), casting="unsafe")
+    dst[...] = fn(*args, **kwargs)
 
 
 def copy_into(dst: Any, src: Any) -> None:
-    numpy.copyto(dst, src, casting="unsafe")
+    dst[...] = src
 
 
 def fill(dst: Any, value: Any) -> None:
@@ -251,7 +255,7 @@ def setitem(dst: Any, index: Any, value: Any) -> None:
 
 def draw(dst: Any, device: str, name: str, args: tuple, kwargs: dict) -> None:
     """A random draw made again from ``device``'s generator (``backend.generator``)."""
-    numpy.copyto(dst, getattr(_real_generator(device), name)(*args, **kwargs), casting="unsafe")
+    dst[...] = getattr(_real_generator(device), name)(*args, **kwargs)
 
 
 def call_method(obj: Any, name: str, args: tuple, kwargs: dict) -> None:
@@ -265,6 +269,39 @@ def accumulate(leaf: Tensor, buf: Any, device: str, create_graph: bool) -> None:
     marked as owned, so the engine copies it rather than keeping it (the next replay
     overwrites it)."""
     _real_accumulate(leaf, wrap(buf, device), create_graph, {id(owner_of(buf))})
+
+
+_GRAD_HOME = attrgetter("_grad_home")
+
+
+class Accumulation:
+    """Consecutive accumulations of gradients into leaves (one backward's), replayed as one
+    call.
+
+    ``groups`` run in order; each is ``(chunk, leaves, homes, flat, pairs)``, with ``pairs``
+    the ``(leaf, gradient buffer)`` of the trace's accumulations, in their order. A group
+    with a ``chunk`` (an optimizer's :class:`~minigrad.optim.flat.FlatChunk`) holds every
+    parameter of it, and its gradient buffers are views of ``flat``, laid out as the chunk's
+    gradient buffer: when every leaf still has the grad home it had (``homes``) and the
+    chunk takes the gradients (``FlatChunk.take_flat_grad``: no gradient held yet, no home
+    referred to from elsewhere), one copy is the whole accumulation. Otherwise, and for the
+    groups without a chunk, the engine's accumulation runs leaf by leaf, as in eager (the
+    order of accumulation across groups does not matter: they touch different leaves and
+    chunks)."""
+
+    __slots__ = ("groups", "device")
+
+    def __init__(self, groups: list[tuple[Any, list[Tensor], list[Any], Any,
+                                          list[tuple[Tensor, Any]]]], device: str) -> None:
+        self.groups, self.device = groups, device
+
+    def __call__(self) -> None:
+        for chunk, leaves, homes, flat, pairs in self.groups:
+            if chunk is not None and all(map(is_, map(_GRAD_HOME, leaves), homes)) and \
+                    chunk.take_flat_grad(flat):
+                continue
+            for leaf, buf in pairs:
+                accumulate(leaf, buf, self.device, False)
 
 
 # --- the recorder ---------------------------------------------------------------------------
@@ -689,7 +726,7 @@ def _no_op(*args: Any) -> None:
 
 def _assign_all(dsts: tuple, fn: Callable[..., Any], args: tuple, **kwargs: Any) -> None:
     for dst, value in zip(dsts, fn(*args, **kwargs)):
-        numpy.copyto(dst, value, casting="unsafe")
+        dst[...] = value
 
 
 def _as_traced(slot: Slot) -> TracedArray:

@@ -85,6 +85,24 @@ class FlatChunk:
                 self._new_grad_buffer()
                 return
 
+    def take_flat_grad(self, flat: Any) -> bool:
+        """Backward's accumulation of every parameter's gradient at once, for a caller that
+        holds them laid out as the gradient buffer (``flat``, of :attr:`size` entries: a
+        replay of ``mg.compile``): when no parameter holds a gradient and every grad home is
+        free, copy ``flat`` into the buffer in one call and give each parameter its home, as
+        the engine's per-leaf claims (``GradSlot.claim``) would have; otherwise change
+        nothing and return False (the caller then accumulates leaf by leaf)."""
+        for p in self.params:
+            if p._grad is not None:
+                return False
+        for home in self.grads:
+            if not _free(self, home):
+                return False
+        self.grad[...] = flat
+        for p, home in zip(self.params, self.grads):
+            p._grad = home
+        return True
+
     def _new_grad_buffer(self) -> None:
         self.grad = backend.xp(self.device).zeros(self.size, dtype=self.dtype)
         self.grads = [wrap(view, self.device) for view in self.views_of(self.grad)]
