@@ -24,11 +24,18 @@ from minigrad.optim.schedule_free import ScheduleFreeAdamW
 from minigrad.optim.muon import Muon
 from minigrad.optim.lookahead import Lookahead
 from minigrad.optim.ranger import Ranger
+from minigrad.optim.yogi import Yogi
+from minigrad.optim.adan import Adan
+from minigrad.optim.signum import SignSGD, Signum
+from minigrad.optim.qh import QHM, QHAdam
+from minigrad.optim.adopt import ADOPT
+from minigrad.optim.ademamix import AdEMAMix
 from minigrad.optim.gradient_centralization import centralize_gradient
 from minigrad.optim.clip_grad import clip_grad_norm_, clip_grad_value_
 
 __all__ = ["Optimizer", "required", "NonFiniteError", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adadelta",
            "Adamax", "NAdam", "RAdam", "ASGD", "Rprop", "Adafactor", "LBFGS", "FTRL", "Lion",
            "AdaBelief", "ScheduleFreeAdamW", "Muon", "Lookahead", "Ranger",
+           "Yogi", "Adan", "SignSGD", "Signum", "QHM", "QHAdam", "ADOPT", "AdEMAMix",
            "centralize_gradient", "clip_grad_norm_", "clip_grad_value_", "lr_scheduler", "init",
            "clip_grad"]

@@ -51,6 +51,14 @@ OPTIMIZERS = {
     "ScheduleFreeAdamW": _schedule_free,
     "Lookahead": _lookahead,
     "Ranger": _with(dict(lr=0.05, k=2), optim.Ranger),
+    "Yogi": _with(dict(lr=0.05), optim.Yogi),
+    "Adan": _with(dict(lr=0.05, weight_decay=0.01), optim.Adan),
+    "SignSGD": _with(dict(lr=0.01), optim.SignSGD),
+    "Signum": _with(dict(lr=0.01, weight_decay=0.01), optim.Signum),
+    "QHM": _with(dict(lr=0.05, momentum=0.9, nu=0.7), optim.QHM),
+    "QHAdam": _with(dict(lr=0.05, nus=(0.7, 1.0)), optim.QHAdam),
+    "ADOPT": _with(dict(lr=0.05), optim.ADOPT),
+    "AdEMAMix": _with(dict(lr=0.05, alpha_warmup=3, beta3_warmup=3), optim.AdEMAMix),
 }
 
 # the shapes every test uses: a matrix (Muon's path), a vector, a scalar
