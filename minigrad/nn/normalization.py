@@ -70,8 +70,8 @@ class BatchNorm1d(Module):
             if momentum is None:  # the cumulative average
                 count = self.num_batches_tracked
                 # on the GPU 1 / count stays there: reading the count would wait for it
-                momentum = 1.0 / count.array if backend.defers_checks(count.device) else \
-                    1.0 / float(count.item())
+                momentum = 1.0 / count.array if count.device in backend.deferring_devices \
+                    else 1.0 / float(count.item())
         use_batch_stats = self.training or not self.track_running_stats
         return F.batch_norm(input, self.running_mean, self.running_var, self.weight, self.bias,
                             use_batch_stats, 0.0 if momentum is None else momentum, self.eps)

@@ -130,11 +130,14 @@ def _normalized_vjp(g: Tensor, xhat: Tensor, inv_std: Any, input: Tensor,
                     - xhat * (g * xhat).mean(axes, keepdims=True))
 
 
+_NUMBERS = (float, int)
+
+
 def _blend(running: Tensor, batch: Any, momentum: Any) -> None:
     """running <- (1 - momentum) running + momentum batch, in place (its memory is shared
     with state_dict() views). ``momentum`` is a number, or a 0-d array on the device
     (BatchNorm1d's cumulative average on the GPU), which is not read on the host."""
-    if type(momentum) not in (float, int):  # each factor in its operand's dtype, as a number
+    if momentum.__class__ not in _NUMBERS:  # each factor in its operand's dtype, as a number
         running.array *= (1.0 - momentum).astype(running.array.dtype)
         momentum = momentum.astype(batch.dtype)
     else:
