@@ -34,8 +34,8 @@ class Adan(Optimizer):
     added to the scaled update). optax's docstring writes the decayed step as
     ``(p - lr * u) / (1 + lr * wd)``, the paper's proximal form; its code (which this
     follows) subtracts ``lr * wd * p``. Defaults are optax's: ``betas=(0.98, 0.92, 0.99)``,
-    ``eps=1e-8``, ``eps_root=1e-8``, ``weight_decay=0``; ``lr=1e-3`` is the paper's
-    (optax has no default).
+    ``eps=1e-8``, ``eps_root=1e-8``, ``weight_decay=0``; ``lr=1e-3`` is this library's
+    choice (optax has no default).
 
     Valid values: ``lr``, ``eps``, ``eps_root``, ``weight_decay`` finite and >= 0; each beta
     finite in [0, 1).

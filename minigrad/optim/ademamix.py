@@ -56,7 +56,7 @@ class AdEMAMix(Optimizer):
     Weight decay is decoupled (as in AdamW; the paper's Algorithm 1 adds ``wd * p`` inside
     the step scaled by ``lr``). Defaults are the authors' code's: ``lr=1e-3, betas=(0.9,
     0.999, 0.9999), alpha=2.0, eps=1e-8, weight_decay=0``, no warm-ups (the paper's
-    experiments use alpha 5 to 8 with warm-ups). The code skips the fast buffer when
+    experiments use larger alphas, with warm-ups). The code skips the fast buffer when
     ``b1 = 0`` to save memory; here it is kept (the same numbers).
 
     Valid values: ``lr``, ``alpha``, ``eps``, ``weight_decay`` finite and >= 0; each beta in

@@ -55,8 +55,8 @@ class Signum(Optimizer):
         p = p - lr * sign(m)               #  would not change)
 
     ``momentum=0`` is signSGD. Weight decay is decoupled (see :class:`SignSGD`; neither the
-    paper nor optax has one). Defaults: ``momentum=0.9`` (optax's ``beta``, the paper's
-    value); ``lr=1e-3`` is this library's (optax has none).
+    paper nor optax has one). Defaults: ``momentum=0.9`` (optax's ``beta``); ``lr=1e-3``
+    is this library's (optax has none).
 
     Valid values: ``lr`` and ``weight_decay`` finite and >= 0; ``momentum`` in [0, 1).
     """

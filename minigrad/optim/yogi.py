@@ -24,8 +24,7 @@ class Yogi(Optimizer):
     Adam's ``v`` moves towards ``g^2`` by a fraction of their difference, so it can fall fast
     when the gradients shrink and the effective learning rate jumps; Yogi's ``v`` moves by at
     most ``(1 - b2) g^2`` a step, which keeps the effective learning rate from growing
-    suddenly. Both moments are bias-corrected as in optax (the paper leaves them
-    uncorrected); the initial value 1e-6 is optax's.
+    suddenly. Both moments are bias-corrected and start at 1e-6, as in optax's code.
 
     Defaults: ``betas=(0.9, 0.999)``, ``eps=1e-3`` (optax's and the paper's: much larger than
     Adam's), ``initial_accumulator_value=1e-6``; ``lr=1e-2`` is the paper's recommendation
