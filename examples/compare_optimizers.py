@@ -49,6 +49,14 @@ OPTIMIZERS: dict[str, OptimizerFactory] = {
     "Muon": _muon,
     "Lookahead(Adam)": lambda p: optim.Lookahead(optim.Adam(p, lr=1e-2)),
     "Ranger": lambda p: optim.Ranger(p, lr=3e-2),
+    "Yogi": lambda p: optim.Yogi(p, lr=1e-2),
+    "Adan": lambda p: optim.Adan(p, lr=1e-2),
+    "SignSGD": lambda p: optim.SignSGD(p, lr=1e-3),
+    "Signum": lambda p: optim.Signum(p, lr=1e-3),
+    "QHM": lambda p: optim.QHM(p, lr=0.3, momentum=0.9, nu=0.7),
+    "QHAdam": lambda p: optim.QHAdam(p, lr=1e-2, nus=(0.7, 1.0)),
+    "ADOPT": lambda p: optim.ADOPT(p, lr=1e-2),
+    "AdEMAMix": lambda p: optim.AdEMAMix(p, lr=1e-2),
 }
 
 # FTRL-Proximal writes each weight as a closed-form function of its accumulated gradients

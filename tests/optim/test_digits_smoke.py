@@ -14,7 +14,8 @@ spec.loader.exec_module(compare)
 
 EXPECTED = {"Adam", "AdamW", "SGD", "Adagrad", "RMSprop", "Adadelta", "Adamax", "NAdam", "RAdam",
             "ASGD", "Rprop", "Adafactor", "LBFGS", "FTRL", "Lion", "AdaBelief",
-            "ScheduleFreeAdamW", "Muon", "Lookahead(Adam)", "Ranger"}
+            "ScheduleFreeAdamW", "Muon", "Lookahead(Adam)", "Ranger", "Yogi", "Adan", "SignSGD",
+            "Signum", "QHM", "QHAdam", "ADOPT", "AdEMAMix"}
 
 
 def test_the_comparison_covers_every_optimizer():

@@ -9,9 +9,7 @@ float64 arrays (``g`` the gradient of the loss the optimizer sees), ``s`` a dict
 buffers, ``t`` the step count (1 first).
 """
 import functools
-import importlib.util
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -303,29 +301,7 @@ def test_minimizes_rosenbrock(cls, kwargs, steps, power, tolerance):
     np.testing.assert_allclose(x.numpy(), [1.0, 1.0], atol=tolerance)
 
 
-# --- the digits MLP (examples/compare_optimizers.py's training loop) ---------------------------
-
-_EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "compare_optimizers.py"
-DIGITS = {
-    "Yogi": lambda p: optim.Yogi(p, lr=1e-2),
-    "Adan": lambda p: optim.Adan(p, lr=1e-2),
-    "SignSGD": lambda p: optim.SignSGD(p, lr=1e-3),
-    "Signum": lambda p: optim.Signum(p, lr=1e-3),
-    "QHM": lambda p: optim.QHM(p, lr=0.3, momentum=0.9, nu=0.7),
-    "QHAdam": lambda p: optim.QHAdam(p, lr=1e-2, nus=(0.7, 1.0)),
-    "ADOPT": lambda p: optim.ADOPT(p, lr=1e-2),
-    "AdEMAMix": lambda p: optim.AdEMAMix(p, lr=1e-2),
-}
-
-
-@pytest.mark.parametrize("name", sorted(DIGITS))
-def test_trains_the_digits_mlp_above_chance(name):
-    spec = importlib.util.spec_from_file_location("compare_optimizers", _EXAMPLE)
-    compare = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(compare)
-    result = compare.train_digits(DIGITS[name], epochs=3, hidden=32)
-    assert result["last_loss"] < result["first_loss"]
-    assert result["val_accuracy"] > 0.5
+# the digits MLP: tests/optim/test_digits_smoke.py trains every optimizer of the example
 
 
 # --- details the references fix ------------------------------------------------------------------
