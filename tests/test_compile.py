@@ -529,3 +529,23 @@ def test_gradients_accumulated_over_two_calls():
         if i % 2 == 0:
             model.zero_grad()
     _grad_twins(_step_with(zero_first=False), between=zero_every_other)
+
+
+def test_reductions_replay_exactly_in_every_form():
+    """Replays call ``reduce`` directly for ``ndarray.sum`` & co.: with no axis (all of a
+    matrix, not reduce's default axis 0), an axis, keepdims."""
+    from minigrad.tensor import wrap
+
+    def reductions(t):
+        plain = t.array  # NumPy's own methods, as a custom op would call them
+        return (t.sum(), t.sum(1, keepdim=True), t.prod(0), mg.amax(t), mg.amin(t, 1),
+                t.logsumexp(1), t.softmax(1), *(wrap(a, t.device) for a in (
+                    plain.sum(), plain.max(1), plain.min(axis=0, keepdims=True),
+                    plain.prod(dtype=np.float64))))
+    compiled = mg.compile(reductions)
+    rng = np.random.default_rng(5)
+    for _ in range(6):
+        x = mg.from_numpy(rng.standard_normal((6, 5)).astype(np.float32))
+        for got, want in zip(compiled(x), reductions(x)):
+            assert got.numpy().tobytes() == want.numpy().tobytes()
+    assert compiled.stats["replay"] >= 3

@@ -24,9 +24,19 @@ literals), which are guarded where they come from, as far as the guards reach (b
 **What is not recorded but run at its place in each replay** (opaque): ``optimizer.step()``
 and ``zero_grad()`` (so learning rates set by a scheduler, Adam's bias corrections and step
 counts are read afresh, and flat parameter buffers are used as the optimizer wants), and
-the engine's accumulation of each gradient into its leaf's ``.grad``. Random draws (dropout
-masks, ``mg.randn``) are drawn again from the same generator, so a replay matches eager bit
-for bit under the same seed.
+the engine's accumulation of each gradient into its leaf's ``.grad``: one call per
+backward, in which an optimizer's flat chunk whose parameters all receive a gradient takes
+them in one copy when it can (no gradient held yet, none of its memory referred to from
+elsewhere), and every other case runs the engine's own accumulation leaf by leaf. Random
+draws (dropout masks, ``mg.randn``) are drawn again from the same generator, so a replay
+matches eager bit for bit under the same seed.
+
+**How a replay runs.** Each recorded call is bound once to the program's buffers as a
+``functools.partial`` in the form NumPy takes fastest (a ufunc with its outputs positional,
+``ndarray.sum`` & co. as the ufunc's ``reduce``: the same C routines, the same bits), and
+the replay calls them in order: the guards (a generated straight-line check, see
+:mod:`minigrad.jit.guards`), the arguments copied in, the prelude and its value guards, the
+rest, and the results copied out.
 
 **When a replay is used.** The cache is keyed by the shapes, dtypes and devices of the
 tensor arguments and the values of the other arguments. Each traced program also checks,
@@ -452,10 +462,50 @@ class Program:
         return _build(self.template)
 
 
+# ``ndarray.sum`` & co. forward to NumPy's Python helpers (``numpy._core._methods``), which
+# call the ufunc's ``reduce`` with the same arguments (and ``axis=None`` by default, where
+# ``reduce``'s own default is 0): a replay calls ``reduce`` directly.
+_REDUCE_OF_METHOD = {numpy.ndarray.sum: numpy.add.reduce,
+                     numpy.ndarray.prod: numpy.multiply.reduce,
+                     numpy.ndarray.max: numpy.maximum.reduce,
+                     numpy.ndarray.min: numpy.minimum.reduce}
+_REDUCE_PARAMETERS = ("axis", "dtype", "out", "keepdims")  # reduce's, in their order
+
+
 def _bind(instr: Instr) -> Callable[[], Any]:
-    args = _resolve(instr.args)
-    kwargs = _resolve(instr.kwargs)
-    return functools.partial(instr.fn, *args, **kwargs)
+    """The recorded call as a function of no arguments, on the program's buffers."""
+    fn, args, kwargs = _fast_form(instr.fn, _resolve(instr.args), _resolve(instr.kwargs))
+    return functools.partial(fn, *args, **kwargs)
+
+
+def _fast_form(fn: Any, args: tuple, kwargs: dict) -> tuple[Any, tuple, dict]:
+    """The same call in a form NumPy takes faster (the results are the same bits: the same
+    C routine runs): a ufunc called as itself with its outputs positional (``add(a, b, c)``
+    for ``add.__call__(a, b, out=(c,))``), and a reduction (``ndarray.sum`` & co., or a
+    ufunc's ``reduce``) as ``reduce`` with positional arguments. Keywords cost a ufunc
+    about as much as the arithmetic of a small array (a dict built and parsed per call)."""
+    owner = getattr(fn, "__self__", None)
+    if isinstance(owner, numpy.ufunc) and fn.__name__ == "__call__":
+        out = kwargs.get("out")
+        outs = out if isinstance(out, tuple) else (out,)
+        if kwargs.keys() == {"out"} and len(args) == owner.nin and len(outs) == owner.nout:
+            return owner, (*args, *outs), {}
+        return owner, args, kwargs
+    reduce = _REDUCE_OF_METHOD.get(fn)
+    if reduce is not None:
+        if len(args) > 2:
+            return fn, args, kwargs  # (positional dtype or out: the method's own order)
+        default_axis: Any = None
+    elif isinstance(owner, numpy.ufunc) and fn.__name__ == "reduce":
+        reduce, default_axis = fn, 0
+    else:
+        return fn, args, kwargs
+    if len(args) not in (1, 2) or not kwargs.keys() <= set(_REDUCE_PARAMETERS) or \
+            (len(args) == 2 and "axis" in kwargs):
+        return fn, args, kwargs
+    given = {"axis": args[1] if len(args) == 2 else default_axis, "dtype": None, "out": None,
+             "keepdims": False, **kwargs}
+    return reduce, (args[0], *(given[name] for name in _REDUCE_PARAMETERS)), {}
 
 
 def _resolve(spec: Any) -> Any:

@@ -30,7 +30,8 @@ Three calls are *opaque*: they run eagerly (their own Python code reads learning
 step counts and ``.grad`` afresh) at their place in the replay, and are recorded as calls:
 ``Optimizer.step`` / ``zero_grad`` and ``Module.zero_grad`` of the objects the step
 reaches, and the engine's accumulation of a gradient into a leaf (``engine._accumulate``),
-which owns ``.grad`` (None or not, in-place accumulation, flat gradient buffers). A profiler
+which owns ``.grad`` (None or not, in-place accumulation, flat gradient buffers); a replay
+runs one backward's accumulations as one :class:`Accumulation`. A profiler
 watches the trace: optimizer code (anything under ``minigrad/optim``) or ``zero_grad`` that
 runs without being opaque refuses it, as does a module whose ``forward`` runs but which was
 not found (its parameters would not be traced).
