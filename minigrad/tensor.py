@@ -335,6 +335,7 @@ class Tensor:
     def item(self) -> Any:
         if self.array.size != 1:
             raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
+        backend.flush_deferred_checks()  # a read waits for the device: report its checks
         return self.array.reshape(()).item()
 
     def __float__(self) -> float:

@@ -296,6 +296,8 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
+        # a check deferred on the device (a bad target) is reported before anything changes
+        backend.flush_deferred_checks()
         # which flat buffers can be used is looked at once, for the check and the update
         self._intact = {id(c) for g in self.param_groups for c in self._flat_parts(g)[0]
                         if c.intact()}
