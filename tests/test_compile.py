@@ -10,7 +10,7 @@ from minigrad import nn, optim
 
 
 def _build(seed, sizes=(64, 128, 128, 10), opt="sgd", norms=False, dropout=0.0,
-           lr=0.05, scheduler=False):
+           lr=0.05, scheduler=False, flat=True):
     """A model, its optimizer and a training step (made the same way twice = twins)."""
     mg.manual_seed(seed)
     layers = []
@@ -24,9 +24,9 @@ def _build(seed, sizes=(64, 128, 128, 10), opt="sgd", norms=False, dropout=0.0,
                 layers.append(nn.Dropout(dropout))
     model = nn.Sequential(*layers)
     if opt == "sgd":
-        optimizer = optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+        optimizer = optim.SGD(model.parameters(), lr=lr, momentum=0.9, flat=flat)
     else:
-        optimizer = optim.Adam(model.parameters(), lr=1e-3)
+        optimizer = optim.Adam(model.parameters(), lr=1e-3, flat=flat)
     sched = optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5) if scheduler else None
     loss_fn = nn.CrossEntropyLoss()
 
@@ -458,12 +458,12 @@ def test_a_variant_whose_guard_fails_is_skipped_without_a_snapshot(monkeypatch):
 
 # --- gradients: one copy per flat chunk when it can take them, the engine's way otherwise -----
 
-def _grad_twins(make_step, steps=8, between=lambda i, model: None):
+def _grad_twins(make_step, steps=8, between=lambda i, model: None, flat=True):
     """An eager model and a compiled twin trained by ``make_step(model, opt)``; ``between``
     runs before each step on both. Asserts bit-identity of losses, parameters and grads."""
     pairs = []
     for _ in range(2):
-        model, opt, _, _ = _build(1, sizes=(8, 16, 4))
+        model, opt, _, _ = _build(1, sizes=(8, 16, 4), flat=flat)
         pairs.append((model, make_step(model, opt)))
     (model_e, eager), (model_c, step) = pairs
     compiled = mg.compile(step)
@@ -495,7 +495,8 @@ def _step_with(zero_first=True, set_to_none=True):
     return make
 
 
-def test_a_gradient_kept_from_an_earlier_step_keeps_its_values():
+@pytest.mark.parametrize("flat", [True, False])
+def test_a_gradient_kept_from_an_earlier_step_keeps_its_values(flat):
     kept = {}
 
     def keep_then_forget(i, model):
@@ -506,29 +507,42 @@ def test_a_gradient_kept_from_an_earlier_step_keeps_its_values():
             if p.grad is not None:
                 held.append((p.grad, p.grad.numpy().copy()))
             p.grad = None
-    _grad_twins(_step_with(zero_first=False), between=keep_then_forget)
+    _grad_twins(_step_with(zero_first=False), between=keep_then_forget, flat=flat)
     for held in kept.values():
         assert len(held) > 20
         for grad, values in held:
             assert np.array_equal(grad.numpy(), values)
 
 
-def test_gradients_assigned_by_hand_are_accumulated_into():
+@pytest.mark.parametrize("flat", [True, False])
+def test_gradients_assigned_by_hand_are_accumulated_into(flat):
     def assign(i, model):
         for k, p in enumerate(model.parameters()):
             p.grad = mg.full(p.shape, 0.5) if (i + k) % 3 else None
-    _grad_twins(_step_with(zero_first=False), between=assign)
+    _grad_twins(_step_with(zero_first=False), between=assign, flat=flat)
 
 
-def test_zero_grad_without_none_accumulates_in_place():
-    _grad_twins(_step_with(set_to_none=False))
+@pytest.mark.parametrize("flat", [True, False])
+def test_zero_grad_without_none_accumulates_in_place(flat):
+    _grad_twins(_step_with(set_to_none=False), flat=flat)
 
 
-def test_gradients_accumulated_over_two_calls():
+def test_gradients_outside_flat_chunks_are_handed_over_without_a_copy():
+    """Without flat storage each gradient is computed into a new array at every replay and
+    becomes .grad itself, as in eager: the program keeps no buffer for it."""
+    compiled = _grad_twins(_step_with(), flat=False)
+    program = next(p for variants in compiled._cache.values() for p in variants if p.trusted)
+    from minigrad.jit.gradients import FreshOutput
+    fresh = [c for c in program.main if isinstance(c, FreshOutput)]
+    assert len(fresh) == 4 and all(f.current is None for f in fresh)
+
+
+@pytest.mark.parametrize("flat", [True, False])
+def test_gradients_accumulated_over_two_calls(flat):
     def zero_every_other(i, model):
         if i % 2 == 0:
             model.zero_grad()
-    _grad_twins(_step_with(zero_first=False), between=zero_every_other)
+    _grad_twins(_step_with(zero_first=False), between=zero_every_other, flat=flat)
 
 
 def test_reductions_replay_exactly_in_every_form():
@@ -548,4 +562,36 @@ def test_reductions_replay_exactly_in_every_form():
         x = mg.from_numpy(rng.standard_normal((6, 5)).astype(np.float32))
         for got, want in zip(compiled(x), reductions(x)):
             assert got.numpy().tobytes() == want.numpy().tobytes()
+    assert compiled.stats["replay"] >= 3
+
+
+def test_verification_catches_a_value_the_guards_do_not_see():
+    factors = [1.0]  # a list's contents are not guarded (see minigrad/jit/guards.py)
+    x = mg.ones(4)
+    compiled = mg.compile(lambda t: t * factors[0])
+    compiled(x)
+    factors[0] = 2.0  # the trace baked 1.0: its first replay differs from eager
+    with pytest.warns(RuntimeWarning, match="differed from eager"):
+        assert compiled(x).numpy().tolist() == [2.0] * 4
+    assert compiled.disabled is not None
+    factors[0] = 3.0
+    assert compiled(x).numpy().tolist() == [3.0] * 4
+
+
+def test_captured_states_compare_bit_for_bit():
+    from minigrad.jit import _Digest, _difference
+    a = np.zeros((2, 3), np.float32)
+    signed = a.copy()
+    signed[1, 2] = -0.0
+    assert _difference({"x": [_Digest(a)]}, {"x": [_Digest(a.copy())]}) is None
+    assert _difference({"x": [_Digest(a)]}, {"x": [_Digest(signed)]}) == "['x'][0]"
+    assert _Digest(a) != _Digest(a.reshape(3, 2)) and _Digest(a) != _Digest(a.astype(np.float64))
+    assert _Digest(a.T) == _Digest(np.ascontiguousarray(a.T))
+
+
+def test_a_parameter_too_large_for_the_flat_chunk_replays_exactly():
+    from minigrad.optim.flat import FLAT_MAX_ELEMENTS
+    assert 300 * 256 > FLAT_MAX_ELEMENTS  # the first weight stays outside the chunk
+    batches = list(_batches(8, batch=16, features=300, classes=10))
+    compiled = _run_twins(batches=batches, sizes=(300, 256, 10))
     assert compiled.stats["replay"] >= 3

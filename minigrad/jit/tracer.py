@@ -31,7 +31,7 @@ step counts and ``.grad`` afresh) at their place in the replay, and are recorded
 ``Optimizer.step`` / ``zero_grad`` and ``Module.zero_grad`` of the objects the step
 reaches, and the engine's accumulation of a gradient into a leaf (``engine._accumulate``),
 which owns ``.grad`` (None or not, in-place accumulation, flat gradient buffers); a replay
-runs one backward's accumulations as one :class:`Accumulation`. A profiler
+runs one backward's accumulations as one call (see :mod:`minigrad.jit.gradients`). A profiler
 watches the trace: optimizer code (anything under ``minigrad/optim``) or ``zero_grad`` that
 runs without being opaque refuses it, as does a module whose ``forward`` runs but which was
 not found (its parameters would not be traced).
@@ -44,7 +44,6 @@ import contextlib
 import os
 import sys
 import threading
-from operator import attrgetter, is_
 from typing import Any, Callable, Iterator
 
 import numpy
@@ -272,37 +271,10 @@ def accumulate(leaf: Tensor, buf: Any, device: str, create_graph: bool) -> None:
     _real_accumulate(leaf, wrap(buf, device), create_graph, {id(owner_of(buf))})
 
 
-_GRAD_HOME = attrgetter("_grad_home")
-
-
-class Accumulation:
-    """Consecutive accumulations of gradients into leaves (one backward's), replayed as one
-    call.
-
-    ``groups`` run in order; each is ``(chunk, leaves, homes, flat, pairs)``, with ``pairs``
-    the ``(leaf, gradient buffer)`` of the trace's accumulations, in their order. A group
-    with a ``chunk`` (an optimizer's :class:`~minigrad.optim.flat.FlatChunk`) holds every
-    parameter of it, and its gradient buffers are views of ``flat``, laid out as the chunk's
-    gradient buffer: when every leaf still has the grad home it had (``homes``) and the
-    chunk takes the gradients (``FlatChunk.take_flat_grad``: no gradient held yet, no home
-    referred to from elsewhere), one copy is the whole accumulation. Otherwise, and for the
-    groups without a chunk, the engine's accumulation runs leaf by leaf, as in eager (the
-    order of accumulation across groups does not matter: they touch different leaves and
-    chunks)."""
-
-    __slots__ = ("groups", "device")
-
-    def __init__(self, groups: list[tuple[Any, list[Tensor], list[Any], Any,
-                                          list[tuple[Tensor, Any]]]], device: str) -> None:
-        self.groups, self.device = groups, device
-
-    def __call__(self) -> None:
-        for chunk, leaves, homes, flat, pairs in self.groups:
-            if chunk is not None and all(map(is_, map(_GRAD_HOME, leaves), homes)) and \
-                    chunk.take_flat_grad(flat):
-                continue
-            for leaf, buf in pairs:
-                accumulate(leaf, buf, self.device, False)
+def adopt(leaf: Tensor, array: Any, device: str) -> None:
+    """The engine's accumulation of a gradient the program does not keep (a fresh array):
+    not marked as owned, so the engine may make it ``leaf.grad`` itself, as in eager."""
+    _real_accumulate(leaf, wrap(array, device), False, set())
 
 
 # --- the recorder ---------------------------------------------------------------------------
