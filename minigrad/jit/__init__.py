@@ -399,7 +399,7 @@ def discover(fn: Callable[..., Any], extra: list[Any] | None = None) -> Found:
 def _own_methods(cls: type) -> list[types.FunctionType]:
     """The functions defined in ``cls`` and its bases outside minigrad (methods, static and
     class methods, properties' accessors): what a user's module runs in ``forward``."""
-    functions = []
+    functions: list[types.FunctionType] = []
     for klass in cls.__mro__:
         if klass is object or is_library_code(klass):
             continue
@@ -743,8 +743,8 @@ class _Digest:
 
     def __init__(self, array: Any) -> None:
         self.shape, self.dtype = array.shape, array.dtype.str
-        self.digest = hashlib.blake2b(memoryview(numpy.ascontiguousarray(array)).cast("B"),
-                                      digest_size=32).digest()
+        data = memoryview(numpy.ascontiguousarray(array))  # type: ignore[arg-type]
+        self.digest = hashlib.blake2b(data.cast("B"), digest_size=32).digest()
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, _Digest) and (self.shape, self.dtype, self.digest) == \

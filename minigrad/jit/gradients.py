@@ -140,15 +140,16 @@ def batch_accumulations(instrs: list[Instr], slots: list[Slot], returned: set[in
     calls: list[Instr | Accumulation] = []
     fresh: dict[int, FreshOutput] = {}
     run: list[Instr] = []
-    for instr in [*instrs, None]:
-        if instr is not None and instr.kind == "accumulate":
+    for instr in instrs:
+        if instr.kind == "accumulate":
             run.append(instr)
             continue
         if run:
             calls.append(_accumulation(run, context, fresh))
             run = []
-        if instr is not None:
-            calls.append(instr)
+        calls.append(instr)
+    if run:
+        calls.append(_accumulation(run, context, fresh))
     return calls, fresh
 
 
@@ -156,7 +157,7 @@ class _Context:
     """What deciding how to hand over a gradient needs to know of the whole program."""
 
     def __init__(self, in_group: dict[int, int], returned: set[int], prelude_groups: set[int],
-                 touching: dict[int, list[Instr]], grad_slot: type) -> None:
+                 touching: dict[int, list[Instr]], grad_slot: Any) -> None:
         self.in_group, self.returned, self.prelude_groups = in_group, returned, prelude_groups
         self.touching, self.grad_slot = touching, grad_slot
 
@@ -169,7 +170,8 @@ class _Context:
             slot.group not in self.prelude_groups and slot.buf.flags.c_contiguous
 
     def chunk_of(self, leaf: Tensor) -> Any:
-        home = leaf._grad_home
+        """The flat chunk ``leaf``'s gradient lives in, or None."""
+        home: Any = leaf._grad_home
         if isinstance(home, self.grad_slot) and home.chunk.params[home.index] is leaf:
             return home.chunk
         return None
@@ -217,7 +219,8 @@ def _stage(chunk: Any, members: list[tuple[Tensor, Slot]]) -> tuple[Any, ...]:
     flat = numpy.empty(chunk.size, dtype=chunk.dtype)
     views = chunk.views_of(flat)
     for leaf, slot in members:
-        view = views[leaf._grad_home.index]
+        home: Any = leaf._grad_home  # a GradSlot of chunk
+        view = views[home.index]
         view[...] = slot.buf
         slot.buf = view
     leaves = [leaf for leaf, _ in members]

@@ -175,7 +175,7 @@ class StateGuard:
                          for key in keys]
         self._expected = self._read_safely()
         self._check = self._compile()
-        self.mode = grad_mode.enabled.get()
+        self.mode: Any = grad_mode.enabled.get()
         self.dtype = backend.get_default_dtype()
         if self.mode is getattr(grad_mode, "ANOMALY", None):
             self.mode = _NEVER
@@ -209,8 +209,9 @@ class StateGuard:
         for attr in ("__code__", "__defaults__", "__kwdefaults__"):
             self._attribute(fn, attr, f"{attr} of {name}")
         held.extend((value, f"a default of {name}") for value in fn.__defaults__ or ())
-        for key, value in (fn.__kwdefaults__ or {}).items():
-            self._entry(fn.__kwdefaults__, key, f"the default of {key!r} of {name}")
+        kwdefaults = fn.__kwdefaults__ or {}
+        for key, value in kwdefaults.items():
+            self._entry(kwdefaults, key, f"the default of {key!r} of {name}")
             held.append((value, f"the default of {key!r} of {name}"))
         names = mentioned_names(code)
         for value, where in held:
@@ -294,7 +295,7 @@ def _compile_check(reads: list[str], holders: list[Any], expected: list[Any],
     keys, both chosen by this module, enter the source. Long checks are split into
     functions of :data:`_TERMS_PER_FUNCTION` terms."""
     names: dict[str, Any] = {}
-    terms = []
+    terms: list[tuple[str, tuple[str, ...]]] = []
     for k, (d, n) in enumerate(sizes):
         names[f"d{k}"] = d
         terms.append((f"len(d{k}) == {n}", (f"d{k}",)))
