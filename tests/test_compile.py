@@ -595,3 +595,15 @@ def test_a_parameter_too_large_for_the_flat_chunk_replays_exactly():
     batches = list(_batches(8, batch=16, features=300, classes=10))
     compiled = _run_twins(batches=batches, sizes=(300, 256, 10))
     assert compiled.stats["replay"] >= 3
+
+
+def test_replayed_calls_use_no_form_numpy_deprecates():
+    from minigrad.jit import _fast_form
+    a, b, out = np.ones(3), np.zeros(3), np.empty(3)
+    fn, args, kwargs = _fast_form(np.add.__call__, (a, b), {"out": (out,)})
+    assert (fn, len(args), kwargs) == (np.add, 3, {})  # the fast positional form
+    for ufunc in (np.maximum, np.minimum):  # a third positional argument is deprecated
+        fn, args, kwargs = _fast_form(ufunc.__call__, (a, b), {"out": (out,)})
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            fn(*args, **kwargs)

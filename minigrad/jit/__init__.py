@@ -486,6 +486,10 @@ def _bind(instr: Instr) -> Callable[[], Any]:
     return functools.partial(fn, *args, **kwargs)
 
 
+# ufuncs whose positional output NumPy 2.4 deprecates (a third argument looks like an input)
+_OUT_BY_KEYWORD = frozenset({numpy.maximum, numpy.minimum})
+
+
 def _fast_form(fn: Any, args: tuple, kwargs: dict) -> tuple[Any, tuple, dict]:
     """The same call in a form NumPy takes faster (the results are the same bits: the same
     C routine runs): a ufunc called as itself with its outputs positional (``add(a, b, c)``
@@ -496,7 +500,8 @@ def _fast_form(fn: Any, args: tuple, kwargs: dict) -> tuple[Any, tuple, dict]:
     if isinstance(owner, numpy.ufunc) and fn.__name__ == "__call__":
         out = kwargs.get("out")
         outs = out if isinstance(out, tuple) else (out,)
-        if kwargs.keys() == {"out"} and len(args) == owner.nin and len(outs) == owner.nout:
+        if kwargs.keys() == {"out"} and len(args) == owner.nin and len(outs) == owner.nout \
+                and owner not in _OUT_BY_KEYWORD:
             return owner, (*args, *outs), {}
         return owner, args, kwargs
     reduce = _REDUCE_OF_METHOD.get(fn)
