@@ -92,10 +92,11 @@ def _seed_gradients(roots: Sequence[Tensor], grads: Sequence[Any]) -> list[Tenso
             if root.array.size != 1:
                 raise RuntimeError(f"backward of a non-scalar tensor (shape {root.shape}) needs "
                                    "a gradient argument of the same shape")
-            grad = wrap(backend.xp(root.device).ones(root.shape, dtype=root.dtype), root.device)
+            grad = wrap(backend.xp(root.device).ones(root.array.shape, dtype=root.array.dtype),
+                        root.device)
         elif not isinstance(grad, Tensor):
             grad = Tensor(grad, dtype=root.dtype, device=root.device)
-        if grad.shape != root.shape:
+        if grad.array.shape != root.array.shape:
             raise ShapeError(f"gradient has shape {grad.shape} but the tensor it belongs to has "
                              f"shape {root.shape}")
         seeds.append(grad)
@@ -122,6 +123,7 @@ def run_backward(roots: Sequence[Tensor], grads: Sequence[Any], retain_graph: bo
             UserWarning, stacklevel=3)
     seeds = _seed_gradients(roots, grads)
     pending: dict[Tensor, Tensor] = {}
+    summed: set[Tensor] = set()  # gradients in pending that this pass made by adding two
     for root, seed in zip(roots, seeds):
         pending[root] = pending[root] + seed if root in pending else seed
     wanted = None if inputs is None else set(inputs)
@@ -137,6 +139,8 @@ def run_backward(roots: Sequence[Tensor], grads: Sequence[Any], retain_graph: bo
             grad = pending.pop(node, None)
             if grad is None:
                 continue
+            if summed:
+                summed.discard(grad)  # handed on from here: it may be shared
             if wanted is not None and node in wanted:
                 found[id(node)] = grad
             backward_rule = node._backward
@@ -164,7 +168,15 @@ def run_backward(roots: Sequence[Tensor], grads: Sequence[Any], retain_graph: bo
                 dtype = parent.array.dtype
                 if pgrad.array.dtype is not dtype and pgrad.array.dtype != dtype:
                     pgrad = to_dtype(pgrad, dtype)
-                pending[parent] = pending[parent] + pgrad if parent in pending else pgrad
+                if parent not in pending:
+                    pending[parent] = pgrad
+                    continue
+                total = pending[parent]
+                if total in summed and not create_graph:
+                    total.array += pgrad.array  # a sum made here, held by nothing else
+                else:
+                    pending[parent] = total = total + pgrad
+                    summed.add(total)
             if not retain_graph:
                 try:
                     node._backward = _freed_rules[backward_rule.__code__]
