@@ -47,6 +47,9 @@ def reduced_axes(axis: Any, ndim: int) -> tuple[int, ...]:
     takes dim 0 or -1 and reduces nothing)."""
     if axis is None:
         return tuple(range(ndim))
+    if type(axis) is int:  # the common case (a bool is refused below)
+        one = normalize_axis(axis, ndim)
+        return (one,) if ndim else ()
     axes = (axis,) if isinstance(axis, int) else tuple(axis) if isinstance(axis, (tuple, list)) \
         else None
     if axes is None or builtins.any(isinstance(x, bool) or not isinstance(x, int) for x in axes):
@@ -89,8 +92,13 @@ def sum(a: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
         keepdims: bool | None = None, dtype: Any = None) -> Tensor:
     axis, keepdims = _resolve(dim, keepdim, axis, keepdims)
     a = _cast(a, dtype)
-    axes = reduced_axes(axis, a.ndim)
-    kept, shape = _kept_shape(a.shape, axes), a.shape
+    return _sum(a, reduced_axes(axis, a.ndim), keepdims)
+
+
+def _sum(a: Tensor, axes: tuple[int, ...], keepdims: bool) -> Tensor:
+    """:func:`sum` over ``axes``, already checked by :func:`reduced_axes` (its node is named
+    from this function's name: SumBackward0)."""
+    kept, shape = _kept_shape(a.array.shape, axes), a.array.shape
     return record(a.array.sum(axis=axes, keepdims=keepdims), a.device, (a,),
                   lambda g, out: (broadcast_to(reshape(g, kept), shape),))
 
@@ -101,7 +109,7 @@ def mean(a: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
     a = _cast(a, dtype)
     axes = reduced_axes(axis, a.ndim)
     count = _count(a.shape, axes)
-    return sum(a, axes, keepdims) * (1.0 / count if count else math.nan)  # over nothing: NaN
+    return _sum(a, axes, keepdims) * (1.0 / count if count else math.nan)  # nothing: NaN
 
 
 def prod(a: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
@@ -140,7 +148,7 @@ def _product_of_others(a: Tensor, axes: tuple[int, ...], zero: Any) -> Tensor:
     zero_t = wrap(zero, a.device)
     safe = where(zero_t, 1.0, a)
     nonzero_others = prod(safe, axes, True) / safe
-    zero_sum = sum(where(zero_t, a, 0.0), axes, True)  # value 0, derivative 1 at each zero
+    zero_sum = _sum(where(zero_t, a, 0.0), axes, True)  # value 0, derivative 1 at each zero
     others_zero = count - zero  # zero entries among the others
     one = wrap((others_zero == 0).astype(a.dtype), a.device)
     first = wrap((others_zero == 1) & ~zero, a.device)  # one zero other, entry nonzero
@@ -162,7 +170,8 @@ def var(a: Tensor, dim: Any = None, unbiased: bool = True, keepdim: bool = False
         warnings.warn("var(): degrees of freedom is <= 0 (too few elements for the correction); "
                       "the result is NaN", UserWarning, stacklevel=3)
     centred = a - mean(a, axes, keepdims=True)
-    return sum(centred * centred, axes, keepdims) * (1.0 / divisor if divisor > 0 else float("nan"))
+    return _sum(centred * centred, axes, keepdims) * \
+        (1.0 / divisor if divisor > 0 else float("nan"))
 
 
 def var_mean(a: Tensor, dim: Any = None, unbiased: bool = True, keepdim: bool = False,
