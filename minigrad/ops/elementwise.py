@@ -54,8 +54,6 @@ def _broadcasting(fn: Any, a: Tensor, b: Tensor, name: str) -> Any:
                         f"({exc})") from None
 
 
-
-
 def add(a: Operand, b: Operand) -> Tensor:
     a, b = operands(a, b)
     return record(_broadcasting(operator.add, a, b, "add"), a.device, (a, b),

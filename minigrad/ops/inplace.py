@@ -45,8 +45,7 @@ def apply_(t: Tensor, op: Callable[..., Tensor], name: str, *args: Any) -> Tenso
     check_inplace(t, name)
     if grad_mode.enabled.get() and (t.requires_grad or any(_requires_grad(a) for a in args)):
         return _recorded(t, op, name, args)
-    with grad_mode.set_grad_enabled(False):
-        result = op(t, *args)
+    result = op(t, *args)  # records nothing: grad mode is off, or no input requires grad
     _write(t, result.array, name)
     return t
 
