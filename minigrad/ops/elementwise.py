@@ -144,10 +144,10 @@ def sigmoid(a: Tensor) -> Tensor:
 
 
 def relu(a: Tensor) -> Tensor:
-    """max(a, 0), with gradient 0 at 0 (as in PyTorch)."""
-    mask = a.array > 0
-    return record(a.array * mask, a.device, (a,),
-                  lambda g, out: (g * wrap(mask, a.device),))
+    """max(a, 0), with gradient 0 at 0 (as in PyTorch). Backward finds where ``a`` is
+    positive from ``a`` itself, which the graph keeps anyway: no mask is stored."""
+    return record(backend.xp(a.device).maximum(a.array, 0), a.device, (a,),
+                  lambda g, out: (g * wrap(a.array > 0, a.device),))
 
 
 def clip(a: Tensor, min: float | None = None, max: float | None = None) -> Tensor:
