@@ -28,20 +28,21 @@ def _freed(grad: Tensor, out: Tensor) -> None:
         "were freed by the first backward; pass retain_graph=True to the first call")
 
 
-_freed_rules: dict[Any, Callable[..., Any]] = {}
+_freed_rules: dict[str, Callable[..., Any]] = {}
 _grad_enabled, _anomaly = grad_mode.enabled, grad_mode.anomaly
 
 
 def freed_rule(rule: Callable[..., Any]) -> Callable[..., Any]:
     """What replaces ``rule`` once its node is freed: it raises, and keeps the op's name
-    for ``grad_fn`` (one such function per op, not per node)."""
-    code = getattr(rule, "__code__", None)
-    freed = _freed_rules.get(code)
+    for ``grad_fn`` (one such function per name, not per node; by name, since a string
+    hashes in no time and a code object hashes its contents at every lookup)."""
+    name = getattr(rule, "__qualname__", "freed")
+    freed = _freed_rules.get(name)
     if freed is None:
         def freed(grad: Tensor, out: Tensor) -> None:
             _freed(grad, out)
-        freed.__qualname__ = getattr(rule, "__qualname__", "freed")
-        _freed_rules[code] = freed
+        freed.__qualname__ = name
+        _freed_rules[name] = freed
     return freed
 
 
@@ -179,7 +180,7 @@ def run_backward(roots: Sequence[Tensor], grads: Sequence[Any], retain_graph: bo
                     summed.add(total)
             if not retain_graph:
                 try:
-                    node._backward = _freed_rules[backward_rule.__code__]
+                    node._backward = _freed_rules[backward_rule.__qualname__]
                 except (KeyError, AttributeError):
                     node._backward = freed_rule(backward_rule)
                 node._parents = ()

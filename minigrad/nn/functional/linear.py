@@ -46,15 +46,16 @@ def _check(input: Tensor, weight: Tensor, bias: Tensor | None) -> None:
     if input.device != weight.device:
         raise DeviceError(f"linear: input is on {input.device} but the weight is on "
                           f"{weight.device}; move one with .to(device)")
-    if input.array.dtype != weight.array.dtype:
+    dtype = weight.array.dtype
+    if input.array.dtype is not dtype and input.array.dtype != dtype:
         raise TypeError(f"linear: input has dtype {input.dtype} but the weight has dtype "
                         f"{weight.dtype}; convert the input with .to({weight.dtype.name}) or the "
                         f"layer with .to(dtype)")
     if input.array.ndim == 0:
         raise ShapeError("linear: input must have at least one dimension, got a 0-d tensor")
-    if bias is not None and (bias.array.shape != weight.array.shape[:1]
+    if bias is not None and (bias.array.ndim != 1 or len(bias.array) != len(weight.array)
                              or bias.device != weight.device
-                             or bias.array.dtype != weight.array.dtype):
+                             or (bias.array.dtype is not dtype and bias.array.dtype != dtype)):
         raise ShapeError(f"linear: bias (shape {bias.shape}, {bias.dtype}, {bias.device}) does "
                          f"not match weight (shape {weight.shape}, {weight.dtype}, "
                          f"{weight.device}): expected shape {weight.shape[:1]}")
