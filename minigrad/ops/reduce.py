@@ -105,11 +105,19 @@ def _sum(a: Tensor, axes: tuple[int, ...], keepdims: bool) -> Tensor:
 
 def mean(a: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
          keepdims: bool | None = None, dtype: Any = None) -> Tensor:
+    """The sum times 1 / count (NaN over nothing); one node for floating inputs, whose
+    backward spreads g / count back over the reduced dims."""
     axis, keepdims = _resolve(dim, keepdim, axis, keepdims)
     a = _cast(a, dtype)
     axes = reduced_axes(axis, a.ndim)
     count = _count(a.shape, axes)
-    return _sum(a, axes, keepdims) * (1.0 / count if count else math.nan)  # nothing: NaN
+    scale = 1.0 / count if count else math.nan
+    if a.array.dtype.kind not in "fc":  # an integer sum times a float: the float dtype
+        return _sum(a, axes, keepdims) * scale
+    kept, shape = _kept_shape(a.array.shape, axes), a.array.shape
+    data = a.array.sum(axis=axes, keepdims=keepdims) * a.array.dtype.type(scale)
+    return record(data, a.device, (a,),
+                  lambda g, out: (broadcast_to(reshape(g * scale, kept), shape),))
 
 
 def prod(a: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
