@@ -1,8 +1,8 @@
 """Checks deferred to the next synchronisation (issue 10: no hidden host round trips on the GPU).
 
 On "cuda" a check that would read an array's values on the host (cross_entropy's class range,
-the probability ranges of the binary losses, clip_grad_norm_'s non-finite norm) runs on the
-device instead and is reported at the next synchronisation; BatchNorm1d's cumulative average
+the probability ranges of the binary losses, clip_grad_norm_'s non-finite norm, the index
+ranges of gather, index_select and embedding) runs on the device instead and is reported at the next synchronisation; BatchNorm1d's cumulative average
 and clip_grad_norm_'s scaling never read a value. There is no GPU here, so these tests take the
 deferred path on the CPU with ``backend.force_deferred_checks()``, and ``no_host_reads``
 stands in for CuPy: the array module hands out 0-d arrays instead of host scalars (as CuPy
@@ -478,6 +478,57 @@ def no_host_reads(monkeypatch):
     return armed
 
 
+# --- index ranges: gather, index_select, embedding -----------------------------------------
+
+BAD_INDICES = [
+    (lambda x, i: mg.gather(x, 1, i.reshape(2, 2)), [0, 3, 5, 1],
+     "gather: index 5 is out of bounds for dimension 1 with size 4"),
+    (lambda x, i: mg.index_select(x, 0, i), [0, -1, 2, 1],
+     "index_select: index -1 is out of bounds for dimension 0 with size 3"),
+    (lambda x, i: F.embedding(i, x), [2, 0, 3, 1],
+     "embedding: index 3 is out of range for 3 embeddings (valid: 0..2)"),
+]
+
+
+@pytest.mark.parametrize("op, index, message", BAD_INDICES)
+def test_an_index_out_of_range_raises_at_the_call_on_the_cpu(op, index, message):
+    with pytest.raises(IndexError, match=re.escape(message)):
+        op(mg.randn(3, 4, requires_grad=True), mg.tensor(index))
+
+
+@pytest.mark.parametrize("op, index, message", BAD_INDICES)
+def test_a_deferred_index_out_of_range_is_reported_at_the_next_sync(op, index, message,
+                                                                    deferring):
+    x = mg.randn(3, 4, requires_grad=True, device=deferring)
+    out = op(x, mg.tensor(index, device=deferring))  # no error at the call
+    out.sum().backward()  # the clamped index keeps every read and write inside the arrays
+    with pytest.raises(IndexError, match=re.escape(message)) as info:
+        mg.cuda.synchronize() if deferring == "cuda" else backend.flush_deferred_checks()
+    assert f"{HERE}:{op.__code__.co_firstlineno}" in str(info.value)  # the call, in op
+    assert np.isfinite(out.numpy()).all() and np.isfinite(x.grad.numpy()).all()
+
+
+@pytest.mark.parametrize("op, index, message", BAD_INDICES)
+def test_deferred_checks_of_indices_in_range_change_no_bit(op, index, message):
+    good = mg.tensor([min(max(i, 0), 2) for i in index])
+    values = []
+    for context in (contextlib.nullcontext, deferred):
+        x = mg.tensor(np.arange(12.0).reshape(3, 4), requires_grad=True)
+        with context():
+            out = op(x, good)
+            out.sum().backward()
+        values.append((out.numpy(), x.grad.numpy()))
+    (out_now, grad_now), (out_deferred, grad_deferred) = values
+    np.testing.assert_array_equal(out_now, out_deferred)
+    np.testing.assert_array_equal(grad_now, grad_deferred)
+
+
+def _index_steps():
+    x = _to_device(mg.randn(3, 4, requires_grad=True))
+    i = _to_device(mg.tensor([0, 2, 1, 2]))
+    return [lambda op=op: op(x, i).sum().backward() for op, _, _ in BAD_INDICES]
+
+
 def _cross_entropy_steps():
     x = _to_device(mg.randn(6, 5, requires_grad=True))
     t = _to_device(mg.tensor([0, 1, -100, 3, 4, 12]))
@@ -516,7 +567,7 @@ def _batchnorm_steps():
 
 
 @pytest.mark.parametrize("steps", [_cross_entropy_steps, _range_steps, _clip_steps,
-                                   _batchnorm_steps])
+                                   _batchnorm_steps, _index_steps])
 def test_deferred_paths_read_nothing_on_the_host(steps, no_host_reads):
     calls = steps()
     with deferred(), no_host_reads():
@@ -524,7 +575,8 @@ def test_deferred_paths_read_nothing_on_the_host(steps, no_host_reads):
             call()
 
 
-@pytest.mark.parametrize("steps", [_cross_entropy_steps, _range_steps, _batchnorm_steps])
+@pytest.mark.parametrize("steps", [_cross_entropy_steps, _range_steps, _batchnorm_steps,
+                                   _index_steps])
 def test_the_stand_in_catches_the_host_reads_of_the_cpu_path(steps, no_host_reads):
     call = steps()[0]
     with no_host_reads(), pytest.raises(AssertionError, match="host read"):

@@ -302,17 +302,36 @@ def _index_tensor(index: Any, like: Tensor, name: str) -> Tensor:
     return index
 
 
-def check_index_range(index: Any, size: int, name: str, where: str) -> None:
+def check_index_range(index: Any, size: int, name: str, where: str, device: str) -> Any:
     """Refuse an integer index array with an entry outside 0..size-1, naming the first
-    offender and ``where`` it points ("for dimension 0 with size 3")."""
-    if index.size:
-        low, high = int(index.min()), int(index.max())
-        if low < 0 or high >= size:
-            raise IndexError(f"{name}: index {low if low < 0 else high} is out of {where}")
+    offender and ``where`` it points ("for dimension 0 with size 3"); returns the index to use.
+
+    On a device whose checks are deferred (the GPU: reading the index would wait for it), the
+    check runs there and is reported at the next synchronisation, as a device-side assert is
+    in PyTorch; the index returned is then clamped into range, so no read or write strays out
+    of the array meanwhile (``optimizer.step()`` synchronises first, so no step uses it).
+    """
+    if not index.size:
+        return index
+    if backend.defers_checks(device):
+        xp = backend.xp(device)
+        low, high = index.min(), index.max()
+        backend.defer_check(xp.logical_or(low < 0, high >= size), IndexError,
+                            lambda: _out_of_range(int(low), int(high), size, name, where))
+        return xp.clip(index, 0, size - 1)
+    low, high = int(index.min()), int(index.max())
+    if low < 0 or high >= size:
+        raise IndexError(_out_of_range(low, high, size, name, where))
+    return index
 
 
-def _check_bounds(index: Any, size: int, dim: int, name: str) -> None:
-    check_index_range(index, size, name, f"bounds for dimension {dim} with size {size}")
+def _out_of_range(low: int, high: int, size: int, name: str, where: str) -> str:
+    return f"{name}: index {low if low < 0 else high} is out of {where}"
+
+
+def _check_bounds(index: Any, size: int, dim: int, name: str, device: str) -> Any:
+    return check_index_range(index, size, name, f"bounds for dimension {dim} with size {size}",
+                             device)
 
 
 def _along(index: Any, dim: int, xp: Any) -> tuple[Any, ...]:
@@ -348,7 +367,9 @@ def gather(input: Tensor, dim: int | None = None, index: Any = None, *, sparse_g
         if d != dim and n > m:
             raise ShapeError(f"gather: index shape {index.shape} is larger than input shape "
                              f"{input.shape} at dimension {d} (only dim={dim} may differ)")
-    _check_bounds(idx, x.shape[dim], dim, "gather")
+    safe = _check_bounds(idx, x.shape[dim], dim, "gather", input.device)
+    if safe is not idx:  # clamped where the check is deferred: the backward must use it too
+        idx, index = safe, wrap(safe.reshape(index.shape), input.device)
     data = x[_along(idx, dim, backend.xp(input.device))].reshape(index.shape)
     shape = input.shape
     return record(data, input.device, (input,),
@@ -384,7 +405,9 @@ def index_select(input: Tensor, dim: int | None = None, index: Any = None, *,
             raise ShapeError(f"index_select: a 0-d input takes one index, got shape "
                              f"{index.shape}")
         return reshape(index_select(reshape(input, (1,)), 0, index), ())
-    _check_bounds(index.array, input.shape[dim], dim, "index_select")
+    safe = _check_bounds(index.array, input.shape[dim], dim, "index_select", input.device)
+    if safe is not index.array:
+        index = wrap(safe, input.device)
     lead = (slice(None),) * dim
     data = input.array[lead + (index.array.reshape(-1),)]
     shape = input.shape

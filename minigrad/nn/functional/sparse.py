@@ -26,9 +26,8 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
     changes ``weight``, so a graph recorded from it before the call can't be walked back.
     ``sparse=True`` (sparse gradients) is not supported.
     """
-    num = _check(input, weight, sparse)
+    num, indices = _check(input, weight, sparse)
     padding_idx = normalize_padding_idx(padding_idx, num)
-    indices = input.array
     if max_norm is not None:
         _renorm_rows(weight, indices, max_norm, norm_type)
     xp = backend.xp(weight.device)
@@ -55,8 +54,9 @@ def normalize_padding_idx(padding_idx: int | None, num_embeddings: int) -> int |
     return padding_idx % num_embeddings
 
 
-def _check(input: Tensor, weight: Tensor, sparse: bool) -> int:
-    """Check the lookup's arguments; returns num_embeddings."""
+def _check(input: Tensor, weight: Tensor, sparse: bool) -> tuple[int, Any]:
+    """Check the lookup's arguments; returns num_embeddings and the indices to use (see
+    :func:`minigrad.ops.movement.check_index_range`)."""
     if sparse:
         raise NotImplementedError("embedding: sparse=True (sparse gradients) is not supported; "
                                   "use sparse=False, which gives the same values and a dense "
@@ -74,9 +74,9 @@ def _check(input: Tensor, weight: Tensor, sparse: bool) -> int:
         raise DeviceError(f"embedding: input is on {input.device} but weight is on "
                           f"{weight.device}; move one with .to(device)")
     num = weight.shape[0]
-    check_index_range(input.array, num, "embedding",
-                      f"range for {num} embeddings (valid: 0..{num - 1})")
-    return num
+    return num, check_index_range(input.array, num, "embedding",
+                                  f"range for {num} embeddings (valid: 0..{num - 1})",
+                                  weight.device)
 
 
 def _renorm_rows(weight: Tensor, indices: Any, max_norm: float, norm_type: float) -> None:
