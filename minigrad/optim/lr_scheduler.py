@@ -14,7 +14,10 @@ Most schedules are computed as PyTorch computes them, recursively from the curre
 ("chainable"), so that two schedulers on one optimizer (or a hand-made change of the lr)
 compose; ``step(epoch)`` (deprecated, as in PyTorch) jumps to the closed form instead. The
 schedules PyTorch lacks, :class:`InverseTimeLR` and :class:`ExponentialDecayLR`, and the
-warm-up helpers :func:`warmup_cosine` and :func:`warmup_linear` follow the same rules.
+warm-up helpers :func:`warmup_cosine` and :func:`warmup_linear` follow the same rules. The
+warm-up schedules of recent training recipes, :class:`WarmupStableDecayLR` (WSD),
+:class:`InverseSqrtLR` (the Transformer's) and :class:`Ranger21LR` (Ranger21's warm-up and
+warm-down), are closed forms of the epoch and each group's base lr, as OneCycleLR is.
 """
 from __future__ import annotations
 
@@ -35,8 +38,8 @@ from minigrad.optim.checks import (BETA, NONNEGATIVE, POSITIVE, UNIT, Check, Cho
 __all__ = ["LRScheduler", "LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR",
            "LinearLR", "ExponentialLR", "PolynomialLR", "InverseTimeLR", "ExponentialDecayLR",
            "CosineAnnealingLR", "CosineAnnealingWarmRestarts", "CyclicLR", "OneCycleLR",
-           "ReduceLROnPlateau", "SequentialLR", "ChainedScheduler", "warmup_cosine",
-           "warmup_linear"]
+           "ReduceLROnPlateau", "SequentialLR", "ChainedScheduler", "WarmupStableDecayLR",
+           "InverseSqrtLR", "Ranger21LR", "warmup_cosine", "warmup_linear"]
 
 FINITE = Real()
 
@@ -1077,6 +1080,192 @@ class ChainedScheduler(_Composite):
         for scheduler in self._schedulers:
             scheduler._advance()
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+
+class _ClosedFormScheduler(LRScheduler):
+    """A schedule ``lr_t = f(base_lr, t)`` computed from each group's base lr alone (not
+    chainable: a hand-made change of the lr lasts until the next step)."""
+
+    def _lr_at(self, group: int, base: float, t: int) -> float:
+        raise NotImplementedError
+
+    def get_lr(self) -> list[float]:
+        return [self._lr_at(i, base, self.last_epoch) for i, base in enumerate(self.base_lrs)]
+
+
+class WarmupStableDecayLR(_ClosedFormScheduler):
+    """Warmup-stable-decay ("WSD"; Hu et al. 2024, "MiniCPM"; Hägele et al. 2024, "Scaling
+    Laws and Compute-Optimal Training Beyond Fixed Training Durations").
+
+    Three phases, then a constant tail, for a group with base lr ``b`` at epoch ``t``::
+
+        t < W:               b * (s + (1 - s) * t / W)          linear warm-up
+        W <= t < W + S:      b                                   stable
+        W + S <= t < W + S + D:  b * (e + (1 - e) * g(p)),  p = (t - W - S) / D
+        t >= W + S + D:      b * e
+
+    with ``W = warmup_steps``, ``S = stable_steps``, ``D = decay_steps``, ``s =
+    start_factor`` (default ``1 / (W + 1)``, as :func:`warmup_cosine`: the lr climbs
+    ``b / (W + 1)`` per step and never starts at 0), ``e = end_factor`` (default 0) and the
+    decay shape ``g`` chosen by ``anneal_strategy`` (OneCycleLR's and SWALR's argument name):
+    ``"linear"`` ``1 - p``, ``"cos"`` ``(1 + cos(pi p)) / 2``, or ``"1-sqrt"`` ``1 -
+    sqrt(p)`` (the default: the cool-down Hägele et al. found best). The stable phase can be
+    stopped at any checkpoint and a short decay run from there; that is the point of WSD.
+    Any phase may have length 0. Closed form of ``base_lrs`` (not chainable).
+    """
+
+    argument_checks = {**LRScheduler.argument_checks, "warmup_steps": Integer(0),
+                       "stable_steps": Integer(0), "decay_steps": Integer(0),
+                       "anneal_strategy": Choice("linear", "cos", "1-sqrt"),
+                       "start_factor": Maybe(UNIT), "end_factor": UNIT}
+
+    def __init__(self, optimizer: Any, warmup_steps: int, stable_steps: int, decay_steps: int,
+                 anneal_strategy: str = "1-sqrt", start_factor: float | None = None,
+                 end_factor: float = 0.0, last_epoch: int = -1) -> None:
+        self._check_arguments(warmup_steps=warmup_steps, stable_steps=stable_steps,
+                              decay_steps=decay_steps, anneal_strategy=anneal_strategy,
+                              start_factor=start_factor, end_factor=end_factor)
+        self.warmup_steps, self.stable_steps = int(warmup_steps), int(stable_steps)
+        self.decay_steps = int(decay_steps)
+        self.anneal_strategy = anneal_strategy
+        self.start_factor = (1.0 / (self.warmup_steps + 1) if start_factor is None
+                             else float(start_factor))
+        self.end_factor = float(end_factor)
+        super().__init__(optimizer, last_epoch)
+
+    def _factor(self, t: int) -> float:
+        warmup, stable, decay = self.warmup_steps, self.stable_steps, self.decay_steps
+        end = self.end_factor
+        if t >= warmup + stable + decay:
+            return end
+        if t < warmup:
+            return self.start_factor + (1.0 - self.start_factor) * t / warmup
+        if t < warmup + stable:
+            return 1.0
+        p = (t - warmup - stable) / decay
+        if self.anneal_strategy == "linear":
+            shape = 1.0 - p
+        elif self.anneal_strategy == "cos":
+            shape = (1.0 + math.cos(math.pi * p)) / 2.0
+        else:
+            shape = 1.0 - math.sqrt(p)
+        return end + (1.0 - end) * shape
+
+    def _lr_at(self, group: int, base: float, t: int) -> float:
+        return base * self._factor(t)
+
+
+class InverseSqrtLR(_ClosedFormScheduler):
+    """Inverse-square-root decay after a linear warm-up (Vaswani et al. 2017, "Attention Is
+    All You Need"), in the form of fairseq's ``inverse_sqrt`` scheduler::
+
+        t < W:   lr_t = init + (b - init) * t / W
+        t >= W:  lr_t = b * sqrt(W) / sqrt(t)
+
+    for a group with base lr ``b`` (the peak, reached at ``t = W = warmup_steps``) and
+    ``init = warmup_init_lr`` (one value or one per group; default 0, as fairseq's, so the
+    very first step has lr 0 unless you give one). ``t`` counts the updates done, as
+    fairseq's ``num_updates``: the lr of epoch ``t`` is the one the ``t+1``-th
+    ``optimizer.step()`` uses. The Transformer's ``d^-0.5 min(s^-0.5, s W^-1.5)`` is this
+    schedule with peak ``b = (d W)^-0.5``, counted from ``s = t`` (its lr at step 0, also
+    0, is the same). ``warmup_steps`` must be >= 1 (fairseq divides by it and its
+    ``warmup_updates=0`` gives lr 0 forever). Closed form of ``base_lrs`` (not chainable).
+    """
+
+    argument_checks = {**LRScheduler.argument_checks, "warmup_steps": Integer(1),
+                       "warmup_init_lr": NONNEGATIVE}
+    _saved_per_group = {"warmup_init_lr": "warmup_init_lrs"}
+
+    def __init__(self, optimizer: Any, warmup_steps: int = 4000,
+                 warmup_init_lr: float | Sequence[float] = 0.0, last_epoch: int = -1) -> None:
+        groups = _param_groups(optimizer)
+        self._check_arguments(warmup_steps=warmup_steps)
+        self.warmup_steps = int(warmup_steps)
+        self.warmup_init_lrs = self._per_group_checked("warmup_init_lr", warmup_init_lr, groups)
+        super().__init__(optimizer, last_epoch)
+
+    def _lr_at(self, group: int, base: float, t: int) -> float:
+        warmup = self.warmup_steps
+        if t < warmup:
+            init = self.warmup_init_lrs[group]
+            return init + t * ((base - init) / warmup)
+        return base * warmup ** 0.5 * t ** -0.5
+
+
+class Ranger21LR(_ClosedFormScheduler):
+    """The learning-rate schedule built into the Ranger21 optimizer (Wright & Demeure 2021,
+    "Ranger21: a synergistic deep learning optimizer"; lessw2020/Ranger21), on its own: a
+    linear warm-up, a constant middle, a linear warm-down to ``warmdown_min_lr``.
+
+    Ranger21 computes the lr of its step ``s`` (1, 2, ...) from the group lr ``b``; here the
+    lr of epoch ``t`` is that of step ``s = t + 1``, the step it is used for::
+
+        warm-up (use_warmup, s <= W):        b * min(1, s / W)
+        warm-down (warmdown_active, s >= K): max(m, b - (b - m) * min(1, (s + 1 - K) / (N - K + 1)))
+
+    (the warm-down wins where both apply) with ``N`` the total number of steps (``total_steps``,
+    or ``epochs * steps_per_epoch`` as Ranger21's ``num_epochs * num_batches_per_epoch``),
+    ``m = warmdown_min_lr`` (absolute, for every group; default 3e-5) and ``K =
+    int(warmdown_start_pct * N)`` (computed as ``int(pct * epochs * steps_per_epoch)`` when
+    given so, to round as Ranger21 does). ``W = num_warmup_iterations`` if given, else
+    Ranger21's rule: ``ceil(2 / (1 - beta2))`` (Ma & Yarats 2019's untuned warm-up for
+    Adam's ``beta2``), unless that is more than 45% of ``N``, then ``int(warmup_pct_default
+    * N)``. Past ``N`` the lr stays at ``m``.
+
+    Differences from Ranger21 (deliberate): each group's own lr is warmed down (Ranger21
+    warms every group down from the lr given to its constructor), and an lr reaching 0 is
+    allowed (Ranger21 asserts ``lr > 0``, so it fails at the end of a warm-down to
+    ``warmdown_min_lr=0``). Closed form of ``base_lrs`` (not chainable).
+    """
+
+    argument_checks = {**LRScheduler.argument_checks, "total_steps": Maybe(Integer(1)),
+                       "epochs": Maybe(Integer(1)), "steps_per_epoch": Maybe(Integer(1)),
+                       "num_warmup_iterations": Maybe(Integer(0)), "warmup_pct_default": UNIT,
+                       "beta2": BETA, "warmdown_start_pct": UNIT,
+                       "warmdown_min_lr": NONNEGATIVE}
+
+    def __init__(self, optimizer: Any, total_steps: int | None = None, epochs: int | None = None,
+                 steps_per_epoch: int | None = None, use_warmup: bool = True,
+                 num_warmup_iterations: int | None = None, warmup_pct_default: float = 0.22,
+                 beta2: float = 0.999, warmdown_active: bool = True,
+                 warmdown_start_pct: float = 0.72, warmdown_min_lr: float = 3e-5,
+                 last_epoch: int = -1) -> None:
+        self._check_arguments(total_steps=total_steps, epochs=epochs,
+                              steps_per_epoch=steps_per_epoch,
+                              num_warmup_iterations=num_warmup_iterations,
+                              warmup_pct_default=warmup_pct_default, beta2=beta2,
+                              warmdown_start_pct=warmdown_start_pct,
+                              warmdown_min_lr=warmdown_min_lr)
+        if total_steps is not None:
+            self.total_steps = int(total_steps)
+            start = warmdown_start_pct * self.total_steps
+        elif epochs is not None and steps_per_epoch is not None:
+            self.total_steps = int(epochs) * int(steps_per_epoch)
+            start = warmdown_start_pct * epochs * steps_per_epoch  # Ranger21's rounding
+        else:
+            raise ValueError("Ranger21LR needs total_steps, or both epochs and steps_per_epoch")
+        self.use_warmup, self.warmdown_active = bool(use_warmup), bool(warmdown_active)
+        if num_warmup_iterations is not None:
+            self.num_warmup_iters = int(num_warmup_iterations)
+        else:
+            beta_warmup = math.ceil(2 / (1 - beta2))
+            if beta_warmup / self.total_steps > 0.45:
+                beta_warmup = int(warmup_pct_default * self.total_steps)
+            self.num_warmup_iters = beta_warmup
+        self.start_warm_down = int(start)
+        self.warmdown_min_lr = warmdown_min_lr
+        super().__init__(optimizer, last_epoch)
+
+    def _lr_at(self, group: int, base: float, t: int) -> float:
+        s = t + 1
+        lr = base
+        if self.use_warmup and s <= self.num_warmup_iters:
+            lr = base * min(1.0, s / self.num_warmup_iters)
+        start = self.start_warm_down
+        if self.warmdown_active and s >= start:
+            pct = min(1.0, (s + 1 - start) / (self.total_steps - start + 1))
+            lr = max(self.warmdown_min_lr, base - (base - self.warmdown_min_lr) * pct)
+        return lr
 
 
 def warmup_cosine(optimizer: Any, warmup_steps: int, total_steps: int, eta_min: float = 0.0,

@@ -111,6 +111,72 @@ CLOSED_FORMS = {
 }
 
 
+
+# the warm-up schedules of recent recipes, written from their papers / reference code
+def wsd_closed(b, t, W, S, D, shape, s=None, e=0.0):
+    s = 1 / (W + 1) if s is None else s
+    if t < W:
+        return b * (s + (1 - s) * t / W)
+    if t < W + S:
+        return b
+    if t < W + S + D:
+        p = (t - W - S) / D
+        g = {"linear": 1 - p, "cos": 0.5 * (1 + math.cos(math.pi * p)),
+             "1-sqrt": 1 - math.sqrt(p)}[shape]
+        return b * (e + (1 - e) * g)
+    return b * e
+
+
+def inverse_sqrt_closed(b, t, W, init=0.0):
+    """fairseq's inverse_sqrt: linear from init to b over W updates, then b * sqrt(W / t)."""
+    return init + (b - init) * t / W if t < W else b * math.sqrt(W / t)
+
+
+def ranger21_closed(b, t, N, W, K, m):
+    """Ranger21's lr at its step s = t + 1: linear warm-up over W steps, linear warm-down
+    from step K to m at step N (counted so that step K already lowers the lr)."""
+    s = t + 1
+    lr = b * min(1.0, s / W) if s <= W else b
+    if s >= K:
+        lr = max(m, b - (b - m) * min(1.0, (s - K + 1) / (N - K + 1)))
+    return lr
+
+
+CLOSED_FORMS.update({
+    "WSD-1-sqrt": (lambda o: sched.WarmupStableDecayLR(o, 10, 60, 40),
+                   lambda b, t: wsd_closed(b, t, 10, 60, 40, "1-sqrt")),
+    "WSD-linear": (lambda o: sched.WarmupStableDecayLR(o, 7, 50, 30, "linear", start_factor=0.0,
+                                                       end_factor=0.1),
+                   lambda b, t: wsd_closed(b, t, 7, 50, 30, "linear", 0.0, 0.1)),
+    "WSD-cos": (lambda o: sched.WarmupStableDecayLR(o, 0, 33, 77, "cos", end_factor=0.01),
+                lambda b, t: wsd_closed(b, t, 0, 33, 77, "cos", e=0.01)),
+    "InverseSqrtLR": (lambda o: sched.InverseSqrtLR(o, 25),
+                      lambda b, t: inverse_sqrt_closed(b, t, 25)),
+    "InverseSqrtLR-init": (lambda o: sched.InverseSqrtLR(o, 16, warmup_init_lr=[1e-3, 1e-4]),
+                           lambda b, t: inverse_sqrt_closed(b, t, 16,
+                                                            1e-3 if b == BASES[0] else 1e-4)),
+    # N = 120 steps: Ranger21's warm-up ceil(2 / (1 - 0.999)) = 2000 > 45% of N, so
+    # int(0.22 * 120) = 26 steps; warm-down from int(0.72 * 120) = 86
+    "Ranger21LR": (lambda o: sched.Ranger21LR(o, total_steps=120),
+                   lambda b, t: ranger21_closed(b, t, 120, 26, 86, 3e-5)),
+    # 12 epochs of 10 steps: the warm-down starts at int(0.72 * 12 * 10) = int(86.39...) = 86;
+    # the warm-up is ceil(2 / (1 - 0.9)) = ceil(20.000000000000004) = 21 steps, as Ranger21's
+    "Ranger21LR-epochs": (lambda o: sched.Ranger21LR(o, epochs=12, steps_per_epoch=10,
+                                                     beta2=0.9, warmdown_min_lr=1e-3),
+                          lambda b, t: ranger21_closed(b, t, 120, 21, 86, 1e-3)),
+    # 0.72 * 5 * 15 = 53.99999999999999: Ranger21 starts the warm-down at 53, not 54 (and
+    # the given total_steps=75 rounds 0.72 * 75 = 54.0 to 54)
+    "Ranger21LR-rounding": (lambda o: sched.Ranger21LR(o, epochs=5, steps_per_epoch=15,
+                                                       num_warmup_iterations=0),
+                            lambda b, t: ranger21_closed(b, t, 75, 0, 53, 3e-5)),
+    "Ranger21LR-total": (lambda o: sched.Ranger21LR(o, total_steps=75, num_warmup_iterations=0),
+                         lambda b, t: ranger21_closed(b, t, 75, 0, 54, 3e-5)),
+    "Ranger21LR-given-warmup": (
+        lambda o: sched.Ranger21LR(o, total_steps=100, num_warmup_iterations=13,
+                                   warmdown_start_pct=0.5, warmdown_min_lr=0.0),
+        lambda b, t: ranger21_closed(b, t, 100, 13, 50, 0.0)),
+})
+
 @pytest.mark.parametrize("name", CLOSED_FORMS)
 def test_lrs_follow_the_closed_form_for_every_group(name):
     make, closed = CLOSED_FORMS[name]
@@ -378,6 +444,8 @@ ROUND_TRIP = {name: GOLDEN[name][0] for name in
               ["StepLR", "CosineAnnealingWarmRestarts", "CyclicLR-triangular2", "OneCycleLR",
                "SequentialLR-cos", "ChainedScheduler-cos", "MultiStepLR", "LinearLR-up"]}
 ROUND_TRIP["InverseTimeLR"] = lambda o: sched.InverseTimeLR(o, 0.2)
+for _name in ("WSD-cos", "InverseSqrtLR-init", "Ranger21LR-epochs"):
+    ROUND_TRIP[_name] = CLOSED_FORMS[_name][0]
 
 
 @pytest.mark.parametrize("name", ROUND_TRIP)
@@ -478,7 +546,9 @@ def test_lambda_state_dict_keeps_callable_objects_and_skips_functions():
 
 ALL_SCHEDULERS = {**{name: make for name, (make, _) in GOLDEN.items()},
                   "ExponentialDecayLR": lambda o: sched.ExponentialDecayLR(o, 0.1),
-                  "warmup_cosine": lambda o: sched.warmup_cosine(o, 2, 10)}
+                  "warmup_cosine": lambda o: sched.warmup_cosine(o, 2, 10),
+                  **{name: CLOSED_FORMS[name][0] for name in
+                     ("WSD-linear", "InverseSqrtLR-init", "Ranger21LR")}}
 
 
 @pytest.mark.parametrize("name", ALL_SCHEDULERS)
@@ -605,6 +675,18 @@ class PlainGroups:
     (lambda o: sched.ChainedScheduler([]), ValueError, "at least one scheduler"),
     (lambda o: sched.warmup_cosine(o, 10, 10), ValueError, "warmup_cosine: invalid total_steps: 10 .*> warmup_steps"),
     (lambda o: sched.warmup_linear(o, 0, 10), ValueError, "warmup_linear: invalid warmup_steps: 0"),
+    (lambda o: sched.WarmupStableDecayLR(o, -1, 5, 5), ValueError, "WarmupStableDecayLR: invalid warmup_steps: -1 .*integer >= 0"),
+    (lambda o: sched.WarmupStableDecayLR(o, 1, 5, 5, "exp"), ValueError, "invalid anneal_strategy: 'exp' .*'linear', 'cos', '1-sqrt'"),
+    (lambda o: sched.WarmupStableDecayLR(o, 1, 5, 5, end_factor=1.5), ValueError, "end_factor"),
+    (lambda o: sched.WarmupStableDecayLR(o, 1, 5, 5, start_factor=-0.1), ValueError, "start_factor"),
+    (lambda o: sched.InverseSqrtLR(o, 0), ValueError, "InverseSqrtLR: invalid warmup_steps: 0 .*integer >= 1"),
+    (lambda o: sched.InverseSqrtLR(o, 5, warmup_init_lr=[0.1]), ValueError, "expected 2 values of warmup_init_lr"),
+    (lambda o: sched.InverseSqrtLR(o, 5, warmup_init_lr=-1.0), ValueError, "invalid warmup_init_lr"),
+    (lambda o: sched.Ranger21LR(o), ValueError, "Ranger21LR needs total_steps"),
+    (lambda o: sched.Ranger21LR(o, epochs=3), ValueError, "Ranger21LR needs total_steps"),
+    (lambda o: sched.Ranger21LR(o, 100, beta2=1.0), ValueError, r"Ranger21LR: invalid beta2: 1.0 .*\[0, 1\)"),
+    (lambda o: sched.Ranger21LR(o, 100, warmdown_start_pct=1.2), ValueError, "warmdown_start_pct"),
+    (lambda o: sched.Ranger21LR(o, 100, warmdown_min_lr=-1e-5), ValueError, "warmdown_min_lr"),
 ])
 def test_bad_arguments_raise_clear_errors(build, error, match):
     with pytest.raises(error, match=match):
