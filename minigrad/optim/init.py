@@ -215,6 +215,67 @@ def lecun_normal_(tensor: Tensor, generator: Any = None) -> Tensor:
     return trunc_normal_(tensor, 0.0, std, -2.0 * std, 2.0 * std, generator)
 
 
+#: Keras' std of a unit normal truncated to [-2, 2], the factor by which its
+#: ``VarianceScaling`` widens the normal before the cut (the exact value is
+#: ``_truncated_unit_std(2.0)``, the same to 16 digits)
+KERAS_TRUNCATED_NORMAL_STD = 0.87962566103423978
+
+_VS_MODES = ("fan_in", "fan_out", "fan_avg")
+_VS_DISTRIBUTIONS = ("truncated_normal", "untruncated_normal", "uniform")
+
+
+def variance_scaling_(tensor: Tensor, scale: float = 1.0, mode: str = "fan_in",
+                      distribution: str = "truncated_normal", generator: Any = None) -> Tensor:
+    """Keras' ``VarianceScaling`` initializer, as an in-place function: draws with variance
+    ``scale / n``, where ``n`` is ``fan_in``, ``fan_out`` or their mean (``mode``, one of
+    ``"fan_in"``, ``"fan_out"``, ``"fan_avg"``), at least 1.
+
+    ``distribution``:
+
+    * ``"truncated_normal"`` (the default): N(0, σ²) cut at ±2σ, with σ = √(scale / n) /
+      0.87962566103423978 (Keras' constant, the std of a unit normal cut at ±2), so that the
+      std after the cut is √(scale / n);
+    * ``"untruncated_normal"``: N(0, scale / n);
+    * ``"uniform"``: U(-limit, limit) with limit = √(3 scale / n).
+
+    The fans are PyTorch's, of a weight laid out ``(out, in, *kernel)``; Keras lays a kernel
+    out ``(*kernel, in, out)``, so the same layer gets the same fans. As in Keras a 1-D
+    tensor has ``fan_in = fan_out = len`` and a 0-D one fans of 1. Glorot's initialisers are
+    ``scale=1, mode="fan_avg"``, He's ``scale=2, mode="fan_in"``, LeCun's ``scale=1,
+    mode="fan_in"`` (Keras' ``lecun_normal`` is :func:`lecun_normal_`). As in Keras,
+    ``scale`` must be > 0, ``mode`` is case-sensitive, ``distribution`` is not, and
+    ``"normal"`` (its older name) means ``"truncated_normal"``.
+    """
+    _check_float(tensor, "variance_scaling_")
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or \
+            not math.isfinite(scale) or scale <= 0:
+        raise ValueError(f"variance_scaling_: scale must be a finite number > 0, got {scale!r}")
+    if mode not in _VS_MODES:
+        raise ValueError(f"variance_scaling_: invalid mode {mode!r}; expected one of "
+                         f"{', '.join(map(repr, _VS_MODES))}")
+    if isinstance(distribution, str):
+        distribution = distribution.lower()
+        distribution = "truncated_normal" if distribution == "normal" else distribution
+    if distribution not in _VS_DISTRIBUTIONS:
+        raise ValueError(f"variance_scaling_: invalid distribution {distribution!r}; expected "
+                         f"one of {', '.join(map(repr, _VS_DISTRIBUTIONS))}")
+    if tensor.ndim == 0:
+        fan_in = fan_out = 1
+    elif tensor.ndim == 1:
+        fan_in = fan_out = tensor.shape[0]
+    else:
+        fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[mode]
+    variance = scale / max(1.0, fan)
+    if distribution == "truncated_normal":
+        std = math.sqrt(variance) / KERAS_TRUNCATED_NORMAL_STD
+        return trunc_normal_(tensor, 0.0, std, -2.0 * std, 2.0 * std, generator)
+    if distribution == "untruncated_normal":
+        return normal_(tensor, 0.0, math.sqrt(variance), generator)
+    limit = math.sqrt(3.0 * variance)
+    return uniform_(tensor, -limit, limit, generator)
+
+
 def orthogonal_(tensor: Tensor, gain: float = 1.0, generator: Any = None) -> Tensor:
     """Fill ``tensor`` (flattened to ``(shape[0], rest)``) with a random (semi-)orthogonal
     matrix times ``gain`` (Saxe et al. 2013, "Exact solutions to the nonlinear dynamics of

@@ -200,6 +200,89 @@ def test_lecun_uniform_and_normal(device):
     assert np.abs(w).max() <= cut and np.abs(w).max() > 0.99 * cut
 
 
+
+# --- Keras' VarianceScaling -----------------------------------------------------------------
+
+def test_keras_truncated_normal_constant_is_the_std_of_a_unit_normal_cut_at_two():
+    assert init.KERAS_TRUNCATED_NORMAL_STD == 0.87962566103423978
+    assert _truncated_moments(-2.0, 2.0)[1] == pytest.approx(0.87962566103423978, rel=1e-15)
+
+
+# (shape, fan_in, fan_out): PyTorch's (out, in, *kernel) layout; 1-D and 0-D as Keras
+VS_SHAPES = [((200, 50), 50, 200), ((40, 10, 3, 3), 90, 360), ((500,), 500, 500),
+             ((8, 3, 5), 15, 40)]
+
+
+@pytest.mark.parametrize("shape, fan_in, fan_out", VS_SHAPES)
+@pytest.mark.parametrize("mode", ["fan_in", "fan_out", "fan_avg"])
+@pytest.mark.parametrize("distribution", ["truncated_normal", "untruncated_normal", "uniform"])
+def test_variance_scaling_statistics(shape, fan_in, fan_out, mode, distribution):
+    scale = 2.5
+    fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
+    std = math.sqrt(scale / fan)  # the std of the draws, after any cut
+    reps = -(-N // math.prod(shape))
+    w = np.concatenate([init.variance_scaling_(_empty(*shape, dtype=mg.float64), scale, mode,
+                                               distribution).numpy().ravel()
+                        for _ in range(reps)])
+    assert w.mean() == pytest.approx(0.0, abs=5 * std / math.sqrt(w.size))
+    assert w.std() == pytest.approx(std, rel=0.01)
+    top = np.abs(w).max()
+    if distribution == "truncated_normal":
+        cut = 2 * std / 0.87962566103423978  # 2 stds of the normal before the cut
+        assert top <= cut and top > 0.999 * cut
+        # the mass near the cut is that of the truncated density (not a clamp's spike)
+        near = np.mean(np.abs(w) > 0.95 * cut)
+        expected = 2 * (_normal_cdf(2.0) - _normal_cdf(1.9)) / (1 - 2 * _normal_cdf(-2.0))
+        assert near == pytest.approx(expected, rel=0.05)
+    elif distribution == "uniform":
+        assert top <= math.sqrt(3) * std and top > 0.999 * math.sqrt(3) * std
+    else:
+        assert top > 3.5 * std  # not cut (400k normal draws reach 4 std)
+        kurtosis = np.mean((w / w.std()) ** 4)
+        assert kurtosis == pytest.approx(3.0, rel=0.03)
+
+
+def test_variance_scaling_of_a_scalar_uses_fans_of_one():
+    draws = np.array([init.variance_scaling_(_empty(dtype=mg.float64), 4.0,
+                                             distribution="uniform").item() for _ in range(4000)])
+    assert np.abs(draws).max() <= math.sqrt(12.0) and draws.std() == pytest.approx(2.0, rel=0.05)
+
+
+def test_variance_scaling_is_glorot_lecun_and_he_draw_for_draw():
+    pairs = [(lambda t: init.variance_scaling_(t, 1.0, "fan_avg", "uniform"),
+              init.xavier_uniform_),
+             (lambda t: init.variance_scaling_(t, 1.0, "fan_in"), init.lecun_normal_),
+             (lambda t: init.variance_scaling_(t, 2.0, "fan_out", "untruncated_normal"),
+              lambda t: init.kaiming_normal_(t, mode="fan_out", nonlinearity="relu"))]
+    for fill, other in pairs:
+        np.testing.assert_allclose(_seeded(fill), _seeded(other), rtol=1e-12)
+
+
+def _seeded(fill):
+    mg.manual_seed(11)
+    return fill(mg.zeros(30, 20, dtype=mg.float64)).numpy()
+
+
+def test_variance_scaling_seeds_and_checks_its_arguments():
+    a = init.variance_scaling_(_empty(5, 5), generator=np.random.default_rng(3)).numpy()
+    b = init.variance_scaling_(_empty(5, 5), generator=np.random.default_rng(3)).numpy()
+    np.testing.assert_array_equal(a, b)
+    # Keras: distribution is not case-sensitive and "normal" is the truncated one
+    mg.manual_seed(1)
+    c = init.variance_scaling_(_empty(5, 5), distribution="Normal").numpy()
+    mg.manual_seed(1)
+    np.testing.assert_array_equal(c, init.variance_scaling_(_empty(5, 5)).numpy())
+    with pytest.raises(ValueError, match="scale must be a finite number > 0, got 0"):
+        init.variance_scaling_(_empty(3, 3), scale=0)
+    with pytest.raises(ValueError, match="scale must be a finite number > 0, got nan"):
+        init.variance_scaling_(_empty(3, 3), scale=float("nan"))
+    with pytest.raises(ValueError, match="invalid mode 'FAN_IN'"):
+        init.variance_scaling_(_empty(3, 3), mode="FAN_IN")
+    with pytest.raises(ValueError, match="invalid distribution 'laplace'"):
+        init.variance_scaling_(_empty(3, 3), distribution="laplace")
+    with pytest.raises(TypeError, match="floating-point tensor"):
+        init.variance_scaling_(mg.tensor([[1, 2], [3, 4]]))
+
 @pytest.mark.parametrize("shape", [(3, 5), (5, 3), (6, 2, 3, 3), (4, 4)])
 def test_orthogonal_rows_or_columns_are_orthonormal(shape, device):
     w = init.orthogonal_(_empty(*shape, device=device, dtype=mg.float64), gain=2.0).numpy()
@@ -228,7 +311,8 @@ def test_sparse_zeros_the_same_count_in_every_column():
 RANDOM_FILLS = [init.uniform_, init.normal_, init.trunc_normal_, init.xavier_uniform_,
                 init.xavier_normal_, init.kaiming_uniform_, init.kaiming_normal_,
                 init.lecun_uniform_, init.lecun_normal_, init.orthogonal_,
-                lambda t: init.sparse_(t, 0.5)]
+                lambda t: init.sparse_(t, 0.5), init.variance_scaling_,
+                lambda t: init.variance_scaling_(t, 0.5, "fan_avg", "uniform")]
 
 
 @pytest.mark.parametrize("fill", RANDOM_FILLS)
