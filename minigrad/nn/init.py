@@ -7,4 +7,5 @@ from minigrad.optim.init import (calculate_gain, constant_, dirac_, eye_, kaimin
 
 __all__ = ["calculate_gain", "constant_", "dirac_", "eye_", "kaiming_normal_", "kaiming_uniform_",
            "lecun_normal_", "lecun_uniform_", "normal_", "ones_", "orthogonal_", "sparse_",
-           "trunc_normal_", "uniform_", "variance_scaling_", "xavier_normal_", "xavier_uniform_", "zeros_"]
+           "trunc_normal_", "uniform_", "variance_scaling_", "xavier_normal_", "xavier_uniform_",
+           "zeros_"]
