@@ -8,6 +8,9 @@ import pytest
 
 import minigrad as mg
 from minigrad import nn, optim
+
+pytest.importorskip("matplotlib")  # minigrad.viz's plots need it (the "viz" extra)
+
 from minigrad.nn.functional import cross_entropy
 from minigrad.utils.history import History
 from minigrad.viz import (filter_normalized_direction, layer_stats, loss_landscape,
