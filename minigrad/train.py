@@ -11,6 +11,11 @@ everything a run needs to go on (model, optimizer, schedule, epoch, random-numbe
 data-order state), so ``--resume PATH`` continues a run exactly as if it had never stopped;
 a loss that stops being finite ends the run with a message and exit status 1, and a model
 with a non-finite value is never saved over a good checkpoint.
+
+Seeing the run: ``--plot history.png`` draws its loss, accuracy and learning rate
+(:func:`minigrad.viz.plot_history`), ``--history run.json`` (or ``.csv``) saves the numbers
+behind it, and ``--logdir runs/x`` writes TensorBoard logs: the loss per step, loss, accuracy
+and learning rate per epoch, histograms of every weight and gradient, and the hyper-parameters.
 """
 from __future__ import annotations
 
@@ -19,7 +24,7 @@ import math
 import os
 import sys
 import time
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import minigrad as mg
 from minigrad import backend
@@ -39,6 +44,7 @@ from minigrad.optim.sgd import SGD
 from minigrad.errors import CheckpointError
 from minigrad.random import Generator, get_rng_state, set_rng_state
 from minigrad.serialization import load, save
+from minigrad.utils.history import History
 
 try:
     from tqdm import tqdm
@@ -94,6 +100,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--resume", metavar="PATH", default=None,
                         help="continue the run saved in this checkpoint exactly where it stopped")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--plot", metavar="PNG", default=None,
+                        help="draw this run's loss, accuracy and learning rate (needs matplotlib)")
+    parser.add_argument("--history", metavar="JSON_OR_CSV", default=None,
+                        help="save this run's per-step and per-epoch numbers")
+    parser.add_argument("--logdir", metavar="DIR", default=None,
+                        help="write TensorBoard logs there (needs tensorboardX)")
     return parser
 
 
@@ -215,8 +227,10 @@ def make_scheduler(name: str, optimizer: Optimizer, epochs: int) -> Any:
 
 
 def train_epoch(model: Module, loader: DataLoader, optimizer: Optimizer,
-                progress: Any = None) -> tuple[float, float]:
+                progress: Any = None, on_batch: Callable[[float], Any] | None = None
+                ) -> tuple[float, float]:
     """One pass over ``loader`` with an optimizer step per batch: (mean loss, accuracy).
+    ``on_batch(loss)`` is called after each step with that batch's loss.
 
     Raises :class:`TrainingDiverged` at the first batch whose loss is not finite, before
     that batch updates the model."""
@@ -237,6 +251,8 @@ def train_epoch(model: Module, loader: DataLoader, optimizer: Optimizer,
         if progress is not None:
             progress.update(1)
             progress.set_postfix(loss=f"{batch_loss:.4f}")
+        if on_batch is not None:
+            on_batch(batch_loss)
     return total_loss / seen, correct / seen
 
 
@@ -278,6 +294,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if resumed is not None:
         run = _restore(resumed, model, optimizer, scheduler, args.device)
         print(f"resumed {args.resume} after epoch {run['epoch']}/{args.epochs}")
+    log = _RunLog(args, optimizer, steps_done=run["epoch"] * len(loaders["train"]))
     print(f"digits: {len(loaders['train'].dataset)} train / {len(loaders['val'].dataset)} val / "
           f"{len(loaders['test'].dataset)} test samples; "
           f"{sum(p.numel() for p in model.parameters()):,} parameters on {args.device}")
@@ -285,8 +302,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for epoch in range(run["epoch"] + 1, args.epochs + 1):
         progress = _progress_bar(len(loaders["train"]), epoch, args)
         try:
-            train_loss, train_acc = train_epoch(model, loaders["train"], optimizer, progress)
+            train_loss, train_acc = train_epoch(model, loaders["train"], optimizer, progress,
+                                                **log.batch_hook(epoch))
         except TrainingDiverged as exc:
+            log.close()
             raise _diverged(exc, epoch, optimizer, args) from None
         finally:
             if progress is not None:
@@ -299,6 +318,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
               f"  val loss {val_loss:.4f} acc {val_acc:6.2%}  lr {lr:.2e}", flush=True)
         run = {"epoch": epoch, "metrics": {"train_loss": train_loss, "train_accuracy": train_acc,
                                            "val_loss": val_loss, "val_accuracy": val_acc}}
+        log.epoch(epoch, run["metrics"], model)
         if args.checkpoint:
             _save_checkpoint(args, model, optimizer, scaler, scheduler=scheduler, run=run,
                              quiet=True)
@@ -306,11 +326,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     test_loss, test_acc = evaluate(model, loaders["test"])
     seconds = time.perf_counter() - start
     print(f"test loss {test_loss:.4f}  test accuracy {test_acc:.2%}  ({seconds:.1f} s)")
+    log.finish(test_loss, test_acc)
     if args.checkpoint:
         _save_checkpoint(args, model, optimizer, scaler, test_acc, scheduler=scheduler, run=run)
     return {"test_loss": test_loss, "test_accuracy": test_acc,
             "val_accuracy": run["metrics"].get("val_accuracy"),
-            "train_loss": run["metrics"].get("train_loss"), "seconds": seconds}
+            "train_loss": run["metrics"].get("train_loss"), "seconds": seconds,
+            "history": log.history}
 
 
 def _diverged(exc: TrainingDiverged, epoch: int, optimizer: Optimizer,
@@ -404,6 +426,79 @@ def _save_checkpoint(args: argparse.Namespace, model: Module, optimizer: Optimiz
           "test_accuracy": test_accuracy}, args.checkpoint)
     if not quiet:
         print(f"saved checkpoint to {args.checkpoint}")
+
+
+class _RunLog:
+    """What ``--plot``, ``--history`` and ``--logdir`` keep of a run: a :class:`History` of
+    the metrics per epoch and, when one of those flags is given, the loss and learning rate
+    per step (of this run's epochs: a resumed run starts a new one), and a TensorBoard
+    writer. What they need is checked before training starts, not after."""
+
+    def __init__(self, args: argparse.Namespace, optimizer: Optimizer, steps_done: int) -> None:
+        self.args, self.optimizer, self.step = args, optimizer, steps_done
+        self.history = History()
+        self.writer = None
+        if args.plot:
+            try:
+                import matplotlib  # noqa: F401
+            except ImportError:
+                sys.exit('error: --plot needs matplotlib: pip install "minigrad[viz]"')
+        if args.history:
+            History().save(args.history)  # a bad file name fails now, not after training
+        if args.logdir:
+            try:
+                from minigrad.utils.tensorboard import SummaryWriter
+                self.writer = SummaryWriter(args.logdir)
+            except ImportError as exc:
+                sys.exit(f"error: --logdir: {exc}")
+
+    def batch_hook(self, epoch: int) -> dict[str, Any]:
+        """train_epoch's keyword for a per-step record, when a flag wants one."""
+        if not (self.args.plot or self.args.history or self.args.logdir):
+            return {}
+        return {"on_batch": lambda loss: self.batch(loss, epoch)}
+
+    def batch(self, loss: float, epoch: int) -> None:
+        self.step += 1
+        lr = self.optimizer.param_groups[0]["lr"]
+        self.history.log(step=self.step, epoch=epoch, loss=loss, lr=lr)
+        if self.writer is not None:
+            self.writer.add_scalar("loss/train_step", loss, self.step)
+
+    def epoch(self, epoch: int, metrics: dict[str, float], model: Module) -> None:
+        self.history.log(step=self.step, epoch=epoch, **metrics)
+        if self.writer is None:
+            return
+        for name, value in metrics.items():  # train_loss -> loss/train, val_accuracy -> ...
+            split, kind = name.split("_", 1)
+            self.writer.add_scalar(f"{kind}/{split}", value, epoch)
+        self.writer.add_scalar("lr", self.history.last("lr"), epoch)
+        for name, p in model.named_parameters():
+            self.writer.add_histogram(f"weights/{name}", p, epoch)
+            if p.grad is not None:
+                self.writer.add_histogram(f"gradients/{name}", p.grad, epoch)
+
+    def finish(self, test_loss: float, test_accuracy: float) -> None:
+        self.history.log(step=self.step, epoch=self.args.epochs, test_loss=test_loss,
+                         test_accuracy=test_accuracy)
+        if self.writer is not None:
+            hparams = {name: _shown(getattr(self.args, name)) if name == "hidden"
+                       else getattr(self.args, name) for name in RUN_SETTINGS}
+            self.writer.add_hparams(hparams, {"hparam/test_accuracy": test_accuracy,
+                                              "hparam/test_loss": test_loss}, run_name="hparams")
+        self.close()
+
+    def close(self) -> None:
+        """Write the history and its plot, and close the TensorBoard files."""
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+        if self.args.history and len(self.history):
+            self.history.save(self.args.history)
+        if self.args.plot and len(self.history):
+            from minigrad.viz import plot_history
+            plot_history(self.history, self.args.plot, title="python -m minigrad.train")
+            print(f"wrote {self.args.plot}")
 
 
 def _cli(argv: list[str] | None = None) -> int:
