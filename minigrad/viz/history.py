@@ -69,7 +69,7 @@ def plot_history(history: History | str | os.PathLike, path: str | os.PathLike |
     accuracy_axes = figure.add_subplot(1, 2, 2) if has_accuracy else None
     lr_axes = None
     numbers: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    colours = iter(f"C{i}" for i in range(100))
+    colours: dict[str, str] = {}  # one colour per split: train_loss and train_accuracy alike
     positive_loss = True
     for name in names:
         xs, values = history.series(name, by=by)
@@ -86,7 +86,7 @@ def plot_history(history: History | str | os.PathLike, path: str | os.PathLike |
                 lr_axes.set_yscale("log")
             continue
         axes = accuracy_axes if role == "accuracy" else loss_axes
-        colour = next(colours)
+        colour = colours.setdefault(name.split("_")[0], f"C{len(colours) % 10}")
         if role == "loss":
             positive_loss &= bool(np.all(values[np.isfinite(values)] > 0))
         if name in smoothed and len(values) > 1:
