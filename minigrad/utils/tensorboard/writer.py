@@ -106,8 +106,9 @@ class SummaryWriter:
 
     def add_scalars(self, main_tag: str, tag_scalar_dict: Mapping[str, Any],
                     global_step: int | None = None, walltime: float | None = None) -> None:
-        """Several numbers drawn on one chart (each is written to a run of its own,
-        ``log_dir/main_tag_name``, as in PyTorch)."""
+        """Several numbers drawn on one chart: each is written to a run of its own,
+        ``log_dir/main_tag/name`` (tensorboardX's layout; PyTorch's is ``main_tag_name``),
+        under the tag ``main_tag``."""
         what = f"SummaryWriter.add_scalars({main_tag!r})"
         if not isinstance(tag_scalar_dict, Mapping) or not tag_scalar_dict:
             raise TypeError(f"{what}: tag_scalar_dict must be a non-empty dict name -> number")
