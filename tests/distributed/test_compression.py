@@ -1,0 +1,713 @@
+"""Gradient-compression communication hooks (minigrad.distributed.algorithms.ddp_comm_hooks).
+
+Most tests run N ranks in-process as N threads: ``FakeDist`` stands in for
+``minigrad.distributed`` (the hooks reach the collectives only through ``_comm.dist()``),
+with an all_reduce that sums the ranks' arrays in rank order and an all_gather, so the
+hooks' own code runs unchanged. The tests at the end start ``mpiexec`` and check the same
+hooks on real MPI inside DistributedDataParallel (skipped without mpi4py or mpiexec).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad.distributed.algorithms import ddp_comm_hooks as hooks
+from minigrad.distributed.algorithms.ddp_comm_hooks import _comm
+from minigrad.distributed.algorithms.ddp_comm_hooks import default_hooks as default
+from minigrad.distributed.algorithms.ddp_comm_hooks import powerSGD_hook as powerSGD
+from minigrad.distributed.algorithms.ddp_comm_hooks import quantization_hooks as qh
+from minigrad.distributed.algorithms.ddp_comm_hooks import sign_hooks as sh
+from minigrad.distributed.algorithms.ddp_comm_hooks import sparsification_hooks as sp
+from minigrad.distributed.futures import Future
+from minigrad.tensor import wrap
+
+HERE = pathlib.Path(__file__).parent
+
+
+# --- N ranks as N threads ----------------------------------------------------------------
+class FakeGroup:
+    def __init__(self, rank: int, hub: "Hub") -> None:
+        self.rank, self.hub = rank, hub
+
+
+class Hub:
+    """What the ranks' threads exchange through: each deposits its array, all meet at a
+    barrier, each reads every rank's, all meet again."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.barrier = threading.Barrier(n, timeout=30)
+        self.slots: list = [None] * n
+        self.calls: list = [[] for _ in range(n)]  # (collective, dtype, nbytes) per rank
+
+    def exchange(self, rank: int, array, kind: str) -> list:
+        self.calls[rank].append((kind, array.dtype, array.nbytes))
+        self.slots[rank] = array.copy()
+        self.barrier.wait()
+        everyone = list(self.slots)
+        self.barrier.wait()
+        return everyone
+
+
+class FakeWork:
+    def __init__(self, result) -> None:
+        self.future = Future()
+        self.future.set_result(result)
+
+    def wait(self) -> bool:
+        return True
+
+    def get_future(self) -> Future:
+        return self.future
+
+
+class FakeDist:
+    """The subset of minigrad.distributed the hooks call, routed by the group object."""
+    Future = Future
+
+    @staticmethod
+    def get_world_size(group) -> int:
+        return group.hub.n
+
+    @staticmethod
+    def get_rank(group) -> int:
+        return group.rank
+
+    @staticmethod
+    def all_reduce(tensor, op=None, group=None, async_op=False):
+        everyone = group.hub.exchange(group.rank, tensor.array, "all_reduce")
+        total = everyone[0].copy()
+        for a in everyone[1:]:
+            total += a
+        tensor.array[...] = total
+        return FakeWork([tensor]) if async_op else None
+
+    @staticmethod
+    def all_gather(tensor_list, tensor, group=None, async_op=False):
+        everyone = group.hub.exchange(group.rank, tensor.array, "all_gather")
+        for t, a in zip(tensor_list, everyone):
+            t.array[...] = a
+        return FakeWork(tensor_list) if async_op else None
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    monkeypatch.setattr(_comm, "dist", lambda: FakeDist)
+    return FakeDist
+
+
+def run_ranks(n: int, fn):
+    """``fn(rank, group)`` on n threads; their results in rank order."""
+    hub = Hub(n)
+    results, errors = [None] * n, []
+
+    def target(r: int) -> None:
+        try:
+            results[r] = fn(r, FakeGroup(r, hub))
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+            hub.barrier.abort()
+    threads = [threading.Thread(target=target, args=(r,)) for r in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return results
+
+
+class FakeBucket:
+    def __init__(self, index: int, flat, shapes, is_last: bool = True) -> None:
+        self._index, self._is_last = index, is_last
+        self._buffer = wrap(flat, "cpu")
+        self._params = [mg.zeros(*s, dtype=flat.dtype) if s else mg.tensor(0.0, dtype=flat.dtype)
+                        for s in shapes]
+
+    def index(self) -> int:
+        return self._index
+
+    def buffer(self):
+        return self._buffer
+
+    def parameters(self):
+        return self._params
+
+    def gradients(self):
+        return [wrap(v, "cpu") for v in _comm.parameter_views(self, self._buffer.array)]
+
+    def is_last(self) -> bool:
+        return self._is_last
+
+    def set_buffer(self, tensor) -> None:
+        self._buffer.array[...] = tensor.array
+
+
+SHAPES = [(30, 20), (30,), (10, 30), (10,)]  # 940 entries: two matrices, two vectors
+NUMEL = 940
+
+
+def grads(rank: int, step: int, n: int = NUMEL, dtype=np.float64, salt: int = 0):
+    rng = np.random.default_rng([salt, rank, step])
+    return rng.standard_normal(n).astype(dtype)
+
+
+def run_hook(hook, state, flat, shapes=SHAPES, index=0, is_last=True):
+    fut = hook(state, FakeBucket(index, flat, shapes, is_last))
+    assert isinstance(fut, Future)
+    value = fut.wait()
+    value = value[0] if isinstance(value, list) else value
+    return value.array
+
+
+# --- bfloat16 emulation and the 16-bit hooks --------------------------------------------
+def test_bf16_rounding_on_known_values():
+    f32 = np.float32
+    cases = [(1.0, 0x3F80), (-2.0, 0xC000), (0.0, 0x0000), (-0.0, 0x8000),
+             (1 + 2**-8, 0x3F80),           # a tie between 1 and 1 + 2**-7: to even (1)
+             (1 + 3 * 2**-8, 0x3F82),       # a tie between 1 + 2**-7 and 1 + 2**-6: to even
+             (1 + 2**-8 + 2**-20, 0x3F81),  # just above the tie: up
+             (1 + 2**-8 - 2**-20, 0x3F80),  # just below: down
+             (float(np.finfo(np.float32).max), 0x7F80),  # past bfloat16's max: inf
+             (3.3895313892515355e38, 0x7F7F),  # bfloat16's max itself
+             (np.inf, 0x7F80), (-np.inf, 0xFF80),
+             (2.0**-133, 0x0001)]           # the smallest subnormal bfloat16
+    values = np.array([v for v, _ in cases], dtype=f32)
+    bits = default.to_bfloat16_bits(values)
+    assert bits.dtype == np.uint16
+    assert [int(b) for b in bits] == [b for _, b in cases]
+    back = default.from_bfloat16_bits(bits)
+    assert back.dtype == np.float32 and back[0] == 1.0 and back[4] == 1.0
+    assert back[5] == 1 + 2**-6 and back[6] == 1 + 2**-7
+    nan = default.to_bfloat16_bits(np.array([np.nan, -np.nan], dtype=f32))
+    assert np.isnan(default.from_bfloat16_bits(nan)).all()
+    # float64 goes through float32 first, as torch does: 1 + 2**-8 + 2**-40 becomes the tie
+    assert default.round_to_bfloat16(np.array([1 + 2**-8 + 2**-40]))[0] == 1.0
+
+
+def test_bf16_rounding_matches_torch_golden():
+    golden = json.loads((HERE / "golden" / "bf16_refs.json").read_text())
+    for name, dtype in (("float32", np.float32), ("float64", np.float64)):
+        values = np.array(golden[name]["values"], dtype=dtype)
+        expected = np.array(golden[name]["bits"], dtype=np.uint16)
+        np.testing.assert_array_equal(default.to_bfloat16_bits(values), expected, err_msg=name)
+
+
+def test_bf16_rounding_matches_torch_live():
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(3).standard_normal(1000).astype(np.float32) * 1e3
+    ref = torch.from_numpy(x).to(torch.bfloat16).view(torch.int16).numpy().view(np.uint16)
+    np.testing.assert_array_equal(default.to_bfloat16_bits(x), ref)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_16_bit_round_trip_error_bounds(dtype):
+    x = (np.random.default_rng(0).standard_normal(5000) * 10.0 ** np.random.default_rng(1)
+         .uniform(-3, 3, 5000)).astype(dtype)
+    normal = (np.abs(x) >= 2.0**-14) & (np.abs(x) <= 65504)  # float16's normal range
+    assert normal.sum() > 4000
+    fp16 = x.astype(np.float16).astype(np.float64)
+    err16 = np.abs(fp16 - x)[normal] / np.abs(x.astype(np.float64))[normal]
+    assert err16.max() <= 2.0**-11  # half an ulp
+    assert err16.max() > 2.0**-12  # and nearly reached
+    # below the normal range float16 keeps an absolute error of half its subnormal step
+    assert np.all(np.abs(fp16 - x)[~normal & (np.abs(x) < 1)] <= 2.0**-25)
+    if dtype == np.float32:  # float64 input is rounded to float32 first: two roundings
+        bf16 = default.round_to_bfloat16(x).astype(np.float64)
+        err = np.abs(bf16 - x) / np.abs(x.astype(np.float64))
+        assert err.max() <= 2.0**-8 and err.max() > 2.0**-9
+    else:
+        bf16 = default.round_to_bfloat16(x).astype(np.float64)
+        err = np.abs(bf16 - x) / np.abs(x)
+        assert err.max() <= 2.0**-8 + 2.0**-24 and err.max() > 2.0**-9
+
+
+@pytest.mark.parametrize("name", ["fp16", "bf16"])
+def test_16_bit_hooks_average_within_bounds(fake, name):
+    hook = {"fp16": default.fp16_compress_hook, "bf16": default.bf16_compress_hook}[name]
+    eps = {"fp16": 2.0**-11, "bf16": 2.0**-8}[name]
+    n = 3
+    g = [grads(r, 0, dtype=np.float32) for r in range(n)]
+    out = run_ranks(n, lambda r, grp: run_hook(hook, default.DefaultState(grp), g[r].copy()))
+    for o in out[1:]:
+        np.testing.assert_array_equal(o, out[0])  # every rank the same bits
+    exact = np.mean(np.array(g, dtype=np.float64), axis=0)
+    bound = (n + 2) * eps * np.sum(np.abs(g), axis=0) / n
+    assert out[0].dtype == np.float32
+    assert np.all(np.abs(out[0] - exact) <= bound)
+    assert np.max(np.abs(out[0] - exact)) > eps / 8 * np.max(np.abs(exact))  # it is compressed
+
+
+def test_allreduce_hook_is_the_mean_and_takes_a_bare_group(fake):
+    g = [grads(r, 0) for r in range(3)]
+    out = run_ranks(3, lambda r, grp: run_hook(default.allreduce_hook, grp, g[r].copy()))
+    np.testing.assert_allclose(out[0], np.mean(g, axis=0), rtol=1e-14, atol=1e-15)
+
+
+def test_fp16_wrapper_of_allreduce_is_fp16_hook(fake):
+    g = [grads(r, 0, dtype=np.float32) for r in range(2)]
+    a = run_ranks(2, lambda r, grp: run_hook(default.fp16_compress_hook, grp, g[r].copy()))
+    wrapped = default.fp16_compress_wrapper(default.allreduce_hook)
+    b = run_ranks(2, lambda r, grp: run_hook(wrapped, grp, g[r].copy()))
+    np.testing.assert_array_equal(a[0], b[0])
+    assert b[0].dtype == np.float32
+
+
+# --- bytes accounting ---------------------------------------------------------------------
+def _bytes_case(name, grp):
+    return {
+        "allreduce": (default.allreduce_hook, default.DefaultState(grp)),
+        "fp16": (default.fp16_compress_hook, default.DefaultState(grp)),
+        "bf16": (default.bf16_compress_hook, default.DefaultState(grp)),
+        "topk": (sp.topk_hook, sp.TopKState(grp, compress_ratio=0.01)),
+        "onebit": (sh.onebit_sgd_hook, sh.OneBitState(grp)),
+        "efsign": (sh.ef_signsgd_hook, sh.EFSignSGDState(grp)),
+        "majority": (sh.signsgd_majority_vote_hook, sh.MajorityVoteState(grp)),
+        "qsgd": (qh.qsgd_hook, qh.QSGDState(grp)),
+        "powersgd": (powerSGD.powerSGD_hook, powerSGD.PowerSGDState(
+            grp, start_powerSGD_iter=0, use_error_feedback=False, warm_start=False)),
+        "fp16(powersgd)": (default.fp16_compress_wrapper(powerSGD.powerSGD_hook),
+                           powerSGD.PowerSGDState(grp, start_powerSGD_iter=0,
+                                                  use_error_feedback=False, warm_start=False)),
+    }[name]
+
+
+# bucket of 940 float32 entries in 4 tensors; dense = 3760 bytes; N = 3 ranks
+BYTES = {
+    "allreduce": (3760, 3760),
+    "fp16": (1880, 1880),
+    "bf16": (1880, 3 * 1880),                 # allgather: N times back
+    "topk": (10 * 4 + 10 * 4, 3 * 80),        # k = ceil(0.01 * 940) = 10 (int32, float32)
+    "onebit": (118 + 4 * 2 * 4, 3 * 150),     # ceil(940/8) bytes + 2 floats per tensor
+    "efsign": (118 + 4 * 4, 3 * 134),         # + 1 float per tensor
+    "majority": (118, 3 * 118),
+    "qsgd": (940 + 2 * 4, 3 * 948),           # int8 per entry + a norm per 512-chunk
+    "powersgd": ((30 + 10 + 30 + 20 + 10 + 30) * 4, 520),  # 1-D as is; P, Q of the matrices
+    "fp16(powersgd)": (130 * 2, 260),
+}
+
+
+@pytest.mark.parametrize("name", list(BYTES))
+def test_bytes_accounting_is_exact(fake, name):
+    def rank(r, grp):
+        hook, state = _bytes_case(name, grp)
+        # two steps of two buckets: bucket 1 (not last), then bucket 0 (last) ends the step
+        for step in range(2):
+            run_hook(hook, state, grads(r, step, dtype=np.float32), index=1, is_last=False)
+            assert state.steps == step
+            run_hook(hook, state, grads(r, step + 9, dtype=np.float32), index=0, is_last=True)
+        return state, [c[2] for c in _calls(grp)]
+    results = run_ranks(3, rank)
+    sent, received = BYTES[name]
+    for state, payloads in results:
+        assert state.steps == 2
+        assert state.last_step_bytes_sent == 2 * sent
+        assert state.last_step_dense_bytes == 2 * 3760
+        assert state.bytes_sent == 4 * sent and state.bytes_received == 4 * received
+        assert state.dense_bytes == 4 * 3760
+        assert state.compression_ratio == pytest.approx(3760 / sent, rel=1e-15)
+        assert sum(payloads) == state.bytes_sent  # the counters are what went to the collectives
+        assert state.bytes_summary()["bytes_sent"] == state.bytes_sent
+
+
+def _calls(grp):
+    return grp.hub.calls[grp.rank]
+
+
+def test_powersgd_compression_stats_as_pytorch(fake):
+    def rank(r, grp):
+        state = powerSGD.PowerSGDState(grp, start_powerSGD_iter=2)
+        for step in range(3):
+            run_hook(powerSGD.powerSGD_hook, state, grads(r, step, dtype=np.float32))
+        return state
+    state = run_ranks(2, rank)[0]
+    assert state.iter == 3
+    # one PowerSGD step: before 940, after 50 + 30 + 40 + 10
+    assert state.compression_stats() == (940 / 130, 940, 130)
+    assert state.bytes_sent == 2 * 3760 + 520 and state.dense_bytes == 3 * 3760
+
+
+# --- error feedback ---------------------------------------------------------------------
+def dyadic(rng, n):
+    """Values k / 1024 with small integer k: every sum, mean over a power-of-two count, and
+    difference below is exact in float64, so error feedback can be checked bit for bit."""
+    return rng.integers(-4096, 4096, n).astype(np.float64) / 1024
+
+
+def test_topk_compressor_sent_plus_residual_is_the_input_exactly():
+    rng = np.random.default_rng(0)
+    comp = sp.TopKCompressor(0.05)
+    p = rng.standard_normal(1000)
+    idx, vals = comp.compress(p)
+    assert idx.dtype == np.int32 and len(idx) == 50 and np.all(np.diff(idx) > 0)
+    sent = comp.decompress(idx, vals, 1000)
+    residual = p.copy()
+    residual[idx] = 0
+    np.testing.assert_array_equal(sent + residual, p)
+    # the k largest magnitudes, nothing smaller
+    assert np.abs(vals).min() >= np.abs(np.delete(p, idx)).max()
+
+
+@pytest.mark.parametrize("mode", ["scaled_sign", "onebit"])
+def test_sign_compressor_sent_plus_residual_is_the_input(mode):
+    comp = sh.SignCompressor(mode)
+    sizes = [256, 512, 256]
+    rng = np.random.default_rng(1)
+    p = dyadic(rng, 1024)
+    packed, floats = comp.compress(p, sizes)
+    assert packed.dtype == np.uint8 and packed.size == 128
+    assert floats.size == comp.floats_per_segment() * 3
+    sent = comp.decompress(packed, floats, sizes, p.dtype)
+    np.testing.assert_array_equal(np.sign(sent[p != 0]), np.sign(p[p != 0]))
+    np.testing.assert_array_equal((p - sent) + sent, p)  # exact on dyadic values
+    # the scales are the means the papers use, per tensor
+    seg = p[256:768]
+    if mode == "scaled_sign":
+        assert floats[1] == np.abs(seg).sum() / 512
+    else:
+        assert floats[2] == seg[seg >= 0].mean() and floats[3] == seg[seg < 0].mean()
+    # random values: the same identity up to a rounding of each entry
+    p = rng.standard_normal(1024)
+    sent = comp.decompress(*comp.compress(p, sizes), sizes, p.dtype)
+    np.testing.assert_allclose((p - sent) + sent, p, rtol=2**-52, atol=4 * 2**-52)
+
+
+EF_HOOKS = {
+    "topk": lambda grp: (sp.topk_hook, sp.TopKState(grp, compress_ratio=0.05)),
+    "onebit": lambda grp: (sh.onebit_sgd_hook, sh.OneBitState(grp)),
+    "efsign": lambda grp: (sh.ef_signsgd_hook, sh.EFSignSGDState(grp)),
+    "powersgd": lambda grp: (powerSGD.powerSGD_hook, powerSGD.PowerSGDState(
+        grp, matrix_approximation_rank=1, start_powerSGD_iter=2)),
+}
+
+
+@pytest.mark.parametrize("name", list(EF_HOOKS))
+def test_error_feedback_conserves_the_sum_of_gradients(fake, name):
+    """Over T steps on N ranks: the sum of what the hook handed out plus the mean residual
+    left on the ranks is the sum of the mean gradients (float64). Each step, per rank,
+    residual_t + (this rank's part of the output) = g_t + residual_{t-1}."""
+    n, steps = 4, 12
+    rng = np.random.default_rng(7)
+    g = [[dyadic(rng, NUMEL) for _ in range(n)] for _ in range(steps)]
+
+    def rank(r, grp):
+        hook, state = EF_HOOKS[name](grp)
+        outs = []
+        for t in range(steps):
+            outs.append(run_hook(hook, state, g[t][r].copy()).copy())
+        return np.sum(outs, axis=0), state.error_dict[0]
+    results = run_ranks(n, rank)
+    handed_out = results[0][0]
+    for total, _ in results[1:]:
+        np.testing.assert_array_equal(total, handed_out)  # every rank got the same
+    residual = np.mean([e for _, e in results], axis=0)
+    expected = np.sum([np.mean(gt, axis=0) for gt in g], axis=0)
+    np.testing.assert_allclose(handed_out + residual, expected, rtol=0, atol=1e-12)
+    assert np.abs(residual).max() > 1e-3  # the compression did leave something behind
+
+
+def test_error_feedback_off_keeps_no_residual(fake):
+    def rank(r, grp):
+        state = sp.TopKState(grp, compress_ratio=0.1, use_error_feedback=False)
+        run_hook(sp.topk_hook, state, grads(r, 0))
+        return state.error_dict
+    assert run_ranks(2, rank) == [{}, {}]
+
+
+def test_topk_hook_is_the_mean_of_the_ranks_sparse_vectors(fake):
+    n = 3
+    g = [grads(r, 0) for r in range(n)]
+    comp = sp.TopKCompressor(0.02)
+    out = run_ranks(n, lambda r, grp: run_hook(sp.topk_hook, sp.TopKState(grp, 0.02), g[r].copy()))
+    expected = np.mean([comp.decompress(*comp.compress(x), NUMEL) for x in g], axis=0)
+    np.testing.assert_allclose(out[0], expected, rtol=1e-15, atol=1e-16)
+    assert np.count_nonzero(out[0]) <= n * comp.k(NUMEL)
+
+
+# --- signSGD with majority vote ------------------------------------------------------------
+@pytest.mark.parametrize("n", [3, 4])
+def test_majority_vote_is_the_sign_of_the_sum_of_signs(fake, n):
+    rng = np.random.default_rng(n)
+    g = [rng.standard_normal(NUMEL) for _ in range(n)]
+    for x in g:
+        x[rng.integers(0, NUMEL, 20)] = 0.0  # an exact zero votes +1
+    out = run_ranks(n, lambda r, grp: run_hook(sh.signsgd_majority_vote_hook,
+                                               sh.MajorityVoteState(grp), g[r].copy()))
+    signs = [np.where(x >= 0, 1.0, -1.0) for x in g]
+    expected = np.sign(np.sum(signs, axis=0))
+    for o in out:
+        np.testing.assert_array_equal(o, expected)
+    assert set(np.unique(expected)) == ({-1.0, 0.0, 1.0} if n % 2 == 0 else {-1.0, 1.0})
+
+
+def test_majority_vote_with_momentum_votes_with_the_momentum_signs(fake):
+    n, beta, steps = 3, 0.9, 4
+    g = [[grads(r, t) for r in range(n)] for t in range(steps)]
+
+    def rank(r, grp):
+        state = sh.MajorityVoteState(grp, momentum=beta)
+        return [run_hook(sh.signsgd_majority_vote_hook, state, g[t][r].copy()).copy()
+                for t in range(steps)]
+    out = run_ranks(n, rank)[0]
+    m = [np.zeros(NUMEL) for _ in range(n)]
+    for t in range(steps):
+        for r in range(n):
+            m[r] = beta * m[r] + (1 - beta) * g[t][r]
+        np.testing.assert_array_equal(out[t], np.sign(np.sum([np.where(x >= 0, 1, -1) for x in m], 0)))
+
+
+# --- QSGD ---------------------------------------------------------------------------------
+def test_qsgd_is_unbiased_with_the_papers_variance():
+    s, chunk = 4, 16
+    comp = qh.QSGDCompressor(s, chunk)
+    x = np.random.default_rng(0).standard_normal(40)
+    x[3] = 0.0
+    draws = 4000
+    total = np.zeros_like(x)
+    for seed in range(draws):
+        q, norms = comp.compress(x, np.random.default_rng(seed).random(40))
+        assert q.dtype == np.int8 and np.abs(q).max() <= s and norms.size == 3
+        total += comp.decompress(q, norms, 40)
+    mean = total / draws
+    padded = np.concatenate([x, np.zeros(8)]).reshape(3, chunk)
+    norm = np.repeat(np.linalg.norm(padded, axis=1), chunk)[:40]
+    a = np.abs(x) / norm * s
+    frac = a - np.floor(a)
+    se = norm / s * np.sqrt(frac * (1 - frac) / draws)
+    z = np.abs(mean - x)[se > 0] / se[se > 0]
+    assert z.max() < 4.5, z.max()
+    assert mean[3] == 0.0
+    # the mean really averages noise: single draws are far from x
+    single = comp.decompress(*comp.compress(x, np.random.default_rng(1).random(40)), 40)
+    assert np.abs(single - x).max() > 0.05
+
+
+def test_qsgd_hook_seeds_each_rank_and_is_reproducible(fake):
+    g = [grads(r, 0) for r in range(2)]
+
+    def run(r, grp):
+        state = qh.QSGDState(grp, num_levels=8, bucket_size=128, random_seed=5)
+        return run_hook(qh.qsgd_hook, state, g[r].copy()).copy(), state
+    (a, sa), (b, _) = run_ranks(2, run)
+    (c, _), _ = run_ranks(2, run)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(a, c)
+    comp = qh.QSGDCompressor(8, 128)
+    expected = np.mean([comp.decompress(*comp.compress(
+        g[r], np.random.default_rng([5, r]).random(NUMEL)), NUMEL) for r in range(2)], axis=0)
+    np.testing.assert_allclose(a, expected, rtol=1e-15, atol=1e-16)
+
+
+# --- PowerSGD -----------------------------------------------------------------------------
+PSGD_SHAPES = [(12, 3, 2, 2), (12,), (20, 16), (16,), (20, 16), (5, 20)]
+PSGD_NUMEL = sum(math.prod(s) for s in PSGD_SHAPES)
+
+
+def _powersgd_run(n, steps, g, **kwargs):
+    def rank(r, grp):
+        state = powerSGD.PowerSGDState(grp, **kwargs)
+        outs = [run_hook(powerSGD.powerSGD_hook, state, g[t][r].copy(), PSGD_SHAPES).copy()
+                for t in range(steps)]
+        return outs, state
+    return run_ranks(n, rank)
+
+
+@pytest.mark.parametrize("rank_r", [1, 3])
+def test_powersgd_on_n_ranks_equals_one_process_on_the_mean(fake, rank_r):
+    """With error feedback and warm start on, across steps: the mean of the ranks'
+    residuals is the one process's residual, so the runs stay equal (float64)."""
+    n, steps = 3, 7
+    g = [[grads(r, t, PSGD_NUMEL) for r in range(n)] for t in range(steps)]
+    mean_g = [[np.mean(gt, axis=0)] for gt in g]
+    kw = dict(matrix_approximation_rank=rank_r, start_powerSGD_iter=2)
+    many = _powersgd_run(n, steps, g, **kw)
+    one = _powersgd_run(1, steps, mean_g, **kw)[0][0]
+    for t in range(steps):
+        for outs, _ in many:
+            np.testing.assert_allclose(outs[t], one[t], rtol=1e-10, atol=1e-12)
+    assert np.abs(one[-1] - mean_g[-1][0]).max() > 0.1  # compressed indeed
+
+
+def _numpy_powersgd(ms, q0s, steps_qs):
+    """Independent transcription for one process: P = M Q, orthonormalise (QR), Q = M^T P,
+    M' = P Q^T, warm start, error feedback."""
+    errors = [np.zeros_like(m) for m in ms[0]]
+    qs, outs = [q.copy() for q in q0s], []
+    for t, step in enumerate(ms):
+        out = []
+        for j, m in enumerate(step):
+            m = m + errors[j]
+            q, _ = np.linalg.qr(qs[j])
+            p, _ = np.linalg.qr(m @ q)
+            qs[j] = m.T @ p
+            approx = p @ qs[j].T
+            errors[j] = m - approx
+            out.append(approx)
+        outs.append(out)
+    return outs
+
+
+def test_powersgd_matches_a_numpy_transcription(fake):
+    steps, r = 5, 2
+    shapes = [(20, 16), (5, 20)]
+    rng = np.random.default_rng(4)
+    ms = [[rng.standard_normal(s) for s in shapes] for _ in range(steps)]
+    # the hook's first Q: a seed from RandomState(0), then NumPy normals, layer by layer
+    seed = np.random.RandomState(0).randint(1_000_000_000)
+    draws = np.random.default_rng(seed)
+    q0s = [draws.standard_normal((m, r)) for _, m in shapes]
+    expected = _numpy_powersgd(ms, q0s, steps)
+
+    def rank(_, grp):
+        state = powerSGD.PowerSGDState(grp, matrix_approximation_rank=r, start_powerSGD_iter=2,
+                                       min_compression_rate=1)
+        state.iter = 2  # skip the plain-allreduce steps
+        return [run_hook(powerSGD.powerSGD_hook, state,
+                         np.concatenate([m.reshape(-1) for m in step]), shapes).copy()
+                for step in ms]
+    got = run_ranks(1, rank)[0]
+    for t in range(steps):
+        np.testing.assert_allclose(got[t], np.concatenate([a.reshape(-1) for a in expected[t]]),
+                                   rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("r", [1, 2, 4])
+def test_powersgd_is_exact_on_a_rank_r_matrix(fake, r):
+    """From the very first PowerSGD step (random Q: full rank almost surely), without error
+    feedback or warm start; N ranks whose mean gradient has rank r."""
+    n = 3
+    rng = np.random.default_rng(r)
+    a, b = rng.standard_normal((20, r)), rng.standard_normal((16, r))
+    parts = [a @ (b * w).T for w in (0.5, 1.0, 1.5)]  # each of rank r, their mean too
+    shapes = [(20, 16)]
+
+    def rank(k, grp):
+        state = powerSGD.PowerSGDState(grp, matrix_approximation_rank=r, start_powerSGD_iter=0,
+                                       use_error_feedback=False, warm_start=False,
+                                       min_compression_rate=1)
+        return run_hook(powerSGD.powerSGD_hook, state, parts[k].reshape(-1).copy(), shapes)
+    out = run_ranks(n, rank)
+    np.testing.assert_allclose(out[0], (a @ b.T).reshape(-1), rtol=1e-10, atol=1e-12)
+    # one rank lower is not enough
+    if r > 1:
+        def lower(k, grp):
+            state = powerSGD.PowerSGDState(grp, matrix_approximation_rank=r - 1,
+                                           start_powerSGD_iter=0, use_error_feedback=False,
+                                           warm_start=False, min_compression_rate=1)
+            return run_hook(powerSGD.powerSGD_hook, state, parts[k].reshape(-1).copy(), shapes)
+        assert np.abs(run_ranks(n, lower)[0] - (a @ b.T).reshape(-1)).max() > 1e-3
+
+
+def test_powersgd_warm_start_and_error_feedback_on_rank_r_leave_no_residual(fake):
+    rng = np.random.default_rng(9)
+    m = rng.standard_normal((20, 2)) @ rng.standard_normal((2, 16))
+
+    def rank(_, grp):
+        state = powerSGD.PowerSGDState(grp, matrix_approximation_rank=2, start_powerSGD_iter=2)
+        outs = [run_hook(powerSGD.powerSGD_hook, state, m.reshape(-1).copy(), [(20, 16)]).copy()
+                for _ in range(5)]
+        return outs, state
+    outs, state = run_ranks(2, rank)[0]
+    for o in outs:
+        np.testing.assert_allclose(o, m.reshape(-1), rtol=1e-10, atol=1e-12)
+    assert np.abs(state.error_dict[0]).max() < 1e-12
+    assert 0 in state.q_memory_dict and state.iter == 5
+
+
+def test_powersgd_plain_allreduce_before_start_and_iter_counts_at_last_bucket(fake):
+    g = [grads(r, 0, PSGD_NUMEL) for r in range(2)]
+
+    def rank(r, grp):
+        state = powerSGD.PowerSGDState(grp, start_powerSGD_iter=3)
+        a = run_hook(powerSGD.powerSGD_hook, state, g[r].copy(), PSGD_SHAPES, 1, False).copy()
+        assert state.iter == 0
+        b = run_hook(powerSGD.powerSGD_hook, state, g[r].copy(), PSGD_SHAPES, 0, True).copy()
+        assert state.iter == 1 and state.compression_stats() == (0, 0, 0)
+        return a, b
+    (a, b), _ = run_ranks(2, rank)
+    np.testing.assert_allclose(a, np.mean(g, axis=0), rtol=1e-15)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_powersgd_zero_gradient_gives_zeros_not_nan(fake):
+    def rank(_, grp):
+        state = powerSGD.PowerSGDState(grp, matrix_approximation_rank=2, start_powerSGD_iter=0,
+                                       use_error_feedback=False, warm_start=False)
+        return run_hook(powerSGD.powerSGD_hook, state, np.zeros(PSGD_NUMEL), PSGD_SHAPES)
+    np.testing.assert_array_equal(run_ranks(2, rank)[0], np.zeros(PSGD_NUMEL))
+
+
+def test_powersgd_batched_same_shapes_gives_the_same_result(fake):
+    g = [[grads(r, t, PSGD_NUMEL) for r in range(2)] for t in range(4)]
+    kw = dict(matrix_approximation_rank=2, start_powerSGD_iter=2)
+    plain = _powersgd_run(2, 4, g, **kw)[0][0]
+    batched = _powersgd_run(2, 4, g, batch_tensors_with_same_shape=True, **kw)[0][0]
+    for x, y in zip(plain, batched):
+        np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-13)
+
+
+def test_powersgd_state_checks_its_arguments():
+    with pytest.raises(ValueError, match="start_powerSGD_iter must be > 1"):
+        powerSGD.PowerSGDState(None, start_powerSGD_iter=1)
+    powerSGD.PowerSGDState(None, start_powerSGD_iter=0, use_error_feedback=False, warm_start=False)
+    with pytest.raises(ValueError, match="matrix_approximation_rank"):
+        powerSGD.PowerSGDState(None, matrix_approximation_rank=0)
+    with pytest.raises(ValueError, match="min_compression_rate"):
+        powerSGD.PowerSGDState(None, min_compression_rate=-1)
+    with pytest.raises(TypeError, match="warm_start"):
+        powerSGD.PowerSGDState(None, warm_start=1)
+
+
+def test_states_check_their_arguments_and_hooks_their_state():
+    with pytest.raises(ValueError, match="compress_ratio"):
+        sp.TopKState(None, compress_ratio=0)
+    with pytest.raises(ValueError, match="num_levels"):
+        qh.QSGDState(None, num_levels=128)
+    with pytest.raises(ValueError, match="bucket_size"):
+        qh.QSGDState(None, bucket_size=0)
+    with pytest.raises(ValueError, match="momentum"):
+        sh.MajorityVoteState(None, momentum=1.0)
+    bucket = FakeBucket(0, np.zeros(NUMEL), SHAPES)
+    with pytest.raises(TypeError, match="topk_hook needs a TopKState"):
+        sp.topk_hook(None, bucket)
+    with pytest.raises(TypeError, match="powerSGD_hook needs a PowerSGDState"):
+        powerSGD.powerSGD_hook(sh.OneBitState(None), bucket)
+    with pytest.raises(TypeError, match="1-D floating"):
+        default.allreduce_hook(None, FakeBucket(0, np.zeros(3, dtype=np.int64), [(3,)]))
+
+
+def test_a_residual_of_another_shape_is_an_error(fake):
+    def rank(_, grp):
+        state = sh.EFSignSGDState(grp)
+        run_hook(sh.ef_signsgd_hook, state, grads(0, 0))
+        with pytest.raises(ValueError, match="reset_error"):
+            run_hook(sh.ef_signsgd_hook, state, grads(0, 0, 30), [(30,)])
+    run_ranks(1, rank)
+
+
+def test_public_names():
+    for name in hooks.__all__:
+        assert hasattr(hooks, name), name
+    assert hooks.powerSGD is powerSGD and hooks.powerSGD_hook is powerSGD
+    assert powerSGD.powerSGD_hook.__name__ == "powerSGD_hook"
+
+
+@pytest.mark.parametrize("name,per_bucket", [("topk", 10 * (4 + 8)), ("efsign", 118 + 4 * 8),
+                                             ("qsgd", 940 + 2 * 8)])
+def test_bytes_accounting_in_float64(fake, name, per_bucket):
+    def rank(r, grp):
+        hook, state = _bytes_case(name, grp)
+        run_hook(hook, state, grads(r, 0))
+        return state
+    for state in run_ranks(2, rank):
+        assert state.bytes_sent == per_bucket and state.dense_bytes == 940 * 8
