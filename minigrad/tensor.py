@@ -135,6 +135,19 @@ def as_view_of(view: "Tensor", base: "Tensor") -> "Tensor":
 
 # --- the tensor ---------------------------------------------------------------------------
 
+class RemovableHandle:
+    """What registering a hook returns: ``remove()`` takes the hook out again."""
+
+    _next_id = 0
+
+    def __init__(self, hooks: dict[int, Any]) -> None:
+        self.hooks, self.id = hooks, RemovableHandle._next_id
+        RemovableHandle._next_id += 1
+
+    def remove(self) -> None:
+        self.hooks.pop(self.id, None)
+
+
 class Tensor:
     """An n-dimensional array with reverse-mode automatic differentiation.
 
@@ -173,6 +186,8 @@ class Tensor:
     # where backward writes this leaf's next gradient when .grad is None: a view into an
     # optimizer's flat gradient buffer (see minigrad.optim.flat)
     _grad_home: "GradHome | None" = None
+    # register_post_accumulate_grad_hook's hooks, by handle id (None: none, the engine's test)
+    _post_accumulate_grad_hooks: "dict[int, Callable[[Tensor], None]] | None" = None
 
     def __init__(self, *data: Any, dtype: Any = None, device: DeviceLike = None,
                  requires_grad: bool = False) -> None:
@@ -487,6 +502,25 @@ class Tensor:
     @property
     def retains_grad(self) -> bool:
         return bool(self._retains_grad) and self._backward is not None
+
+    def register_post_accumulate_grad_hook(
+            self, hook: Callable[["Tensor"], None]) -> "RemovableHandle":
+        """Call ``hook(self)`` each time backward has accumulated a gradient into this leaf's
+        ``.grad`` (PyTorch's hook of the same name: the hook sees the finished ``.grad`` and
+        returns None; DistributedDataParallel starts a bucket's allreduce from it). Returns
+        a handle whose ``remove()`` unregisters the hook."""
+        if self._backward is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf "
+                               "tensors (they run when a leaf's .grad is accumulated)")
+        if not callable(hook):
+            raise TypeError(f"register_post_accumulate_grad_hook: hook must be callable, got "
+                            f"{type(hook).__name__}")
+        hooks = self.__dict__.get("_post_accumulate_grad_hooks")
+        if hooks is None:
+            hooks = self._post_accumulate_grad_hooks = {}
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
 
     # --- arithmetic operators ------------------------------------------------------------
     def __add__(self, other: Operand) -> "Tensor": return _ops.add(self, other)
