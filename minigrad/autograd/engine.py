@@ -62,21 +62,28 @@ def topological_order(roots: Sequence[Tensor], rebased: bool = False) -> list[Te
     resolved to the identity each input had when its consumer was recorded."""
     order: list[Tensor] = []
     visited: set[Tensor] = set()  # tensors hash by identity
-    stack = [(root, False) for root in reversed(roots)]
+    stack: list[tuple[Tensor, Any]] = [(root, None) for root in reversed(roots)]
     while stack:
-        node, parents_done = stack.pop()
-        if parents_done:
+        node, leaves = stack.pop()
+        if leaves is not None:
+            # a leaf goes just before the first of its consumers to be placed: the reverse
+            # walk then reaches it right after its last consumer, so its gradient is final
+            # (and its post-accumulate-grad hooks run) as early as possible, not at the end
+            for leaf in leaves:
+                if leaf not in visited:
+                    visited.add(leaf)
+                    order.append(leaf)
             order.append(node)
         elif node not in visited:
             visited.add(node)
-            stack.append((node, True))
+            found: list[Tensor] = []
+            stack.append((node, found))
             for parent in (parents_of(node) if rebased else node._parents):
                 if parent.requires_grad and parent not in visited:
                     if parent._parents:
-                        stack.append((parent, False))
-                    else:  # a leaf: nothing to wait for, so it can be placed at once
-                        visited.add(parent)
-                        order.append(parent)
+                        stack.append((parent, None))
+                    else:  # a leaf: nothing to wait for
+                        found.append(parent)
     return order
 
 
@@ -135,6 +142,8 @@ def run_backward(roots: Sequence[Tensor], grads: Sequence[Any], retain_graph: bo
     # this thread's grad mode: the backward pass is recorded only for create_graph
     previous_mode, anomaly = _grad_enabled.get(), _anomaly.get()
     _grad_enabled.set(grad_mode.mode_for(True) if create_graph else False)
+    global _callbacks
+    outer_callbacks, _callbacks = _callbacks, []
     try:
         for node in reversed(topological_order(roots, rebased)):
             grad = pending.pop(node, None)
@@ -148,6 +157,9 @@ def run_backward(roots: Sequence[Tensor], grads: Sequence[Any], retain_graph: bo
             if backward_rule is None:
                 if accumulate and (wanted is None or node in wanted):
                     _accumulate(node, grad, create_graph, owned)
+                    if node._post_accumulate_grad_hooks:
+                        for hook in list(node._post_accumulate_grad_hooks.values()):
+                            hook(node)
                 continue
             if node._retains_grad and accumulate:
                 node.grad = grad if create_graph else grad.detach()
@@ -186,9 +198,27 @@ def run_backward(roots: Sequence[Tensor], grads: Sequence[Any], retain_graph: bo
                 node._parents = ()
                 if rebased and node._history is not None:
                     node._history = None  # its graph is gone: nothing left to route
+        queued, k = _callbacks, 0
+        while k < len(queued):  # a callback may queue another
+            queued[k]()
+            k += 1
     finally:
         _grad_enabled.set(previous_mode)
+        _callbacks = outer_callbacks
     return found
+
+
+_callbacks: list[Callable[[], None]] | None = None  # queued in the running backward
+
+
+def queue_callback(callback: Callable[[], None]) -> None:
+    """Run ``callback()`` once the running backward pass has finished propagating (PyTorch's
+    ``Variable._execution_engine.queue_callback``: DistributedDataParallel waits for its
+    allreduces there). Callbacks run in the order queued; outside a backward it raises."""
+    if _callbacks is None:
+        raise RuntimeError("queue_callback can only be called during a backward pass (from "
+                           "a hook that backward runs)")
+    _callbacks.append(callback)
 
 
 def check_backward_anomaly(node: Tensor, grads: Sequence[Tensor | None]) -> None:
