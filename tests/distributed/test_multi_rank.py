@@ -1,0 +1,79 @@
+"""Data parallelism on 2, 3 and 4 ranks: pytest starts ``mpiexec`` (one launch per world
+size runs every check of mpi_worker.py) and judges what the ranks wrote."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from tests.distributed.mpi import needs_mpi, run
+
+WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mpi_worker.py")
+pytestmark = needs_mpi
+
+
+@pytest.fixture(scope="module", params=[2, 3, 4])
+def ranks(request, tmp_path_factory):
+    out = tmp_path_factory.mktemp(f"world{request.param}")
+    run(request.param, WORKER, str(out))
+    results = [json.load(open(out / f"rank{r}.json")) for r in range(request.param)]
+    params = [dict(np.load(out / f"rank{r}.npz")) for r in range(request.param)]
+    return request.param, results, params
+
+
+@pytest.mark.parametrize("run_name", ["sgd", "adam", "adam_gather", "sgd_view"])
+def test_ddp_matches_one_process_on_the_whole_batch(ranks, run_name):
+    world, results, _ = ranks
+    for rank, res in enumerate(results):
+        r = res[run_name]
+        assert r["buckets"] >= 3
+        assert r["wrapped_equal"], f"rank {rank} kept its own initial weights"
+        assert r["max_diff"] <= 1e-12, (world, rank, r)
+        # flat optimizer buffers are reduced in place; without them DDP gathers
+        assert r["gathered"] == (run_name in ("adam_gather", "sgd_view"))
+
+
+def test_every_rank_ends_bitwise_equal(ranks):
+    _, _, params = ranks
+    for other in params[1:]:
+        assert other.keys() == params[0].keys()
+        for key in params[0]:
+            assert np.array_equal(other[key], params[0][key]), key
+
+
+def test_no_sync_accumulates_locally_then_averages_the_sum(ranks):
+    for res in ranks[1]:
+        assert res["no_sync"]["local_only"]
+        assert res["no_sync"]["max_diff"] <= 1e-12
+
+
+def test_collectives(ranks):
+    for res in ranks[1]:
+        assert all(res["collectives"].values()), res["collectives"]
+
+
+def test_comm_hook_sees_buckets_in_order_and_its_value_is_written_back(ranks):
+    for res in ranks[1]:
+        assert res["hook"]["order"] and res["hook"]["last"]
+        assert res["hook"]["max_diff"] <= 1e-12
+
+
+def test_distributed_sampler_shares_cover_the_dataset(ranks):
+    world, results, _ = ranks
+    everyone = results[0]["sampler"]["everyone"]
+    assert [r["sampler"]["mine"] for r in results] == everyone
+    flat = sum(everyone, [])
+    per_rank = -(-10 // world)
+    assert all(len(share) == per_rank for share in everyone)
+    assert set(flat) == set(range(10))
+    assert len(flat) - len(set(flat)) == per_rank * world - 10  # the padding repeats
+
+
+def test_sync_batchnorm_equals_batchnorm_on_the_concatenated_batch(ranks):
+    for res in ranks[1]:
+        for shape, diffs in res["sync_bn"].items():
+            assert max(diffs.values()) <= 1e-12, (shape, diffs)
+
+
+def test_different_models_on_the_ranks_are_refused(ranks):
+    assert all(res["mismatch"] for res in ranks[1])
