@@ -290,7 +290,7 @@ BYTES = {
     "topk": (10 * 4 + 10 * 4, 3 * 80),        # k = ceil(0.01 * 940) = 10 (int32, float32)
     "onebit": (118 + 4 * 2 * 4, 3 * 150),     # ceil(940/8) bytes + 2 floats per tensor
     "efsign": (118 + 4 * 4, 3 * 134),         # + 1 float per tensor
-    "majority": (118, 3 * 118),
+    "majority": (118 + 1, 3 * 119),          # + the non-finite flag
     "qsgd": (940 + 2 * 4, 3 * 948),           # int8 per entry + a norm per 512-chunk
     "powersgd": ((30 + 10 + 30 + 20 + 10 + 30) * 4, 520),  # 1-D as is; P, Q of the matrices
     "fp16(powersgd)": (130 * 2, 260),
@@ -764,7 +764,7 @@ def _model_bytes(name):
     return {"allreduce": 4 * n, "fp16": 2 * n, "bf16": 2 * n,
             "powersgd_r1": 4 * (vectors + sum(a + b for a, b in matrices)),
             "topk_10pct": math.ceil(0.1 * n) * 8, "onebit": bits + 2 * 4 * tensors,
-            "ef_signsgd": bits + 4 * tensors, "majority_vote": bits,
+            "ef_signsgd": bits + 4 * tensors, "majority_vote": bits + 1,
             "qsgd_s16": n + 4 * math.ceil(n / 512)}[name]
 
 
@@ -778,3 +778,32 @@ def test_digits_mlp_trains_on_two_ranks_with_each_hook(mpi_run, name):
     assert ranks[0]["last_step_dense_bytes"] == 4 * 26634
     assert ranks[0]["last_step_bytes_sent"] == _model_bytes(name)
     assert ranks[0]["steps"] == CI_EPOCHS * 17  # 1078 samples: 539 a rank, batches of 32
+
+
+NONFINITE_HOOKS = {
+    "allreduce": lambda g: (default.allreduce_hook, g),
+    "fp16": lambda g: (default.fp16_compress_hook, g),
+    "bf16": lambda g: (default.bf16_compress_hook, g),
+    "powersgd": lambda g: (powerSGD.powerSGD_hook, powerSGD.PowerSGDState(
+        g, start_powerSGD_iter=0, use_error_feedback=False, warm_start=False)),
+    "topk": lambda g: (sp.topk_hook, sp.TopKState(g)),
+    "onebit": lambda g: (sh.onebit_sgd_hook, sh.OneBitState(g)),
+    "efsign": lambda g: (sh.ef_signsgd_hook, sh.EFSignSGDState(g)),
+    "majority": lambda g: (sh.signsgd_majority_vote_hook, sh.MajorityVoteState(g)),
+    "qsgd": lambda g: (qh.qsgd_hook, qh.QSGDState(g)),
+}
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+@pytest.mark.parametrize("name", list(NONFINITE_HOOKS))
+def test_a_non_finite_gradient_on_one_rank_reaches_every_rank(fake, name, bad):
+    """No silent wrong answer: one rank's NaN or inf must not vanish in the compression."""
+    def rank(r, grp):
+        hook, state = NONFINITE_HOOKS[name](grp)
+        g = grads(r, 0, dtype=np.float32)
+        if r == 1:
+            g[650] = bad  # inside the 10x30 matrix
+        return run_hook(hook, state, g)
+    for out in run_ranks(3, rank):
+        assert not np.isfinite(out).all(), name

@@ -20,14 +20,17 @@ decodes all messages in rank order, so all ranks get the same bits.
   sign(g))``, entries in {-1, 0, +1} (0 where an even number of ranks tie), so the
   optimizer sees only a direction and its learning rate sets the step size (as for
   ``optim.SignSGD``). With ``momentum`` > 0 each rank votes with the sign of its momentum
-  ``m = momentum m + (1 - momentum) g`` (Signum). No error feedback, no scale.
+  ``m = momentum m + (1 - momentum) g`` (Signum). No error feedback, no scale. A NaN or
+  inf in any rank's gradient makes the whole bucket NaN on every rank.
 
 The error feedback acts on gradients (``p = g + e``), not on ``lr * g`` as in
 Karimireddy et al.; with a constant learning rate the two are the same algorithm.
 
 Bytes per bucket of ``n`` entries in ``T`` tensors: ``ceil(n / 8)`` plus ``2 T`` floats
-(1-bit SGD), ``T`` floats (EF-signSGD), none (majority vote), in the bucket's dtype; ``N``
-times that received.
+(1-bit SGD) or ``T`` floats (EF-signSGD) in the bucket's dtype, or plus one byte (majority
+vote: whether the rank's gradient held a NaN or inf, which makes the result NaN on every
+rank rather than a silent vote); ``N`` times that received. A NaN or inf in the scaled
+schemes travels in the tensor's floats, so it reaches every rank too.
 """
 from __future__ import annotations
 
@@ -210,12 +213,15 @@ def signsgd_majority_vote_hook(state: MajorityVoteState, bucket: Any) -> Any:
         m *= state.momentum
         m += (1 - state.momentum) * p
         vote = m
-    packed, floats = state.compressor.compress(vote, [n])
-    all_packed, _, size = _gather_messages(state, bucket, packed, floats, n,
-                                           _comm.dense_itemsize(bucket, buffer))
+    packed, _ = state.compressor.compress(vote, [n])
+    # One more byte says whether this rank's gradient had a NaN or inf, which a sign bit
+    # cannot carry: then every rank's result is NaN, as an allreduce's would be.
+    bad = (~xp.isfinite(vote).all()).astype(numpy.uint8).reshape(1)
+    all_packed, flags, size = _gather_messages(state, bucket, packed, bad, n,
+                                               _comm.dense_itemsize(bucket, buffer))
     total = xp.zeros(n, dtype=numpy.int32)
     for r in range(size):
         total += xp.unpackbits(all_packed[r])[:n].astype(numpy.int32)
     # total = number of +1 votes; the sum of signs is 2 total - N.
-    p[...] = xp.sign(2 * total - size)
+    p[...] = xp.where(flags.any(), p.dtype.type(numpy.nan), xp.sign(2 * total - size))
     return _comm.completed_future(buffer)
