@@ -56,6 +56,10 @@ class DataLoader:
     made in this process (a gather per batch is faster than sending samples between
     processes), and memory is not pinned.
 
+    ``sampler``: an iterable of dataset indices with a length (a
+    :class:`~minigrad.data.DistributedSampler`) that gives each epoch's order instead of
+    ``shuffle`` (passing both is an error, as in PyTorch).
+
     An empty dataset is refused when the loader is made (a ValueError naming it), rather than
     giving epochs without batches.
     """
@@ -63,7 +67,7 @@ class DataLoader:
     def __init__(self, dataset: Dataset, batch_size: int = 1, shuffle: bool = False,
                  drop_last: bool = False, seed: int | None = None, device: str | None = None,
                  collate_fn: Callable[[list[Any]], Any] | None = None, num_workers: int = 0,
-                 pin_memory: bool = False, generator: Any = None) -> None:
+                 pin_memory: bool = False, generator: Any = None, sampler: Any = None) -> None:
         if not (hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")):
             raise TypeError(f"DataLoader needs a dataset with __getitem__ and __len__, "
                             f"got {type(dataset).__name__}")
@@ -72,6 +76,14 @@ class DataLoader:
                              "samples): there is nothing to batch")
         if seed is not None and generator is not None:
             raise ValueError("DataLoader: pass seed= or generator=, not both")
+        if sampler is not None and shuffle:
+            raise ValueError("sampler option is mutually exclusive with shuffle: the sampler "
+                             "decides the order (DistributedSampler shuffles on its own)")
+        if sampler is not None and not (hasattr(sampler, "__iter__") and
+                                        hasattr(sampler, "__len__")):
+            raise TypeError(f"DataLoader: sampler must be iterable with a length (indices into "
+                            f"the dataset), got {type(sampler).__name__}")
+        self.sampler = sampler
         if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
             raise ValueError(f"num_workers must be a non-negative int, got {num_workers!r}")
         self.dataset = dataset
@@ -89,7 +101,7 @@ class DataLoader:
 
     def __len__(self) -> int:
         """The number of batches per epoch."""
-        batches, rest = divmod(len(self.dataset), self.batch_size)
+        batches, rest = divmod(self._count(), self.batch_size)
         return batches if self.drop_last or rest == 0 else batches + 1
 
     def __iter__(self) -> Iterator[Any]:
@@ -101,6 +113,8 @@ class DataLoader:
     def _epoch_order(self) -> Any:
         """The sample indices of one epoch, as a host int64 array."""
         n = len(self.dataset)
+        if self.sampler is not None:
+            return backend.xp("cpu").asarray(list(self.sampler), dtype=backend.int64)
         if not self.shuffle:
             return backend.xp("cpu").arange(n)
         if self._generator is not None:
@@ -109,8 +123,12 @@ class DataLoader:
             gen = host_generator(generator=self.generator)
         return gen.permutation(n)
 
+    def _count(self) -> int:
+        """Samples per epoch: the sampler's (``sampler=``), else the dataset's."""
+        return len(self.dataset) if self.sampler is None else len(self.sampler)
+
     def _batch_bounds(self) -> range:
-        n = len(self.dataset)
+        n = self._count()
         if self.drop_last:
             n -= n % self.batch_size
         return range(0, n, self.batch_size)
