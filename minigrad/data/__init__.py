@@ -4,8 +4,10 @@ The counterpart of PyTorch's ``torch.utils.data`` (same names and semantics), pl
 scikit-learn-style :class:`StandardScaler`.
 """
 from minigrad.data.dataloader import DataLoader, default_collate
+from minigrad.data.distributed import DistributedSampler
 from minigrad.data.dataset import Dataset, Subset, TensorDataset, random_split
 from minigrad.data.preprocessing import StandardScaler
 
-__all__ = ["DataLoader", "Dataset", "StandardScaler", "Subset", "TensorDataset",
+__all__ = ["DataLoader", "Dataset", "DistributedSampler", "StandardScaler", "Subset",
+           "TensorDataset",
            "default_collate", "random_split"]
