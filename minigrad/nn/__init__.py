@@ -12,10 +12,13 @@ from minigrad.nn.module import Module
 from minigrad.nn.normalization import BatchNorm1d, LayerNorm
 from minigrad.nn.parameter import Parameter
 from minigrad.nn.sparse import Embedding
+from minigrad.nn.sync_batchnorm import SyncBatchNorm
+from minigrad.nn import parallel  # noqa: E402 - after the layers DistributedDataParallel uses
 
-__all__ = ["functional", "init", "utils", "Module", "Parameter", "Sequential", "ModuleList",
-           "ModuleDict", "ParameterList",
-           "Linear", "Identity", "Flatten", "Dropout", "BatchNorm1d", "LayerNorm", "Embedding",
+__all__ = ["functional", "init", "utils", "parallel", "Module", "Parameter", "Sequential",
+           "ModuleList", "ModuleDict", "ParameterList",
+           "Linear", "Identity", "Flatten", "Dropout", "BatchNorm1d", "SyncBatchNorm",
+           "LayerNorm", "Embedding",
            "ReLU", "ReLU6", "LeakyReLU", "Tanh", "Sigmoid", "GELU", "Softplus", "ELU", "SiLU",
            "Softmax", "LogSoftmax", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss",
            "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "KLDivLoss"]
