@@ -56,12 +56,14 @@ class Future:
         if self._done:
             raise RuntimeError("Future.set_result: the future already holds a result")
         self._value, self._done = result, True
+        self._wait = self._poll = None  # no cycle left to keep the result alive
         self._run_callbacks()
 
     def set_exception(self, error: BaseException) -> None:
         if self._done:
             raise RuntimeError("Future.set_exception: the future already holds a result")
         self._error, self._done = error, True
+        self._wait = self._poll = None
         self._run_callbacks()
 
     def then(self, callback: Callable[["Future"], Any]) -> "Future":
