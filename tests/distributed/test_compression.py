@@ -807,3 +807,36 @@ def test_a_non_finite_gradient_on_one_rank_reaches_every_rank(fake, name, bad):
         return run_hook(hook, state, g)
     for out in run_ranks(3, rank):
         assert not np.isfinite(out).all(), name
+
+
+def test_batched_powersgd_is_exact_on_a_rank_r_bucket_and_equals_one_process(fake):
+    """The bucket (L = 90 entries, padded to 10 x 10) as one matrix: exact when that matrix
+    has rank r; on 3 ranks with error feedback and warm start equal to one process on the
+    mean gradient."""
+    rng = np.random.default_rng(2)
+    low = (rng.standard_normal((10, 2)) @ rng.standard_normal((2, 10))).reshape(-1)
+    low[90:] = 0  # the padding (the last row) is zeros: the padded matrix has rank 2 still
+    flat = low[:90].copy()
+
+    def exact(_, grp):
+        state = powerSGD.PowerSGDState(grp, matrix_approximation_rank=2, start_powerSGD_iter=0,
+                                       use_error_feedback=False, warm_start=False)
+        out = run_hook(powerSGD.batched_powerSGD_hook, state, flat.copy(), [(90,)])
+        assert state.bytes_sent == 2 * 10 * 2 * 8 and state.compression_stats()[1:] == (90, 40)
+        return out
+    np.testing.assert_allclose(run_ranks(2, exact)[0], flat, rtol=1e-10, atol=1e-12)
+
+    steps = 5
+    g = [[grads(r, t, 90) for r in range(3)] for t in range(steps)]
+
+    def run(n, data):
+        def rank(r, grp):
+            state = powerSGD.PowerSGDState(grp, start_powerSGD_iter=2)
+            return [run_hook(powerSGD.batched_powerSGD_hook, state, data[t][r].copy(),
+                             [(90,)]).copy() for t in range(steps)]
+        return run_ranks(n, rank)[0]
+    many = run(3, g)
+    one = run(1, [[np.mean(gt, axis=0)] for gt in g])
+    for a, b in zip(many, one):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    assert np.abs(many[-1] - np.mean(g[-1], axis=0)).max() > 0.1

@@ -7,19 +7,18 @@ averaged flat gradient. Every state class keeps byte counters (``bytes_sent``,
 ``bytes_received``, ``dense_bytes``, ``last_step_bytes_sent``, ``last_step_dense_bytes``,
 ``steps``, ``compression_ratio``; see ``_comm``).
 
-=============================  ============================  ================================
-hook                           state                         paper
-=============================  ============================  ================================
-``allreduce_hook``             group / ``DefaultState``      (plain averaging)
-``fp16_compress_hook``         group / ``DefaultState``      (float16 casting)
-``bf16_compress_hook``         group / ``DefaultState``      (bfloat16 casting, emulated)
-``powerSGD.powerSGD_hook``     ``PowerSGDState``             Vogels et al. 2019
-``topk_hook``                  ``TopKState``                 Stich et al. 2018; Lin et al. 2018
-``onebit_sgd_hook``            ``OneBitState``               Seide et al. 2014
-``ef_signsgd_hook``            ``EFSignSGDState``            Karimireddy et al. 2019
-``signsgd_majority_vote_hook`` ``MajorityVoteState``         Bernstein et al. 2018
-``qsgd_hook``                  ``QSGDState``                 Alistarh et al. 2017
-=============================  ============================  ================================
+Hook (state): paper.
+
+- ``allreduce_hook`` (a group or ``DefaultState``): plain averaging, DDP's default.
+- ``fp16_compress_hook``, ``bf16_compress_hook`` (the same): 16-bit casting (bfloat16
+  emulated); ``fp16_compress_wrapper(hook)``, ``bf16_compress_wrapper(hook)``.
+- ``powerSGD.powerSGD_hook``, ``powerSGD.batched_powerSGD_hook`` (``PowerSGDState``):
+  Vogels, Karimireddy & Jaggi 2019.
+- ``topk_hook`` (``TopKState``): Stich, Cordonnier & Jaggi 2018; Lin et al. 2018.
+- ``onebit_sgd_hook`` (``OneBitState``): Seide et al. 2014.
+- ``ef_signsgd_hook`` (``EFSignSGDState``): Karimireddy et al. 2019.
+- ``signsgd_majority_vote_hook`` (``MajorityVoteState``): Bernstein et al. 2018.
+- ``qsgd_hook`` (``QSGDState``): Alistarh et al. 2017.
 
 As in PyTorch, ``powerSGD_hook`` here names the module (``from
 minigrad.distributed.algorithms.ddp_comm_hooks import powerSGD_hook as powerSGD``, then
