@@ -53,7 +53,7 @@ def main() -> None:
     unknown = [h for h in args.hooks.split(",") if h not in SETTINGS]
     if unknown:
         parser.error(f"unknown hooks {unknown}; choose from {', '.join(SETTINGS)}")
-    mpiexec = os.path.join(os.path.dirname(sys.executable), "mpiexec")
+    mpiexec: str | None = os.path.join(os.path.dirname(sys.executable), "mpiexec")
     if not os.path.exists(mpiexec):
         mpiexec = shutil.which("mpiexec")
     if mpiexec is None:

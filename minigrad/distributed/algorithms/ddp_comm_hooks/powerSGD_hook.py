@@ -264,7 +264,7 @@ def powerSGD_hook(state: PowerSGDState, bucket: Any) -> Any:
     by_shape: dict[tuple[int, ...], list[Any]] = {}
     for matrix in to_compress:
         by_shape.setdefault(matrix.shape, []).append(matrix)
-    batches = []  # (batched matrices (B, n, m), the originals when they were stacked)
+    batches: list[tuple[Any, list[Any] | None]] = []  # (B, n, m) matrices; the stacked originals
     for same in by_shape.values():
         if state.batch_tensors_with_same_shape and len(same) > 1:
             batches.append((xp.stack(same), same))
@@ -284,8 +284,8 @@ def powerSGD_hook(state: PowerSGDState, bucket: Any) -> Any:
         # The same seed on every rank; a new one at every fresh start.
         draws = numpy.random.default_rng(state.rng.randint(1_000_000_000))
         for q in qs:
-            normal = draws.standard_normal(q.shape, dtype=numpy.float64 if dtype == numpy.float64
-                                           else numpy.float32)
+            normal: Any = draws.standard_normal(q.shape, dtype=numpy.float64 if dtype == numpy.float64
+                                                else numpy.float32)
             q[...] = xp.asarray(normal.astype(dtype))
             _orthogonalize(q, state.orthogonalization_epsilon)
     else:
@@ -376,8 +376,8 @@ def batched_powerSGD_hook(state: PowerSGDState, bucket: Any) -> Any:
     if not state.warm_start or index not in state.p_memory_dict:
         state.p_memory_dict[index] = xp.empty((side, rank), dtype=dtype)
         draws = numpy.random.default_rng(state.rng.randint(1_000_000_000))
-        normal = draws.standard_normal((side, rank), dtype=numpy.float64 if dtype == numpy.float64
-                                       else numpy.float32)
+        normal: Any = draws.standard_normal((side, rank), dtype=numpy.float64
+                                            if dtype == numpy.float64 else numpy.float32)
         state.q_memory_dict[index] = xp.asarray(normal.astype(dtype))
     p, q = state.p_memory_dict[index], state.q_memory_dict[index]
     _orthogonalize(q[None], state.orthogonalization_epsilon)
