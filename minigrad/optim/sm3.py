@@ -100,12 +100,14 @@ class SM3(Optimizer):
             nu += smallest
             for d, cover in enumerate(covers):
                 xp.max(nu, axis=tuple(a for a in range(ndim) if a != d), out=cover)
-        # u = g / sqrt(nu + eps), and 0 where nu = 0 (then g = 0 too)
-        positive = nu > 0
-        nu += group["eps"]
+        # u = g / sqrt(nu + eps), and u = 0 where nu = 0: there g = 0 too (nu >= g^2), so
+        # dividing by 1 instead gives the 0 (with eps = 0 the division would be 0/0)
+        if group["eps"]:
+            nu += group["eps"]
+        else:
+            xp.copyto(nu, 1.0, where=nu == 0)
         xp.sqrt(nu, out=nu)
-        update = xp.divide(grad, nu, out=nu, where=positive)
-        xp.copyto(update, 0.0, where=xp.logical_not(positive))
+        update = xp.divide(grad, nu, out=nu)
         buf = state["momentum_buffer"]
         buf *= momentum
         update *= 1.0 - momentum
