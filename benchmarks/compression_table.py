@@ -53,9 +53,8 @@ def main() -> None:
     unknown = [h for h in args.hooks.split(",") if h not in SETTINGS]
     if unknown:
         parser.error(f"unknown hooks {unknown}; choose from {', '.join(SETTINGS)}")
-    mpiexec: str | None = os.path.join(os.path.dirname(sys.executable), "mpiexec")
-    if not os.path.exists(mpiexec):
-        mpiexec = shutil.which("mpiexec")
+    beside = os.path.join(os.path.dirname(sys.executable), "mpiexec")
+    mpiexec = beside if os.path.exists(beside) else shutil.which("mpiexec")
     if mpiexec is None:
         sys.exit("no mpiexec: pip install -e '.[dist]' (mpi4py, mpich)")
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
