@@ -11,10 +11,10 @@ from minigrad.tensor import Tensor
 
 
 class MADGRAD(Optimizer):
-    """MADGRAD (Defazio & Jelassi 2021, "Adaptive Gradient Methods Are Not the Only Way: A
-    Momentumized, Adaptive, Dual Averaged Gradient Method for Stochastic Optimization"; the
-    arXiv title is "A Momentumized, Adaptive, Dual Averaged Gradient Method for Stochastic
-    Optimization"), as ``MADGRAD`` of facebookresearch/madgrad (its dense path).
+    """MADGRAD (Defazio & Jelassi 2021, "Adaptivity without Compromise: A Momentumized,
+    Adaptive, Dual Averaged Gradient Method for Stochastic Optimization", arXiv 2101.11075),
+    as ``MADGRAD`` of facebookresearch/madgrad, version 1.3 (its dense path; minigrad has
+    no sparse gradients).
 
     A dual-averaging method: it keeps the weighted sums of the gradients ``s`` and of their
     squares ``nu``, and the point ``z`` they define from the starting point ``x0``; the
