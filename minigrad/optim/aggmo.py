@@ -25,7 +25,7 @@ class AggMo(Optimizer):
     (the paper writes ``v_i = beta_i v_i - g, p = p + (lr / K) sum v_i``, the same steps).
     A velocity with a large beta moves fast along low-curvature directions but oscillates;
     averaging it with faster-decaying ones damps the oscillations (the paper's "passive
-    damping"), so large betas such as 0.999 can be used without tuning. The velocities are
+    damping"). The velocities are
     ``momentum_buffer_0``, ... in the state.
 
     Defaults are the authors': ``betas=(0.0, 0.9, 0.99)`` (``beta=0`` is a plain gradient

@@ -49,13 +49,12 @@ class LAMB(Optimizer):
     where a norm is zero, as in optax (a zero-initialised bias moves by the plain step).
 
     Weight decay is decoupled from the adaptive scaling (added to Adam's step, not to the
-    gradient) but goes through the trust ratio, as in the paper and optax. optax's ``mask``
+    gradient) but goes through the trust ratio, as in optax. optax's ``mask``
     (which parameters are decayed) is a param group with ``weight_decay=0`` here: biases and
     norm layers are usually put in such a group.
 
     Defaults are optax's: ``betas=(0.9, 0.999)``, ``eps=1e-6``, ``eps_root=0``,
-    ``weight_decay=0``. ``lr`` has no default, as in optax (the paper scales it with the
-    batch size).
+    ``weight_decay=0``. ``lr`` has no default, as in optax.
 
     Valid values: ``lr``, ``eps``, ``eps_root``, ``weight_decay`` finite and >= 0; each beta
     finite in [0, 1).

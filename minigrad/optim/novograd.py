@@ -28,10 +28,10 @@ class NovoGrad(Optimizer):
     The second moment is that of the layer's gradient norm, so the state is half Adam's and
     every layer's normalised gradient has a norm of about one. Neither moment is
     bias-corrected: the first step initialises them instead, and ``m`` sums its inputs
-    without a ``(1 - b1)`` factor (the paper's and optax's form), so the step settles at about
+    without a ``(1 - b1)`` factor (optax's form), so the step settles at about
     ``lr / (1 - b1)`` times the normalised gradient.
 
-    Weight decay is the paper's: ``wd * p`` is added to the normalised gradient, after the
+    Weight decay as in optax: ``wd * p`` is added to the normalised gradient, after the
     division by the norm, and goes through the momentum (neither L2, which would be
     normalised, nor AdamW's decoupled decay, which would bypass the momentum).
 
