@@ -12,10 +12,10 @@ References (PyPI packages, with torch 2.13.0+cpu):
     adabound 0.0.5 (Luolc/AdaBound; AMSBound is its ``amsbound=True``),
     madgrad 1.3 (facebookresearch/madgrad), dadaptation 3.2 (facebookresearch/dadaptation),
     prodigyopt 1.1.2 (konstmish/prodigy).
-Compared with the repositories' heads (December 2026 snapshots): madgrad 0d858b9 and prodigy
-3efb213 hold the same code, AdaBound 2e928c3 adds only AdaBoundW, and dadaptation c984980
-differs only in how it adds the sums of several processes (FSDP), which one process never
-uses.
+Compared with the heads of the repositories (the snapshots read for this work): madgrad
+0d858b9 and prodigy 3efb213 hold the same code, AdaBound 2e928c3 adds only AdaBoundW, and
+dadaptation c984980 differs only in how it adds the sums of several processes (FSDP), which
+one process never uses.
 
 To regenerate parameter_free_refs.json::
 
