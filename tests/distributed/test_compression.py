@@ -840,3 +840,19 @@ def test_batched_powersgd_is_exact_on_a_rank_r_bucket_and_equals_one_process(fak
     for a, b in zip(many, one):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
     assert np.abs(many[-1] - np.mean(g[-1], axis=0)).max() > 0.1
+
+
+@pytest.mark.parametrize("name", ["topk", "onebit", "efsign", "majority", "qsgd", "powersgd"])
+def test_hooks_run_inside_the_fp16_wrapper(fake, name):
+    """fp16_compress_wrapper(hook): the hook sees a float16 bucket, the result comes back in
+    float32 and close to the float32 hook's."""
+    def rank(r, grp):
+        hook, state = NONFINITE_HOOKS[name](grp)
+        wrapped = default.fp16_compress_wrapper(hook)
+        out = run_hook(wrapped, state, grads(r, 0, dtype=np.float32))
+        hook2, state2 = NONFINITE_HOOKS[name](grp)
+        return out, run_hook(hook2, state2, grads(r, 0, dtype=np.float32)), state
+    for out, plain, state in run_ranks(2, rank):
+        assert out.dtype == np.float32
+        np.testing.assert_allclose(out, plain, rtol=0, atol=0.02 * np.abs(plain).max() + 1e-3)
+        assert state.dense_bytes == 4 * NUMEL  # dense is counted in the parameters' dtype

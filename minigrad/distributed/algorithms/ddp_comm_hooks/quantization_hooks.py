@@ -97,7 +97,9 @@ class QSGDState(_comm.CommState):
         if self.generator is None:
             rank = _comm.rank(self.process_group)
             self.generator = backend.xp(device).random.default_rng([self.random_seed, rank])
-        return self.generator.random(n, dtype=dtype)
+        if dtype in (numpy.float32, numpy.float64):
+            return self.generator.random(n, dtype=dtype)
+        return self.generator.random(n, dtype=numpy.float32).astype(dtype)  # float16 buckets
 
 
 def qsgd_hook(state: QSGDState, bucket: Any) -> Any:

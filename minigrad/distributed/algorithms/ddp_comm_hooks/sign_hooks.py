@@ -81,10 +81,10 @@ class SignCompressor:
             seg, seg_bits = array[offset:offset + size], bits[offset:offset + size]
             if self.mode == "scaled_sign":
                 floats[j, 0] = xp.abs(seg).sum() / size
-            else:
-                npos = int(seg_bits.sum())
-                floats[j, 0] = seg[seg_bits].sum() / npos if npos else 0
-                floats[j, 1] = seg[~seg_bits].sum() / (size - npos) if npos < size else 0
+            else:  # on the device, without reading the count back (a side may be empty: 0)
+                npos = seg_bits.sum()
+                floats[j, 0] = xp.where(seg_bits, seg, 0).sum() / xp.maximum(npos, 1)
+                floats[j, 1] = xp.where(seg_bits, 0, seg).sum() / xp.maximum(size - npos, 1)
             offset += size
         return packed, floats.reshape(-1)
 
@@ -95,10 +95,9 @@ class SignCompressor:
         bits = xp.unpackbits(packed)[:n].astype(bool)
         if self.mode == "sign":
             return xp.where(bits, dtype.type(1), dtype.type(-1)).astype(dtype)
-        counts = xp.asarray(sizes)
         floats = floats.reshape(len(sizes), self.floats_per_segment())
-        pos = xp.repeat(floats[:, 0], counts)
-        neg = -pos if self.mode == "scaled_sign" else xp.repeat(floats[:, 1], counts)
+        pos = xp.repeat(floats[:, 0], sizes)
+        neg = -pos if self.mode == "scaled_sign" else xp.repeat(floats[:, 1], sizes)
         return xp.where(bits, pos, neg)
 
 
