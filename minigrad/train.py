@@ -106,6 +106,10 @@ def _parser() -> argparse.ArgumentParser:
                         help="save this run's per-step and per-epoch numbers")
     parser.add_argument("--logdir", metavar="DIR", default=None,
                         help="write TensorBoard logs there (needs tensorboardX)")
+    parser.add_argument("--distributed", action="store_true",
+                        help="data-parallel on the MPI processes (mpiexec -n N python -m mpi4py "
+                             "-m minigrad.train --distributed): each of N ranks trains on 1/N "
+                             "of every batch of --batch-size; rank 0 prints and saves")
     return parser
 
 
@@ -280,6 +284,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     Raises :class:`TrainingDiverged` when the loss stops being finite (the command line
     prints its message and exits with status 1)."""
     args, resumed = _parse(argv)
+    world = _join_ranks(args) if args.distributed else 1
     mg.manual_seed(args.seed)
     start = time.perf_counter()
     # Shuffling, like initialisation and dropout, draws from the global generator: its state
@@ -288,6 +293,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     in_features = loaders["train"].dataset.tensors[0].shape[1]
     model = build_model(in_features, args.hidden, NUM_CLASSES, args.norm, args.dropout)
     model.to(args.device)
+    trained = model  # what the steps run through: model itself, or its DDP wrapper
+    if args.distributed:
+        model, trained, loaders["train"] = _data_parallel(model, loaders["train"], args, world)
     optimizer = make_optimizer(args.optimizer, model, args.lr, args.weight_decay, args.momentum)
     scheduler = make_scheduler(args.scheduler, optimizer, args.epochs)
     run = {"epoch": 0, "metrics": {}}
@@ -297,13 +305,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     log = _RunLog(args, optimizer, steps_done=run["epoch"] * len(loaders["train"]))
     print(f"digits: {len(loaders['train'].dataset)} train / {len(loaders['val'].dataset)} val / "
           f"{len(loaders['test'].dataset)} test samples; "
-          f"{sum(p.numel() for p in model.parameters()):,} parameters on {args.device}")
+          f"{sum(p.numel() for p in model.parameters()):,} parameters on {args.device}"
+          + (f", {world} processes" if args.distributed else ""))
 
     for epoch in range(run["epoch"] + 1, args.epochs + 1):
         progress = _progress_bar(len(loaders["train"]), epoch, args)
+        if args.distributed:
+            loaders["train"].sampler.set_epoch(epoch)
         try:
-            train_loss, train_acc = train_epoch(model, loaders["train"], optimizer, progress,
+            train_loss, train_acc = train_epoch(trained, loaders["train"], optimizer, progress,
                                                 **log.batch_hook(epoch))
+            if args.distributed:  # every rank's share counted (equal shares: the mean)
+                train_loss, train_acc = _mean_over_ranks(train_loss, train_acc)
         except TrainingDiverged as exc:
             log.close()
             raise _diverged(exc, epoch, optimizer, args) from None
@@ -333,6 +346,45 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "val_accuracy": run["metrics"].get("val_accuracy"),
             "train_loss": run["metrics"].get("train_loss"), "seconds": seconds,
             "history": log.history}
+
+
+def _join_ranks(args: argparse.Namespace) -> int:
+    """``--distributed``: join the MPI processes; on ranks other than 0 silence the output,
+    progress bar, checkpoints and logs (rank 0 does them for the run). Returns the world
+    size."""
+    from minigrad import distributed as dist
+    dist.init_process_group("mpi")
+    dist.abort_on_exception()  # a rank that fails takes the others down, not into a hang
+    world = dist.get_world_size()
+    if args.batch_size % world:
+        sys.exit(f"error: --batch-size {args.batch_size} must be a multiple of the number of "
+                 f"processes ({world}) with --distributed: each trains on an equal share")
+    if dist.get_rank() != 0:
+        sys.stdout = open(os.devnull, "w")
+        args.no_progress, args.checkpoint = True, ""
+        args.plot = args.history = args.logdir = None
+    return world
+
+
+def _data_parallel(model: Module, loader: DataLoader, args: argparse.Namespace,
+                   world: int) -> tuple[Module, Module, DataLoader]:
+    """The model (BatchNorm made SyncBatchNorm, so that statistics are the whole batch's),
+    its DistributedDataParallel wrapper, and a training loader of this rank's shares."""
+    from minigrad.data import DistributedSampler
+    from minigrad.distributed import DistributedDataParallel
+    from minigrad.nn import SyncBatchNorm
+    model = SyncBatchNorm.convert_sync_batchnorm(model)
+    sampler = DistributedSampler(loader.dataset, shuffle=True, seed=args.seed)
+    shard = DataLoader(loader.dataset, batch_size=args.batch_size // world, sampler=sampler,
+                       device=args.device)
+    return model, DistributedDataParallel(model), shard
+
+
+def _mean_over_ranks(*values: float) -> list[float]:
+    from minigrad import distributed as dist
+    total = mg.tensor(list(values), dtype=mg.float64)
+    dist.all_reduce(total, op=dist.ReduceOp.AVG)
+    return total.tolist()
 
 
 def _diverged(exc: TrainingDiverged, epoch: int, optimizer: Optimizer,
