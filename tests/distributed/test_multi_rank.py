@@ -77,3 +77,29 @@ def test_sync_batchnorm_equals_batchnorm_on_the_concatenated_batch(ranks):
 
 def test_different_models_on_the_ranks_are_refused(ranks):
     assert all(res["mismatch"] for res in ranks[1])
+
+
+def test_train_module_runs_distributed_and_rank0_alone_prints_and_saves(tmp_path):
+    checkpoint = tmp_path / "ddp.npz"
+    done = run(2, "-m", "minigrad.train", "--distributed", "--epochs", "2", "--hidden", "32",
+               "--batch-size", "64", "--no-progress", "--checkpoint", str(checkpoint))
+    assert done.stdout.count("test accuracy") == 1 and "2 processes" in done.stdout
+    accuracy = float(done.stdout.split("test accuracy")[1].split("%")[0])
+    assert accuracy > 75.0  # two epochs of a small model: it learns
+    import minigrad as mg
+    from minigrad.train import build_model
+    saved = mg.load(str(checkpoint))
+    model = build_model(64, [32], 10, "batch", 0.1)  # a plain BatchNorm model loads it
+    model.load_state_dict(saved["model"])
+    assert saved["args"]["distributed"] is True
+
+
+def test_odd_batch_split_is_refused_on_every_rank():
+    from tests.distributed.mpi import mpiexec
+    import subprocess
+    import sys
+    done = subprocess.run([mpiexec(), "-n", "3", sys.executable, "-m", "mpi4py", "-m",
+                           "minigrad.train", "--distributed", "--batch-size", "64",
+                           "--epochs", "1", "--checkpoint", ""],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and "multiple of the number of processes (3)" in done.stderr
