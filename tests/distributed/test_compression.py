@@ -128,9 +128,9 @@ def run_ranks(n: int, fn):
 
 
 class FakeBucket:
-    def __init__(self, index: int, flat, shapes, is_last: bool = True) -> None:
+    def __init__(self, index: int, flat, shapes, is_last: bool = True, device="cpu") -> None:
         self._index, self._is_last = index, is_last
-        self._buffer = wrap(flat, "cpu")
+        self._buffer = wrap(flat, device)
         self._params = [mg.zeros(*s, dtype=flat.dtype) if s else mg.tensor(0.0, dtype=flat.dtype)
                         for s in shapes]
 
@@ -144,7 +144,8 @@ class FakeBucket:
         return self._params
 
     def gradients(self):
-        return [wrap(v, "cpu") for v in _comm.parameter_views(self, self._buffer.array)]
+        return [wrap(v, self._buffer.device)
+                for v in _comm.parameter_views(self, self._buffer.array)]
 
     def is_last(self) -> bool:
         return self._is_last
@@ -856,3 +857,31 @@ def test_hooks_run_inside_the_fp16_wrapper(fake, name):
         assert out.dtype == np.float32
         np.testing.assert_allclose(out, plain, rtol=0, atol=0.02 * np.abs(plain).max() + 1e-3)
         assert state.dense_bytes == 4 * NUMEL  # dense is counted in the parameters' dtype
+
+
+@pytest.mark.parametrize("name", list(NONFINITE_HOOKS))
+def test_hooks_on_each_device_agree_with_the_cpu(fake, device, name):
+    """The same hook on the device's arrays (CuPy on "cuda") gives the CPU's values; QSGD
+    draws its own random numbers on the GPU, so there only its shape and size are checked."""
+    from minigrad import backend
+
+    def rank_on(dev):
+        def rank(r, grp):
+            hook, state = NONFINITE_HOOKS[name](grp)
+            outs = []
+            for step in range(3):
+                flat = backend.to_device(grads(r, step), dev)
+                fut = hook(state, FakeBucket(0, flat, SHAPES, True, dev))
+                value = fut.wait()
+                value = value[0] if isinstance(value, list) else value
+                assert value.device == dev
+                outs.append(backend.to_device(value.array, "cpu").copy())
+            return outs
+        return rank
+    here = run_ranks(2, rank_on(device))
+    cpu = run_ranks(2, rank_on("cpu"))
+    for a, b in zip(here[0], cpu[0]):
+        if name == "qsgd" and device != "cpu":
+            assert a.shape == b.shape and np.isfinite(a).all()
+        else:
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
