@@ -2,6 +2,7 @@
 they differ, the golden sequences of the reference (torch 2.13), state dicts, param groups,
 the step-order warning and argument checks."""
 import copy
+import json
 import math
 import os
 import subprocess
@@ -16,6 +17,9 @@ import minigrad as mg
 from minigrad.optim import lr_scheduler as sched
 from minigrad.optim.adam import Adam
 from minigrad.optim.sgd import SGD
+from tests.optim.golden import ranger21_lr_refs
+
+RANGER21_GOLDEN = json.loads(ranger21_lr_refs.OUTPUT.read_text())
 
 BASES = (0.1, 0.02)  # two param groups with different base lrs
 
@@ -185,6 +189,39 @@ def test_lrs_follow_the_closed_form_for_every_group(name):
     expected = [[closed(b, t) for b in BASES] for t in range(steps)]
     np.testing.assert_allclose(lrs, expected, rtol=1e-9, atol=1e-15)
 
+
+# --- Ranger21's own schedule (tests/optim/golden/ranger21_lr_refs.py) ----------------------
+
+def _ranger21_lr(kwargs):
+    """Ranger21LR with the reference optimizer's arguments."""
+    kwargs = dict(kwargs)
+    mapped = dict(epochs=kwargs.pop("num_epochs"),
+                  steps_per_epoch=kwargs.pop("num_batches_per_epoch"))
+    if "betas" in kwargs:
+        mapped["beta2"] = kwargs.pop("betas")[1]
+    return lambda o: sched.Ranger21LR(o, **mapped, **kwargs)
+
+
+def _ranger21_steps(kwargs):
+    return kwargs["num_epochs"] * kwargs["num_batches_per_epoch"]
+
+
+@pytest.mark.parametrize("name", ranger21_lr_refs.CASES)
+def test_ranger21_lr_matches_the_reference_optimizers_lrs(name):
+    kwargs = ranger21_lr_refs.CASES[name]
+    golden = RANGER21_GOLDEN["lrs"][name]
+    lrs = run(_ranger21_lr(kwargs), _ranger21_steps(kwargs), make_sgd(lrs=(ranger21_lr_refs.LR,)))
+    np.testing.assert_allclose(lrs[:, 0], golden, rtol=1e-15, atol=0)
+
+
+@pytest.mark.parametrize("name", ranger21_lr_refs.LIVE)
+def test_ranger21_lr_matches_the_reference_live(name):
+    pytest.importorskip("torch")
+    pytest.importorskip("ranger21")
+    kwargs = ranger21_lr_refs.CASES[name]
+    lrs = run(_ranger21_lr(kwargs), _ranger21_steps(kwargs), make_sgd(lrs=(ranger21_lr_refs.LR,)))
+    np.testing.assert_allclose(lrs[:, 0], ranger21_lr_refs.run_reference(name), rtol=1e-15,
+                               atol=0)
 
 # --- golden sequences (torch 2.13, reference §9.3) ------------------------------------------
 
