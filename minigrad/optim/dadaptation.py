@@ -216,17 +216,19 @@ class DAdaptAdam(_GlobalStep):
         if decay != 0 and not group["decouple"]:
             grad = grad + decay * p
         exp_avg, exp_avg_sq, s = state["exp_avg"], state["exp_avg_sq"], state["s"]
-        denom = xp.sqrt(exp_avg_sq, out=xp.empty_like(exp_avg_sq))
-        denom += eps
-        ratio = xp.divide(s, denom, out=denom)
+        scratch = xp.sqrt(exp_avg_sq, out=xp.empty_like(exp_avg_sq))
+        scratch += eps
+        ratio = xp.divide(s, scratch, out=scratch)
         self._numerator.add(xp.dot(grad.reshape(-1), ratio.reshape(-1)), r * dlr)
         exp_avg *= beta1
-        exp_avg += grad * (r * dlr * (1.0 - beta1))
+        exp_avg += xp.multiply(grad, r * dlr * (1.0 - beta1), out=scratch)
         exp_avg_sq *= beta2
-        exp_avg_sq += (1.0 - beta2) * (grad * grad)
+        grad_sq = xp.multiply(grad, grad, out=scratch)
+        grad_sq *= 1.0 - beta2
+        exp_avg_sq += grad_sq
         s *= sqrt_beta2
-        s += grad * (dlr * (1.0 - sqrt_beta2))
-        self._s_l1.add(xp.abs(s).sum(), r)
+        s += xp.multiply(grad, dlr * (1.0 - sqrt_beta2), out=scratch)
+        self._s_l1.add(xp.abs(s, out=scratch).sum(), r)
         self._pending.append((param, grad, state, group))
 
     def _finish(self, pending: list[tuple[Tensor, Any, dict[str, Any], dict[str, Any]]]
@@ -349,7 +351,7 @@ class DAdaptSGD(_GlobalStep):
             grad = grad + group["weight_decay"] * param.array
         s = state["s"]
         self._numerator.add(xp.dot(grad.reshape(-1), s.reshape(-1)), self._dlr)
-        s += grad * self._dlr
+        s += xp.multiply(grad, self._dlr, out=xp.empty_like(s))
         flat_s = s.reshape(-1)
         self._s_sq.add(xp.dot(flat_s, flat_s))
         self._pending.append((param, grad, state, group))

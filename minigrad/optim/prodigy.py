@@ -127,19 +127,21 @@ class Prodigy(_GlobalStep):
         s, p0 = state["s"], state["p0"]
         moved = xp.subtract(p0, p.reshape(-1)[::slice_p])
         self._numerator.add(xp.dot(sliced_grad, moved), (d / d0) * dlr)
+        scratch = xp.empty_like(p)
         if beta1 > 0:
             exp_avg = state["exp_avg"]
             exp_avg *= beta1
-            exp_avg += grad * (d * (1.0 - beta1))
+            exp_avg += xp.multiply(grad, d * (1.0 - beta1), out=scratch)
         exp_avg_sq = state["exp_avg_sq"]
         exp_avg_sq *= beta2
-        exp_avg_sq += (grad * grad) * (d * d * (1.0 - beta2))
+        grad_sq = xp.multiply(grad, grad, out=scratch)
+        grad_sq *= d * d * (1.0 - beta2)
+        exp_avg_sq += grad_sq
         s *= beta3
-        if group["safeguard_warmup"]:
-            s += sliced_grad * ((d / d0) * d)
-        else:
-            s += sliced_grad * ((d / d0) * dlr)
-        self._denominator.add(xp.abs(s).sum())
+        increment = xp.multiply(sliced_grad, (d / d0) * (d if group["safeguard_warmup"] else dlr),
+                                out=moved)
+        s += increment
+        self._denominator.add(xp.abs(s, out=moved).sum())
         self._pending.append((param, grad, state, group))
 
     def _finish(self, pending: list[tuple[Tensor, Any, dict[str, Any], dict[str, Any]]]
