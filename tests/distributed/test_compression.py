@@ -720,8 +720,11 @@ from .mpi import needs_mpi, run  # noqa: E402
 
 CI_HOOKS = ["allreduce", "fp16", "bf16", "powersgd_r1", "topk_10pct", "onebit", "ef_signsgd",
             "majority_vote", "qsgd_s16"]
-CI_EPOCHS = 4
-CI_BAR = 0.88  # 4 epochs; plain allreduce reaches 0.944 there, a constant guess 0.10
+CI_EPOCHS = 3
+# After 3 epochs plain allreduce reaches 0.925 and the compressors 0.897 (PowerSGD rank 1)
+# to 0.928; a constant guess gets 0.10. The full 15-epoch runs (all >= 0.958) are in
+# benchmarks/compression_table.py, too slow for CI.
+CI_BAR = 0.85
 
 
 @pytest.fixture(scope="module")
