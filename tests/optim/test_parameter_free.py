@@ -231,8 +231,8 @@ def _spec(params, groups):
 
 
 def minigrad_run(name, kwargs, groups=None, halve_lr_at=None, problem=PROBLEM, steps=STEPS,
-                 dtype=mg.float64, flat=True):
-    params, curvature, shift = problem.tensors(dtype=dtype)
+                 dtype=mg.float64, flat=True, device="cpu"):
+    params, curvature, shift = problem.tensors(device, dtype)
     optimizer = getattr(optim, name)(_spec(params, groups), flat=flat, **kwargs)
     sign = -1.0 if kwargs.get("maximize") else 1.0
     trajectory = []
@@ -323,8 +323,9 @@ NAMES = sorted(DEFAULTS)
 
 
 @pytest.mark.parametrize("c", CASES, ids=CASE_IDS)
-def test_matches_numpy_reference_step_by_step(c):
-    _, got = minigrad_run(c["name"], c["kwargs"], c["groups"], c["halve_lr_at"])
+def test_matches_numpy_reference_step_by_step(c, device):
+    _, got = minigrad_run(c["name"], c["kwargs"], c["groups"], c["halve_lr_at"],
+                          device=device)
     expected = numpy_run(c["name"], c["kwargs"], c["groups"], c["halve_lr_at"])
     assert_close(got, expected)
     assert not np.allclose(got[-1][0], PROBLEM.start[0]) or not np.allclose(
