@@ -888,3 +888,36 @@ def test_hooks_on_each_device_agree_with_the_cpu(fake, device, name):
             assert a.shape == b.shape and np.isfinite(a).all()
         else:
             np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def _golden_module(name):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(name, HERE / "golden" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_powersgd_matches_pytorch_golden(fake):
+    """PyTorch's powerSGD_hook on the same buckets (see golden/powersgd_refs.py): the same
+    outputs step by step (two plain-allreduce steps, then PowerSGD on matrices of rank <= r,
+    which makes the result independent of the random Q), the same choice of what to
+    compress (compression_stats) and no residual left."""
+    refs = _golden_module("powersgd_refs")
+    golden = json.loads((HERE / "golden" / "powersgd_refs.json").read_text())
+    shapes = [tuple(s) for s in golden["shapes"]]
+    for c, case in enumerate(golden["cases"]):
+        def rank(_, grp):
+            state = powerSGD.PowerSGDState(grp, start_powerSGD_iter=2, **case["kwargs"])
+            outs = [run_hook(powerSGD.powerSGD_hook, state,
+                             refs.gradients(c, step, case["kwargs"]["matrix_approximation_rank"]),
+                             shapes).copy() for step in range(golden["steps"])]
+            return outs, state
+        outs, state = run_ranks(1, rank)[0]
+        for step, expected in enumerate(case["outputs"]):
+            np.testing.assert_allclose(outs[step], expected, rtol=1e-9, atol=1e-11,
+                                       err_msg=f"case {c} step {step}")
+        assert list(state.compression_stats()) == pytest.approx(case["compression_stats"],
+                                                                rel=1e-15)
+        assert state.iter == case["iter"]
+        assert np.abs(state.error_dict[0]).max() < 1e-11
