@@ -719,3 +719,22 @@ def test_log_every_logs_d(name, caplog):
         for _ in range(4):
             _step(opt, params)
     assert len([r for r in caplog.records if f"{name}: " in r.message]) == 2
+
+
+@pytest.mark.parametrize("name", ["DAdaptAdam", "DAdaptSGD", "Prodigy"])
+def test_a_group_with_lr_zero_stays_where_it_is(name):
+    params = _params()
+    opt = getattr(optim, name)([{"params": params[:1], "weight_decay": 0.1},
+                                {"params": params[1:], "lr": 0.0, "weight_decay": 0.1}],
+                               d0=1e-2, **({"momentum": 0.9} if name == "DAdaptSGD" else {}))
+    start = [p.numpy().copy() for p in params]
+    for t in range(6):
+        if t == 3:  # frozen after training: the references would keep moving it
+            opt.param_groups[1]["lr"] = 0.0
+        elif t == 0:
+            opt.param_groups[1]["lr"] = 1.0
+        _step(opt, params)
+        if t == 2:
+            trained = params[1].numpy().copy()
+    assert not np.array_equal(params[0].numpy(), start[0])
+    np.testing.assert_array_equal(params[1].numpy(), trained)
