@@ -1111,7 +1111,11 @@ class WarmupStableDecayLR(_ClosedFormScheduler):
     ``"linear"`` ``1 - p``, ``"cos"`` ``(1 + cos(pi p)) / 2``, or ``"1-sqrt"`` ``1 -
     sqrt(p)`` (the default: the cool-down Hägele et al. found best). The stable phase can be
     stopped at any checkpoint and a short decay run from there; that is the point of WSD.
-    Any phase may have length 0. Closed form of ``base_lrs`` (not chainable).
+    Any phase may have length 0. Closed form of ``base_lrs`` (not chainable). Hugging Face
+    transformers' ``get_wsd_schedule(num_warmup_steps=W, num_stable_steps=S,
+    num_decay_steps=D, decay_type=..., min_lr_ratio=r)`` (linear warm-up) is this schedule
+    with ``start_factor=end_factor=r`` (its ``"cosine"`` is ``"cos"``); the tests check the
+    two agree.
     """
 
     argument_checks = {**LRScheduler.argument_checks, "warmup_steps": Integer(0),
@@ -1170,6 +1174,8 @@ class InverseSqrtLR(_ClosedFormScheduler):
     schedule with peak ``b = (d W)^-0.5``, counted from ``s = t`` (its lr at step 0, also
     0, is the same). ``warmup_steps`` must be >= 1 (fairseq divides by it and its
     ``warmup_updates=0`` gives lr 0 forever). Closed form of ``base_lrs`` (not chainable).
+    transformers' ``get_inverse_sqrt_schedule(num_warmup_steps=W)`` is the same schedule with
+    ``warmup_init_lr=0``.
     """
 
     argument_checks = {**LRScheduler.argument_checks, "warmup_steps": Integer(1),

@@ -17,9 +17,10 @@ import minigrad as mg
 from minigrad.optim import lr_scheduler as sched
 from minigrad.optim.adam import Adam
 from minigrad.optim.sgd import SGD
-from tests.optim.golden import ranger21_lr_refs
+from tests.optim.golden import ranger21_lr_refs, warmup_schedule_refs
 
 RANGER21_GOLDEN = json.loads(ranger21_lr_refs.OUTPUT.read_text())
+WARMUP_GOLDEN = json.loads(warmup_schedule_refs.OUTPUT.read_text())
 
 BASES = (0.1, 0.02)  # two param groups with different base lrs
 
@@ -222,6 +223,27 @@ def test_ranger21_lr_matches_the_reference_live(name):
     lrs = run(_ranger21_lr(kwargs), _ranger21_steps(kwargs), make_sgd(lrs=(ranger21_lr_refs.LR,)))
     np.testing.assert_allclose(lrs[:, 0], ranger21_lr_refs.run_reference(name), rtol=1e-15,
                                atol=0)
+
+# --- WSD and inverse sqrt against transformers (tests/optim/golden/warmup_schedule_refs.py) -
+
+def _warmup_schedule(name):
+    _, _, cls, kwargs = warmup_schedule_refs.CASES[name]
+    return lambda o: getattr(sched, cls)(o, **kwargs)
+
+
+@pytest.mark.parametrize("name", warmup_schedule_refs.CASES)
+def test_warmup_schedules_match_transformers_golden(name):
+    lrs = run(_warmup_schedule(name), warmup_schedule_refs.STEPS)
+    np.testing.assert_allclose(lrs, WARMUP_GOLDEN["lrs"][name], rtol=1e-14, atol=1e-17)
+
+
+@pytest.mark.parametrize("name", warmup_schedule_refs.CASES)
+def test_warmup_schedules_match_transformers_live(name):
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    lrs = run(_warmup_schedule(name), warmup_schedule_refs.STEPS)
+    np.testing.assert_allclose(lrs, warmup_schedule_refs.run_reference(name), rtol=1e-14,
+                               atol=1e-17)
 
 # --- golden sequences (torch 2.13, reference §9.3) ------------------------------------------
 
