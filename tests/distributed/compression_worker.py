@@ -45,7 +45,11 @@ CONFIGS = {
     "majority_vote": lambda steps: (H.signsgd_majority_vote_hook, H.MajorityVoteState(None)),
     "qsgd_s16": lambda steps: (H.qsgd_hook, H.QSGDState(None, num_levels=16)),
     "qsgd_s4": lambda steps: (H.qsgd_hook, H.QSGDState(None, num_levels=4)),
+    "powersgd_r1_buckets": lambda steps: (powerSGD.powerSGD_hook, powerSGD.PowerSGDState(
+        None, matrix_approximation_rank=1, start_powerSGD_iter=max(2, steps // 10))),
 }
+# DistributedDataParallel arguments other than the defaults (small buckets: several a step)
+DDP_KWARGS = {"powersgd_r1_buckets": {"bucket_cap_mb": 0.02}}
 
 # the glue check: name -> a function of the process group making (hook, state)
 GLUE = {
@@ -114,7 +118,7 @@ def train(out: str, names: list[str], epochs: int) -> None:
         steps = epochs * len(loader)
         mg.manual_seed(0)
         model = build_model(64, [128, 128], 10, "batch", 0.1)
-        ddp = dist.DistributedDataParallel(model)
+        ddp = dist.DistributedDataParallel(model, **DDP_KWARGS.get(name, {}))
         hook, state = CONFIGS[name](steps)
         ddp.register_comm_hook(state, hook)
         opt = optim.AdamW(ddp.parameters(), lr=1e-3, weight_decay=1e-4)
@@ -140,7 +144,7 @@ def train(out: str, names: list[str], epochs: int) -> None:
                          "last_step_bytes_sent": state.last_step_bytes_sent,
                          "last_step_dense_bytes": state.last_step_dense_bytes,
                          "seconds": seconds, "digest": digest, "epochs": epochs,
-                         "world_size": world}
+                         "world_size": world, "buckets": len(ddp._buckets)}
     with open(os.path.join(out, f"train_rank{rank}.json"), "w") as f:
         json.dump(results, f)
 

@@ -719,7 +719,7 @@ from . import compression_worker as worker  # noqa: E402
 from .mpi import needs_mpi, run  # noqa: E402
 
 CI_HOOKS = ["allreduce", "fp16", "bf16", "powersgd_r1", "topk_10pct", "onebit", "ef_signsgd",
-            "majority_vote", "qsgd_s16"]
+            "majority_vote", "qsgd_s16", "powersgd_r1_buckets"]
 CI_EPOCHS = 3
 # After 3 epochs plain allreduce reaches 0.925 and the compressors 0.897 (PowerSGD rank 1)
 # to 0.928; a constant guess gets 0.10. The full 15-epoch runs (all >= 0.958) are in
@@ -767,6 +767,7 @@ def _model_bytes(name):
     bits = math.ceil(n / 8)
     return {"allreduce": 4 * n, "fp16": 2 * n, "bf16": 2 * n,
             "powersgd_r1": 4 * (vectors + sum(a + b for a, b in matrices)),
+            "powersgd_r1_buckets": 4 * (vectors + sum(a + b for a, b in matrices)),
             "topk_10pct": math.ceil(0.1 * n) * 8, "onebit": bits + 2 * 4 * tensors,
             "ef_signsgd": bits + 4 * tensors, "majority_vote": bits + 1,
             "qsgd_s16": n + 4 * math.ceil(n / 512)}[name]
@@ -782,6 +783,8 @@ def test_digits_mlp_trains_on_two_ranks_with_each_hook(mpi_run, name):
     assert ranks[0]["last_step_dense_bytes"] == 4 * 26634
     assert ranks[0]["last_step_bytes_sent"] == _model_bytes(name)
     assert ranks[0]["steps"] == CI_EPOCHS * 17  # 1078 samples: 539 a rank, batches of 32
+    # PowerSGD's bytes do not depend on the bucketing (it compresses tensor by tensor)
+    assert (ranks[0]["buckets"] > 1) == (name == "powersgd_r1_buckets")
 
 
 NONFINITE_HOOKS = {
