@@ -5,15 +5,16 @@ import os
 from typing import Any
 
 
-def new_figure(width: float, height: float) -> Any:
+def new_figure(width: float, height: float, layout: str | None = "constrained") -> Any:
     """A matplotlib Figure of ``width`` x ``height`` inches, laid out by matplotlib's
-    constrained layout, made without pyplot (no global figure list, no display needed)."""
+    constrained layout (``layout=None`` for many panels, where it is slow), made without
+    pyplot (no global figure list, no display needed)."""
     try:
         from matplotlib.figure import Figure
     except ImportError:
         raise ImportError('minigrad.viz needs matplotlib: pip install "minigrad[viz]" '
                           "(or pip install matplotlib)") from None
-    return Figure(figsize=(width, height), layout="constrained")
+    return Figure(figsize=(width, height), layout=layout)
 
 
 def save(figure: Any, path: str | os.PathLike | None, dpi: int = 100) -> None:

@@ -29,8 +29,10 @@ def run_trajectory(f: Objective, make_optimizer: Factory, start: Any, steps: int
 
     Returns ``(path, losses)``: ``path[k]`` is the point after ``k`` steps (``path[0]`` is
     ``start``) and ``losses[k] = f(path[k])``. Each step computes ``f`` and its gradient once
-    (an optimizer that takes a closure, such as LBFGS, is handed one and may call it more
-    often). A run whose loss, gradient or point stops being finite ends there, so the
+    (an optimizer that re-evaluates the loss itself, such as LBFGS, is handed a closure
+    and may call it more often; one whose ``step()`` refuses to run without a closure,
+    such as SAM, gets the gradient and then the closure; one that says ``needs_create_graph``, such as AdaHessian, gets gradients made with
+    ``backward(create_graph=True)``). A run whose loss, gradient or point stops being finite ends there, so the
     arrays may be shorter than ``steps + 1``.
     """
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
@@ -43,10 +45,12 @@ def run_trajectory(f: Objective, make_optimizer: Factory, start: Any, steps: int
         loss = f(point)
         if not isinstance(loss, Tensor) or loss.numel() != 1:
             raise TypeError(f"f must return a one-element tensor, got {loss!r}")
-        loss.backward()
+        loss.backward(create_graph=create_graph)
         return loss
 
     takes_closure = isinstance(optimizer, mg.optim.LBFGS)
+    create_graph = bool(getattr(optimizer, "needs_create_graph", False))
+    needs_closure = False
     path = [point.numpy().copy()]
     with mg.no_grad():
         losses = [float(f(point).item())]
@@ -57,7 +61,16 @@ def run_trajectory(f: Objective, make_optimizer: Factory, start: Any, steps: int
                     optimizer.step(closure)
                 else:
                     closure()
-                    optimizer.step()
+                    if needs_closure:
+                        optimizer.step(closure)
+                    else:
+                        try:
+                            optimizer.step()
+                        except (ValueError, TypeError) as exc:
+                            if "closure" not in str(exc):
+                                raise
+                            needs_closure = True
+                            optimizer.step(closure)
                 value = point.numpy().copy()
                 with mg.no_grad():
                     loss = float(f(point).item())
@@ -88,11 +101,11 @@ def plot_trajectories(f: Objective, optimizers: Mapping[str, Factory], start: An
                       path: str | os.PathLike | None = None, *,
                       bounds: Sequence[Sequence[float]] | None = None,
                       minima: Sequence[Sequence[float]] = (), resolution: int = 150,
-                      title: str | None = None) -> tuple[Any, dict[str, np.ndarray]]:
+                      labels: tuple[str, str] = ("x", "y"), title: str | None = None) -> tuple[Any, dict[str, np.ndarray]]:
     """Contours of ``f`` with each optimizer's path from ``start`` (left) and ``f`` against
     the step (right). ``optimizers`` maps a label to a factory ``params -> optimizer``;
     ``bounds = ((xmin, xmax), (ymin, ymax))`` frames the contours (default: the paths with a
-    margin), ``minima`` are marked with stars.
+    margin), ``minima`` are marked with stars, ``labels`` names the two coordinates.
 
     Returns ``(figure, paths)`` with ``paths[label]`` the ``(k + 1, 2)`` array of
     :func:`run_trajectory` (``k <= steps``).
@@ -137,8 +150,8 @@ def plot_trajectories(f: Objective, optimizers: Mapping[str, Factory], start: An
         contour_axes.plot(*minimum, "*", color="gold", markeredgecolor="k", markersize=13)
     contour_axes.set_xlim(x0, x1)
     contour_axes.set_ylim(y0, y1)
-    contour_axes.set_xlabel("x")
-    contour_axes.set_ylabel("y")
+    contour_axes.set_xlabel(labels[0])
+    contour_axes.set_ylabel(labels[1])
     contour_axes.set_title("paths on the contours of f")
     every_loss = np.concatenate([run[1] for run in runs.values()])
     if np.all(every_loss > 0):
