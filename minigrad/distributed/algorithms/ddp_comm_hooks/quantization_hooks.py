@@ -80,9 +80,10 @@ class QSGDCompressor:
 class QSGDState(_comm.CommState):
     """State of :func:`qsgd_hook`: ``QSGDState(process_group=None, num_levels=16,
     bucket_size=512, random_seed=0)``. ``num_levels`` is the paper's ``s`` (at most 127,
-    since a level and its sign travel as one int8); the paper's experiments use chunks of
-    512 entries. Byte counters as every hook state; ``generator`` is this rank's seeded
-    generator (made at the first step)."""
+    since a level and its sign travel as one int8); ``bucket_size`` is the length of the
+    chunks that each get their own norm (smaller: less variance, more norms sent; 512 is a
+    choice here, not a number from the paper). Byte counters as every hook state;
+    ``generator`` is this rank's seeded generator (made at the first step)."""
 
     def __init__(self, process_group: Any = None, num_levels: int = 16,
                  bucket_size: int = 512, random_seed: int = 0) -> None:
