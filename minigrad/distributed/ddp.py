@@ -28,6 +28,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from minigrad import backend
+from minigrad.autograd import engine as _engine
 from minigrad.autograd.engine import queue_callback
 from minigrad.distributed import collectives as C
 from minigrad.distributed.futures import Future
@@ -272,7 +273,7 @@ class DistributedDataParallel(Module):
         self._comm_state, self._comm_hook, self._hook_registered = state, hook, True
 
     def _reset(self) -> None:
-        self._in_backward = False
+        self._queued_in: Any = None
         self._next = 0
         self._inflight: list[tuple[_Bucket, GradBucket, Any, bool]] = []
         for bucket in self._buckets:
@@ -285,8 +286,11 @@ class DistributedDataParallel(Module):
         def hook(param: Tensor) -> None:
             if not self.require_backward_grad_sync:
                 return
-            if not self._in_backward:
-                self._in_backward = True
+            running = _engine._callbacks  # the running backward's queue: one per pass
+            if self._queued_in is not running:
+                if self._inflight or self._next:  # left by a backward that raised midway
+                    self._reset()
+                self._queued_in = running
                 queue_callback(self._finish_backward)
                 self._claim_grad_homes()
             bucket.ready += 1

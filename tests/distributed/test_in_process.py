@@ -268,9 +268,32 @@ def test_a_hook_returning_no_future_is_refused(world_of_one):
     ddp2.register_comm_hook(None, wrong_size)
     with pytest.raises(TypeError, match="entries"):
         ddp2(mg.ones(1, 2)).sum().backward()
-    # DDP recovers: the next backward starts from a clean state
-    ddp3 = dist.DistributedDataParallel(nn.Linear(2, 2))
-    ddp3(mg.ones(1, 2)).sum().backward()
+
+
+
+@needs_mpi4py
+def test_ddp_recovers_from_a_backward_that_raised_midway(world_of_one):
+    model = mlp()
+    ddp = dist.DistributedDataParallel(model, bucket_cap_mb=100 / 2**20)
+    calls, failing = [], [True]
+
+    def flaky(state, bucket):
+        calls.append(bucket.index())
+        if failing[0] and len(calls) == 2:
+            failing[0] = False
+            raise RuntimeError("lost")
+        return dist.allreduce_hook(state, bucket)
+    ddp.register_comm_hook(None, flaky)
+    x = mg.randn(2, 4)
+    with pytest.raises(RuntimeError, match="lost"):
+        ddp(x).sum().backward()
+    model.zero_grad()
+    calls.clear()
+    expect = mg.autograd.grad(model(x).sum(), list(model.parameters()))
+    ddp(x).sum().backward()  # every bucket again, from the first, and all written back
+    assert calls == list(range(len(ddp._buckets)))
+    for g, p in zip(expect, model.parameters()):
+        assert np.allclose(p.grad.array, g.array)
 
 
 @needs_mpi4py
