@@ -31,7 +31,7 @@ needs_mpi = pytest.mark.skipif(mpi4py_missing() is not None,
                                reason=mpi4py_missing() or "")
 
 
-def run(n: int, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+def run(n: int, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     """``mpiexec -n n python -m mpi4py *args`` from the repository root; fails the test with
     the ranks' output when it does not exit 0."""
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),

@@ -451,3 +451,14 @@ def test_convert_sync_batchnorm_keeps_parameters_buffers_and_mode():
 def test_sync_batchnorm_checks_its_input():
     with pytest.raises(mg.errors.ShapeError, match=r"\(N, 3, \.\.\.\)"):
         nn.SyncBatchNorm(3)(mg.randn(4, 2))
+
+
+def test_rank_zero_only_runs_alone_and_on_rank_zero(monkeypatch):
+    calls = []
+    log = dist.rank_zero_only(lambda x: calls.append(x) or x)
+    assert dist.is_main_process() and log(1) == 1  # no group: a script run alone
+    from minigrad.distributed import process_group as pg
+    monkeypatch.setattr(pg, "is_initialized", lambda: True)
+    monkeypatch.setattr(pg, "get_rank", lambda group=None: 1)
+    assert not dist.is_main_process() and log(2) is None
+    assert calls == [1]

@@ -103,3 +103,26 @@ def test_odd_batch_split_is_refused_on_every_rank():
                            "--epochs", "1", "--checkpoint", ""],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode != 0 and "multiple of the number of processes (3)" in done.stderr
+
+
+def test_abort_on_exception_takes_every_rank_down_instead_of_hanging(tmp_path):
+    """Started with plain python (no -m mpi4py): rank 1 raises while rank 0 waits in a
+    collective; the hook aborts the job, so mpiexec returns instead of hanging."""
+    import subprocess
+    import sys
+    from tests.distributed.mpi import ROOT, mpiexec
+    script = tmp_path / "fails.py"
+    script.write_text(
+        "import minigrad as mg, minigrad.distributed as dist\n"
+        "dist.init_process_group()\n"
+        "dist.abort_on_exception()\n"
+        "if dist.get_rank() == 1:\n"
+        "    raise ValueError('rank one fails')\n"
+        "dist.all_reduce(mg.ones(1))\n"
+        "print('unreachable')\n")
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    done = subprocess.run([mpiexec(), "-n", "2", sys.executable, str(script)], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert "rank one fails" in done.stderr and "aborting all ranks" in done.stderr
+    assert "unreachable" not in done.stdout
