@@ -11,7 +11,7 @@ import pytest
 import minigrad as mg
 from minigrad import nn
 from minigrad.optim import swa_utils as su
-from minigrad.optim.lr_scheduler import LRScheduler, MultiplicativeLR
+from minigrad.optim.lr_scheduler import LinearLR, LRScheduler, MultiplicativeLR, SequentialLR
 from minigrad.optim.sgd import SGD
 from tests.optim.golden import swa_refs
 
@@ -67,6 +67,32 @@ def test_swalr_matches_torch_live(case):
     pytest.importorskip("torch")
     kwargs, steps, change = swa_refs.SWALR_CASES[case]
     assert run_swalr(kwargs, steps, change) == swa_refs.run_swalr(kwargs, steps, change)
+
+
+def run_sequential(swa_first):
+    optimizer = make_sgd()
+    warmup = LinearLR(optimizer, 0.2, 1.0, 3)
+    swa = su.SWALR(optimizer, swa_lr=[0.03, 0.01], anneal_epochs=3)
+    scheduler = SequentialLR(optimizer, [swa, warmup] if swa_first else [warmup, swa], [4])
+    lrs = [[g["lr"] for g in optimizer.param_groups]]
+    for _ in range(11):
+        optimizer.step()
+        scheduler.step()
+        lrs.append([g["lr"] for g in optimizer.param_groups])
+    return lrs
+
+
+@pytest.mark.parametrize("swa_first", [False, True])
+def test_swalr_inside_sequential_lr_matches_torch_golden(swa_first):
+    np.testing.assert_allclose(run_sequential(swa_first), GOLDEN["sequential"][int(swa_first)],
+                               rtol=1e-15)
+
+
+@pytest.mark.parametrize("swa_first", [False, True])
+def test_swalr_inside_sequential_lr_matches_torch_live(swa_first):
+    pytest.importorskip("torch")
+    np.testing.assert_allclose(run_sequential(swa_first), swa_refs.run_sequential(swa_first),
+                               rtol=1e-15)
 
 
 @pytest.mark.parametrize("strategy", ["cos", "linear"])

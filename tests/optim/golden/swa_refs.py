@@ -100,6 +100,24 @@ def run_swalr(kwargs, steps, change):
     return lrs
 
 
+def run_sequential(swa_first):
+    """SWALR inside SequentialLR (after, or before, a LinearLR warm-up), milestone 4."""
+    import torch
+    params = [torch.zeros(2, requires_grad=True) for _ in BASES]
+    opt = torch.optim.SGD([{"params": [p], "lr": lr} for p, lr in zip(params, BASES)],
+                          lr=BASES[0])
+    warmup = torch.optim.lr_scheduler.LinearLR(opt, 0.2, 1.0, 3)
+    swa = torch.optim.swa_utils.SWALR(opt, swa_lr=[0.03, 0.01], anneal_epochs=3)
+    sched = torch.optim.lr_scheduler.SequentialLR(
+        opt, [swa, warmup] if swa_first else [warmup, swa], [4])
+    lrs = [[g["lr"] for g in opt.param_groups]]
+    for _ in range(11):
+        opt.step()
+        sched.step()
+        lrs.append([float(g["lr"]) for g in opt.param_groups])
+    return lrs
+
+
 def run_average(options, data):
     import torch
     from torch.optim import swa_utils as su
@@ -140,6 +158,7 @@ def main() -> None:
     data = inputs()
     out = {"torch": torch.__version__, "inputs": data,
            "swalr": [run_swalr(*case) for case in SWALR_CASES],
+           "sequential": [run_sequential(False), run_sequential(True)],
            "average": {name: run_average(options, data)
                        for name, options in AVERAGE_CASES.items()},
            "update_bn": run_update_bn(data)}
