@@ -72,16 +72,19 @@ def _run(start: Callable[[], Any], finish: Callable[[], None] | None, result: li
             bump_version(t)
     request = start()
     work = Work(request, done, result)
-    return work if async_op else (work.wait() and None)
+    if async_op:
+        return work
+    work.wait()
+    return None
 
 
 def _chain(*steps: Callable[[], None] | None) -> Callable[[], None] | None:
-    steps = tuple(s for s in steps if s is not None)
-    if not steps:
+    live = [s for s in steps if s is not None]
+    if not live:
         return None
 
     def run() -> None:
-        for s in steps:
+        for s in live:
             s()
     return run
 

@@ -84,7 +84,9 @@ def allreduce_hook(process_group: ProcessGroup | None, bucket: GradBucket) -> Fu
     divide by the world size (the mean of the ranks' gradients)."""
     group = resolve(process_group)
     size = group.size()
-    fut = C.all_reduce(bucket.buffer(), group=group, async_op=True).get_future()
+    work = C.all_reduce(bucket.buffer(), group=group, async_op=True)
+    assert work is not None
+    fut = work.get_future()
 
     def divide(f: Future) -> Tensor:
         t = f.value()[0]
@@ -179,7 +181,8 @@ class DistributedDataParallel(Module):
         self.bucket_bytes_cap = int(bucket_cap_mb * 1024 * 1024)
         self.require_backward_grad_sync = True
         self.find_unused_parameters, self.static_graph = find_unused_parameters, static_graph
-        params, seen = [], set()
+        params: list[Tensor] = []
+        seen: set[int] = set()
         for p in module.parameters():
             if p.requires_grad and id(p) not in seen:
                 seen.add(id(p))
@@ -193,10 +196,11 @@ class DistributedDataParallel(Module):
         self._comm_hook: Callable[[Any, GradBucket], Future] = allreduce_hook
         self._hook_registered = False
         self._reset()
-        self._handles = []
+        self._handles: list[Any] = []
         for b, bucket in enumerate(self._buckets):
-            for p in bucket.params:
-                self._handles.append(p.register_post_accumulate_grad_hook(self._grad_ready(b)))
+            for param in bucket.params:
+                self._handles.append(
+                    param.register_post_accumulate_grad_hook(self._grad_ready(b)))
 
     # --- setup ------------------------------------------------------------------------------
     def _buffers_list(self) -> list[Tensor]:
@@ -327,7 +331,7 @@ class DistributedDataParallel(Module):
         grads = [p._grad for p in bucket.params]
         flat = None
         if all(g is not None for g in grads):
-            flat = _flat_view([g.array for g in grads])
+            flat = _flat_view([g.array for g in grads if g is not None])
         gathered = flat is None
         if gathered:
             if bucket.buffer is None:
