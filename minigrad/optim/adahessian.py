@@ -16,12 +16,12 @@ of its values, so nothing of the step's graphs is kept alive.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable, ClassVar, Mapping
 
 from minigrad import backend
 from minigrad.autograd.engine import grad as autograd_grad
 from minigrad.grad_mode import enable_grad, no_grad
-from minigrad.optim.checks import BETAS, LR, NONNEGATIVE, Choice, Integer, Real, Rule, Tuple
+from minigrad.optim.checks import BETAS, LR, NONNEGATIVE, Integer, Real, Rule, Tuple
 from minigrad.optim.optimizer import Optimizer, ParamsT, hyperparameters, zeros_state
 from minigrad.tensor import Tensor, wrap
 
@@ -191,7 +191,7 @@ def _spatial_average(hv_abs: Any, block: int, xp: Any) -> Any:
     return xp.repeat(flat, block).reshape(hv_abs.shape)
 
 
-def _blocks_fit(group: dict[str, Any]) -> bool:
+def _blocks_fit(group: Mapping[str, Any]) -> bool:
     sizes = group.get("spatial_average_block_size")
     if not isinstance(sizes, tuple) or len(sizes) != 4:
         return True  # the hyper-parameter check reports it

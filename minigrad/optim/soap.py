@@ -32,6 +32,11 @@ def merged_shape(shape: tuple[int, ...], max_precond_dim: int) -> tuple[int, ...
     return tuple(merged)
 
 
+def _linalg_dtype(array: Any) -> Any:
+    """``array`` in a dtype the eigen/QR routines take (float16 is computed in float32)."""
+    return array if array.dtype.char in "fd" else array.astype(backend.float32)
+
+
 def _contiguous(array: Any) -> Any:
     """``array`` in C order (copied only if needed; a 0-D array stays 0-D)."""
     return array if array.flags.c_contiguous else array.copy()
@@ -168,7 +173,7 @@ class SOAP(Optimizer):
         work = grad if grad.ndim == 1 else self._to_work(grad, group)
         if grad.ndim == 1:
             if state["GG"][0] is not None:
-                outer = xp.multiply.outer(work, work)
+                outer = work[:, None] * work[None, :]
                 state["GG"][0] += (1.0 - keep) * (outer - state["GG"][0])
             return
         for i, gg in enumerate(state["GG"]):
@@ -179,21 +184,22 @@ class SOAP(Optimizer):
             gg += (1.0 - keep) * (outer - gg)
 
     def _initial_bases(self, state: dict[str, Any]) -> list[Any]:
-        bases = []
+        bases: list[Any] = []
         for gg in state["GG"]:
             if gg is None:
                 bases.append(None)
                 continue
             xp = backend.xp(backend.device_of(gg))
-            _, vectors = xp.linalg.eigh(gg + 1e-30 * xp.eye(gg.shape[0], dtype=gg.dtype))
-            bases.append(_contiguous(vectors[:, ::-1]))
+            work = _linalg_dtype(gg)
+            _, vectors = xp.linalg.eigh(work + 1e-30 * xp.eye(gg.shape[0], dtype=work.dtype))
+            bases.append(_contiguous(vectors[:, ::-1]).astype(gg.dtype, copy=False))
         return bases
 
     def _refreshed_bases(self, state: dict[str, Any], group: dict[str, Any]) -> list[Any]:
         """One power iteration and a QR decomposition per basis; reorders ``exp_avg_sq``
         along each dimension as its basis's columns are reordered."""
         exp_avg_sq = self._to_work(state["exp_avg_sq"], group)
-        bases = []
+        bases: list[Any] = []
         for i, (gg, q) in enumerate(zip(state["GG"], state["Q"])):
             if gg is None:
                 bases.append(None)
@@ -202,8 +208,8 @@ class SOAP(Optimizer):
             estimated = xp.einsum("ji,jk,ki->i", q, gg, q)  # diag(Q^T GG Q)
             order = xp.argsort(-estimated, kind="stable")
             exp_avg_sq = xp.take(exp_avg_sq, order, axis=i)
-            new_q, _ = xp.linalg.qr(gg @ q[:, order])
-            bases.append(new_q)
+            new_q, _ = xp.linalg.qr(_linalg_dtype(gg @ q[:, order]))
+            bases.append(new_q.astype(gg.dtype, copy=False))
         state["exp_avg_sq"] = _contiguous(
             self._from_work(exp_avg_sq, state["exp_avg_sq"].shape, group))
         return bases
@@ -235,8 +241,8 @@ class SOAP(Optimizer):
             step_size = lr * math.sqrt(1.0 - beta2 ** t) / (1.0 - beta1 ** t)
         update = self._rotate(xp.divide(exp_avg, denom, out=denom), state["Q"], group,
                               back=True)
-        if group["normalize_grads"]:
-            update /= 1e-30 + math.sqrt(float(xp.mean(update * update)))
+        if group["normalize_grads"]:  # on the device: no synchronisation
+            update /= xp.sqrt(xp.mean(update * update)) + 1e-30
         update *= step_size
         data -= update
         if group["weight_decay"] > 0:
