@@ -390,14 +390,16 @@ class _Ranger21Core(Optimizer):
                     second = self._momentum_gradient(grad, group)
                     momentum = self._buffers(state)[0]
                     ema_(momentum, second, beta1 ** 2)
-                    residual = backend.xp(p.device).subtract(grad, momentum,
-                                                             out=zeros_state(p))
+                    xp = backend.xp(p.device)
+                    residual = xp.subtract(grad, momentum, out=xp.empty_like(p.array))
                     residual *= residual
                     ema_(variance, residual, beta2, residual)
                 else:
-                    ema_(variance, grad * grad, beta2)
+                    xp = backend.xp(p.device)
+                    square = xp.multiply(grad, grad, out=xp.empty_like(p.array))
+                    ema_(variance, square, beta2, square)
                 pending[id(p)] = (grad, second)
-                part = (variance / (1.0 - beta2 ** step)).sum()
+                part = variance.sum() / (1.0 - beta2 ** step)
                 if total is None:
                     device, total = p.device, part
                 else:
