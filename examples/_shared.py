@@ -19,6 +19,7 @@ from minigrad.datasets import load_digits
 from minigrad.nn.functional import cross_entropy
 
 FIGURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "figures")
+_WRITTEN: list[str] = []
 
 
 def parser(doc: str) -> argparse.ArgumentParser:
@@ -32,7 +33,33 @@ def parser(doc: str) -> argparse.ArgumentParser:
 
 def figure_path(args: argparse.Namespace, name: str) -> str:
     os.makedirs(args.out, exist_ok=True)
-    return os.path.join(args.out, name)
+    path = os.path.join(args.out, name)
+    if not args.quick:
+        _WRITTEN.append(path)
+    return path
+
+
+def small_figures(main: Callable) -> Callable:
+    """Decorate an example's ``main``: once it returns, the PNGs it wrote (outside
+    ``--quick``) are re-encoded with an adaptive palette of 192 colours (Pillow, which
+    matplotlib brings), a quarter of the size, so the committed figures stay small."""
+    def run(argv: list[str] | None = None) -> Any:
+        del _WRITTEN[:]
+        result = main(argv)
+        try:
+            from PIL import Image
+        except ImportError:
+            return result
+        for path in _WRITTEN:
+            if path.endswith(".png") and os.path.exists(path):
+                with Image.open(path) as image:
+                    small = image.convert("RGB").quantize(
+                        colors=192, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+                small.save(path, optimize=True)
+        del _WRITTEN[:]
+        return result
+    run.__doc__, run.__name__ = main.__doc__, main.__name__
+    return run
 
 
 def needs_matplotlib(script: str) -> None:

@@ -20,7 +20,7 @@ import numpy as np
 import minigrad as mg
 from minigrad.optim import SGD, Adam
 from minigrad.viz import plot_trajectories, run_trajectory
-from _shared import figure_path, needs_matplotlib, parser, table
+from _shared import figure_path, needs_matplotlib, parser, small_figures, table
 
 TEACHER_W1 = (3.0, -4.0)
 START = (30.0, 30.0)
@@ -53,6 +53,7 @@ def gradient_norm(loss, point) -> float:
     return float(np.linalg.norm(w.grad.numpy()))
 
 
+@small_figures
 def main(argv: list[str] | None = None) -> dict:
     args = parser(__doc__).parse_args(argv)
     needs_matplotlib("bumpy_relu6.py")

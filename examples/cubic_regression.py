@@ -18,7 +18,7 @@ import numpy as np
 import minigrad as mg
 from minigrad.optim import SGD, Adam
 from minigrad.viz import plot_trajectories, run_trajectory
-from _shared import figure_path, needs_matplotlib, parser, table
+from _shared import figure_path, needs_matplotlib, parser, small_figures, table
 
 
 def make_data(n: int = 20, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -27,6 +27,7 @@ def make_data(n: int = 20, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return x, 3 * x ** 3 + 2 * x + rng.normal(0.0, 1.0, n)
 
 
+@small_figures
 def main(argv: list[str] | None = None) -> dict:
     args = parser(__doc__).parse_args(argv)
     needs_matplotlib("cubic_regression.py")

@@ -19,9 +19,11 @@ import numpy as np
 import minigrad as mg
 from minigrad.nn.functional import cross_entropy
 from minigrad.optim import LBFGS, SGD
-from _shared import digits, evaluate, figure_path, mlp, needs_matplotlib, parser, table, train
+from _shared import (digits, evaluate, figure_path, mlp, needs_matplotlib, parser, small_figures,
+                     table, train)
 
 
+@small_figures
 def main(argv: list[str] | None = None) -> dict:
     args = parser(__doc__).parse_args(argv)
     needs_matplotlib("fixed_budget.py")

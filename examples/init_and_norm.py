@@ -24,7 +24,7 @@ import minigrad as mg
 from minigrad import nn
 from minigrad.optim import SGD
 from minigrad.viz import layer_stats
-from _shared import digits, figure_path, mlp, needs_matplotlib, parser, table, train
+from _shared import digits, figure_path, mlp, needs_matplotlib, parser, small_figures, table, train
 
 INITS = {
     "N(0, 1)": lambda w: nn.init.normal_(w, 0.0, 1.0),
@@ -47,6 +47,7 @@ def network(init: str, norm: str | None, seed: int = 0) -> nn.Sequential:
     return model
 
 
+@small_figures
 def main(argv: list[str] | None = None) -> dict:
     args = parser(__doc__).parse_args(argv)
     needs_matplotlib("init_and_norm.py")
@@ -109,7 +110,7 @@ def main(argv: list[str] | None = None) -> dict:
     for i, (label, r) in enumerate(runs.items()):
         if "norm" in label:
             axes.plot(epochs_axis, r["val_loss"], "-o" if "batch" in label else "--o",
-                      markersize=3, color=f"C{list(INITS).index(label.split(',')[0])}",
+                      markersize=3, color=f"C{list(INITS).index(label.rsplit(', ', 1)[0])}",
                       label=label)
     axes.set_yscale("log")
     axes.set_xlabel("epoch")

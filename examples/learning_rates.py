@@ -18,7 +18,7 @@ import numpy as np
 
 import minigrad as mg
 from minigrad.optim import SGD
-from _shared import figure_path, needs_matplotlib, parser, table
+from _shared import figure_path, needs_matplotlib, parser, small_figures, table
 
 RATES = {"0.02 (crawls)": 0.02, "0.3 (converges)": 0.3, "0.9 (oscillates)": 0.9,
          "1.05 (diverges)": 1.05}
@@ -46,6 +46,7 @@ def two_peaks(x):
     return (-(x + 1.5) ** 2).exp() + 2 * (-((x - 2.0) ** 2) / 0.5).exp()
 
 
+@small_figures
 def main(argv: list[str] | None = None) -> dict:
     args = parser(__doc__).parse_args(argv)
     needs_matplotlib("learning_rates.py")

@@ -21,9 +21,10 @@ import minigrad as mg
 from minigrad.nn.functional import cross_entropy
 from minigrad.optim import SGD
 from minigrad.viz import loss_landscape, plot_landscape
-from _shared import digits, figure_path, mlp, needs_matplotlib, parser, table, train
+from _shared import digits, figure_path, mlp, needs_matplotlib, parser, small_figures, table, train
 
 
+@small_figures
 def main(argv: list[str] | None = None) -> dict:
     args = parser(__doc__).parse_args(argv)
     needs_matplotlib("loss_landscape.py")
@@ -40,8 +41,9 @@ def main(argv: list[str] | None = None) -> dict:
         landscape = loss_landscape(model, lambda m: cross_entropy(m(X), y),
                                    resolution=resolution, span=1.0, seed=0)
         plot_landscape(landscape, path=figure_path(args, f"loss_landscape_{name}.png"),
-                       title=f"digits MLP 64-64-64-10, {'BatchNorm' if norm else 'no normalisation'}"
-                             f", after {epochs} epochs (training loss)")
+                       title=f"digits MLP 64-64-64-10, "
+                             f"{'BatchNorm' if norm else 'no normalisation'}, "
+                             f"after {epochs} epochs (training loss)")
         surface, middle = landscape.surface, resolution // 2
         quarter = resolution // 4
         ring = surface[middle - quarter:middle + quarter + 1,

@@ -23,7 +23,7 @@ import numpy as np
 import minigrad as mg
 from minigrad.autograd.functional import hessian
 from minigrad.optim import SGD
-from _shared import figure_path, needs_matplotlib, parser, table
+from _shared import figure_path, needs_matplotlib, parser, small_figures, table
 
 
 def saddle(v):
@@ -55,6 +55,7 @@ def descend(f, start, lr: float, steps: int, radius: float = 1.0) -> np.ndarray:
     return np.array(path)
 
 
+@small_figures
 def main(argv: list[str] | None = None) -> dict:
     args = parser(__doc__).parse_args(argv)
     needs_matplotlib("saddle_hessian.py")

@@ -3,8 +3,11 @@
 Rosenbrock's curved valley, Beale's flat plateau and steep walls, the saddle x^2 - y^2, the
 monkey saddle x^3 - 3xy^2 (three valleys, a zero Hessian at the origin) and the bumpy
 (cos x / x)(sin y / y), full of local minima. Each optimizer runs with its defaults except
-the learning rate, the best (lowest final value) of its default times 1, 10 and 100 (``--quick``:
-times 10 only, and fewer steps). The optimizers are found at run time, so newly added ones
+the learning rate, the best of its default times 1, 10 and 100 (``--quick``: times 10 only,
+and fewer steps): the one that reaches the target value in the fewest steps, else the one
+with the lowest final value. A run ends early once it leaves the picture by half its size
+(on the saddles, that is an escape) or stops being finite; a run that ends so without
+reaching the target counts as diverged (final value inf). The optimizers are found at run time, so newly added ones
 join in; one that cannot run on a single 2-element parameter is listed with the reason.
 
 Run: ``python examples/test_functions.py``; writes ``examples/figures/test_functions_<name>.png``
@@ -22,7 +25,7 @@ import numpy as np
 
 from minigrad import optim
 from minigrad.viz import plot_trajectories, run_trajectory
-from _shared import figure_path, needs_matplotlib, parser, table
+from _shared import figure_path, needs_matplotlib, parser, small_figures, table
 
 
 def rosenbrock(v):
@@ -118,6 +121,7 @@ def _steps_to(losses: np.ndarray, target: float) -> int | None:
     return int(hit[0]) if len(hit) else None
 
 
+@small_figures
 def main(argv: list[str] | None = None) -> dict:
     args = parser(__doc__).parse_args(argv)
     needs_matplotlib("test_functions.py")
@@ -129,6 +133,13 @@ def main(argv: list[str] | None = None) -> dict:
     for fname in names:
         f, start, target, bounds, minima = FUNCTIONS[fname]
         results[fname] = {}
+        (x0, x1), (y0, y1) = bounds
+        width, height = x1 - x0, y1 - y0
+
+        def outside(point, loss, x0=x0, x1=x1, y0=y0, y1=y1, width=width, height=height):
+            """Out of the picture by half its size: the run has left (or escaped)."""
+            return not (x0 - width / 2 <= point[0] <= x1 + width / 2
+                        and y0 - height / 2 <= point[1] <= y1 + height / 2)
         for label, (make, lr0) in factories.items():
             best = None
             for m in multipliers:
@@ -136,19 +147,23 @@ def main(argv: list[str] | None = None) -> dict:
                 try:
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
-                        _, losses = run_trajectory(f, lambda p: make(p, lr), start, steps)
+                        _, losses = run_trajectory(f, lambda p: make(p, lr), start, steps,
+                                                   stop=outside)
                 except Exception as exc:  # an optimizer that cannot run here: say why
                     reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:60]}"
                     skipped[f"{label} on {fname}"] = reason
                     best = None
                     break
-                final = losses[-1] if len(losses) == steps + 1 else math.inf  # diverged
-                if best is None or final < best["final"]:
-                    best = {"lr": lr, "final": float(final),
-                            "steps_to_target": _steps_to(losses, target)}
+                reached = _steps_to(losses, target)
+                stopped = len(losses) < steps + 1
+                final = losses[-1] if not stopped or reached is not None else math.inf
+                rank = (math.inf if reached is None else reached, final)
+                if best is None or rank < best["rank"]:
+                    best = {"lr": lr, "final": float(final), "steps_to_target": reached,
+                            "rank": rank}
             if best is not None:
                 results[fname][label] = best
-        rows = sorted(results[fname].items(), key=lambda kv: (kv[1]["final"], kv[0]))
+        rows = sorted(results[fname].items(), key=lambda kv: (kv[1]["rank"], kv[0]))
         table(["optimizer", "lr", f"f after {steps}", f"steps to f <= {target:g}"],
               [[label, r["lr"], r["final"], "-" if r["steps_to_target"] is None
                 else r["steps_to_target"]] for label, r in rows],
@@ -160,9 +175,11 @@ def main(argv: list[str] | None = None) -> dict:
             continue  # one figure is enough to test the drawing
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            plot_trajectories(f, drawn, start, steps, figure_path(args, f"test_functions_{fname}.png"),
+            plot_trajectories(f, drawn, start, steps,
+                              figure_path(args, f"test_functions_{fname}.png"),
                               bounds=bounds, minima=minima, resolution=60 if args.quick else 150,
-                              title=f"{fname}: each optimizer at its best lr of the grid")
+                              title=f"{fname}: each optimizer at its best lr of the grid",
+                              stop=outside)
     if skipped:
         table(["optimizer", "why it is not in the tables"], sorted(skipped.items()),
               title="left out")

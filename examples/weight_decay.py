@@ -18,7 +18,8 @@ import numpy as np
 
 import minigrad as mg
 from minigrad.optim import SGD, Adam, AdamW
-from _shared import digits, evaluate, figure_path, mlp, needs_matplotlib, parser, table, train
+from _shared import (digits, evaluate, figure_path, mlp, needs_matplotlib, parser, small_figures,
+                     table, train)
 
 
 def weight_norm(model) -> float:
@@ -34,6 +35,7 @@ def fit(data, make, decay: float, epochs: int, seed: int = 0):
     return model, curves
 
 
+@small_figures
 def main(argv: list[str] | None = None) -> dict:
     args = parser(__doc__).parse_args(argv)
     needs_matplotlib("weight_decay.py")

@@ -21,7 +21,8 @@ leave no global state behind and work on a machine without a display.
 from minigrad.utils.history import History
 from minigrad.viz.graph import draw_graph
 from minigrad.viz.history import plot_history, smooth
-from minigrad.viz.landscape import Landscape, filter_normalized_direction, loss_landscape, plot_landscape
+from minigrad.viz.landscape import (Landscape, filter_normalized_direction, loss_landscape,
+                                    plot_landscape)
 from minigrad.viz.layers import LayerStats, layer_stats, plot_layer_stats
 from minigrad.viz.trajectories import plot_trajectories, run_trajectory
 

@@ -76,7 +76,8 @@ def draw_graph(tensor: Tensor, params: Module | Mapping[str, Tensor] | None = No
         return seen[key], True
 
     out = "n_out"
-    lines.append(f"  {out} [label={_quote('output ' + _shape(tensor))}, fillcolor=darkolivegreen1];")
+    lines.append(f"  {out} [label={_quote('output ' + _shape(tensor))}, "
+                 "fillcolor=darkolivegreen1];")
     root = tensor.grad_fn
     if root is None:  # a leaf that requires grad: the graph is the leaf itself
         label = (names.get(id(tensor), "") + "\n" + _shape(tensor)).strip()

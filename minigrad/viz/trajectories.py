@@ -22,7 +22,8 @@ def _check_start(start: Any) -> np.ndarray:
     return point
 
 
-def run_trajectory(f: Objective, make_optimizer: Factory, start: Any, steps: int
+def run_trajectory(f: Objective, make_optimizer: Factory, start: Any, steps: int,
+                   stop: Callable[[np.ndarray, float], bool] | None = None
                    ) -> tuple[np.ndarray, np.ndarray]:
     """Minimise ``f`` (a 2-element float64 tensor -> a scalar tensor) from ``start`` with the
     optimizer ``make_optimizer([point])`` for ``steps`` steps.
@@ -31,9 +32,12 @@ def run_trajectory(f: Objective, make_optimizer: Factory, start: Any, steps: int
     ``start``) and ``losses[k] = f(path[k])``. Each step computes ``f`` and its gradient once
     (an optimizer that re-evaluates the loss itself, such as LBFGS, is handed a closure
     and may call it more often; one whose ``step()`` refuses to run without a closure,
-    such as SAM, gets the gradient and then the closure; one that says ``needs_create_graph``, such as AdaHessian, gets gradients made with
-    ``backward(create_graph=True)``). A run whose loss, gradient or point stops being finite ends there, so the
-    arrays may be shorter than ``steps + 1``.
+    such as SAM, gets the gradient and then the closure; one that says
+    ``needs_create_graph``, such as AdaHessian, gets gradients made with
+    ``backward(create_graph=True)``). A run whose loss, gradient or point stops being
+    finite ends there, and so does one for which ``stop(point, loss)`` is true (after that
+    point is recorded: a way to end runs that leave the region of interest of a function
+    unbounded below), so the arrays may be shorter than ``steps + 1``.
     """
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         raise ValueError(f"run_trajectory: steps must be a non-negative int, got {steps!r}")
@@ -80,6 +84,8 @@ def run_trajectory(f: Objective, make_optimizer: Factory, start: Any, steps: int
             break
         path.append(value)
         losses.append(loss)
+        if stop is not None and stop(value, loss):
+            break
     return np.array(path), np.array(losses)
 
 
@@ -101,11 +107,14 @@ def plot_trajectories(f: Objective, optimizers: Mapping[str, Factory], start: An
                       path: str | os.PathLike | None = None, *,
                       bounds: Sequence[Sequence[float]] | None = None,
                       minima: Sequence[Sequence[float]] = (), resolution: int = 150,
-                      labels: tuple[str, str] = ("x", "y"), title: str | None = None) -> tuple[Any, dict[str, np.ndarray]]:
+                      labels: tuple[str, str] = ("x", "y"), title: str | None = None,
+                      stop: Callable[[np.ndarray, float], bool] | None = None
+                      ) -> tuple[Any, dict[str, np.ndarray]]:
     """Contours of ``f`` with each optimizer's path from ``start`` (left) and ``f`` against
     the step (right). ``optimizers`` maps a label to a factory ``params -> optimizer``;
     ``bounds = ((xmin, xmax), (ymin, ymax))`` frames the contours (default: the paths with a
-    margin), ``minima`` are marked with stars, ``labels`` names the two coordinates.
+    margin), ``minima`` are marked with stars, ``labels`` names the two coordinates, and
+    ``stop`` is handed to :func:`run_trajectory`.
 
     Returns ``(figure, paths)`` with ``paths[label]`` the ``(k + 1, 2)`` array of
     :func:`run_trajectory` (``k <= steps``).
@@ -113,7 +122,7 @@ def plot_trajectories(f: Objective, optimizers: Mapping[str, Factory], start: An
     if not optimizers:
         raise ValueError("plot_trajectories: optimizers is empty; give {label: factory}")
     start = _check_start(start)
-    runs = {label: run_trajectory(f, factory, start, steps)
+    runs = {label: run_trajectory(f, factory, start, steps, stop)
             for label, factory in optimizers.items()}
     paths = {label: run[0] for label, run in runs.items()}
     if bounds is None:
@@ -156,8 +165,6 @@ def plot_trajectories(f: Objective, optimizers: Mapping[str, Factory], start: An
     every_loss = np.concatenate([run[1] for run in runs.values()])
     if np.all(every_loss > 0):
         loss_axes.set_yscale("log")
-    else:
-        loss_axes.set_yscale("symlog", linthresh=1e-3)
     loss_axes.set_xlabel("step")
     loss_axes.set_ylabel("f")
     loss_axes.set_title("f along each path")
