@@ -255,6 +255,43 @@ def test_golden_trajectory_live(kwargs):
     np.testing.assert_allclose(_minigrad_golden(kwargs), expected, rtol=1e-10, atol=1e-12)
 
 
+def _minigrad_multi(kwargs, steps=ranger21_refs.STEPS):
+    params = [mg.tensor(x, dtype=mg.float64, requires_grad=True)
+              for x in ranger21_refs.MULTI_START]
+    opt = optim.Ranger21(params, num_epochs=ranger21_refs.EPOCHS,
+                         num_batches_per_epoch=ranger21_refs.BATCHES, **kwargs)
+    trajectory = []
+    for _ in range(steps):
+        grads = ranger21_refs.multi_gradients([p.numpy() for p in params])
+        for p, g in zip(params, grads):
+            p.grad = mg.tensor(g, dtype=mg.float64)
+        opt.step()
+        trajectory.append([p.numpy().copy() for p in params])
+    return trajectory
+
+
+def _assert_multi_close(got, expected):
+    assert len(got) == len(expected) == ranger21_refs.STEPS
+    for t, (values, wanted) in enumerate(zip(got, expected), start=1):
+        for i, (g, e) in enumerate(zip(values, wanted)):
+            np.testing.assert_allclose(g, np.array(e).reshape(g.shape), rtol=1e-10,
+                                       atol=1e-12, err_msg=f"parameter {i} after step {t}")
+
+
+@pytest.mark.parametrize("kwargs", ranger21_refs.MULTI_CASES, ids=_id)
+def test_golden_trajectory_of_the_reference_on_several_parameters(kwargs):
+    _assert_multi_close(_minigrad_multi(kwargs), GOLDEN["multi:" + _id(kwargs)])
+
+
+@pytest.mark.parametrize("kwargs", ranger21_refs.MULTI_CASES, ids=_id)
+def test_golden_trajectory_on_several_parameters_live(kwargs):
+    try:
+        ranger21_refs.reference_class()
+    except ImportError:
+        pytest.skip("torch or the Ranger21 reference is not importable")
+    _assert_multi_close(_minigrad_multi(kwargs), ranger21_refs.run_reference_multi(kwargs))
+
+
 def test_defaults_are_the_references():
     try:
         reference = ranger21_refs.reference_class()

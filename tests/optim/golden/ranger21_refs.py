@@ -19,6 +19,11 @@ the directory holding its ``ranger21`` package on the path (``RANGER21_REF``, de
     done
     RANGER21_REF=/tmp/r21/ref /tmp/refenv/bin/python tests/optim/golden/ranger21_refs.py
 
+A second set of cases runs a model of five parameters (a Linear weight, a conv filter bank,
+vectors of 5 and 2 entries, a scalar) with weight decay and norm loss off, where the
+reference's bug does not act either (3-d weights are left out: the reference takes their unit
+norms over dim 1 only).
+
 The tests import this module to run the reference live when it is importable. minigrad's
 keyword arguments are the reference's, so they pass through unchanged.
 """
@@ -60,6 +65,19 @@ CASES = [
 ]
 
 
+MULTI_SHAPES = [(3, 4), (2, 3, 2, 2), (5,), (2,), ()]
+_rng = np.random.default_rng(22)
+MULTI_START = [_rng.uniform(-1.5, 1.5, shape) for shape in MULTI_SHAPES]
+MULTI_CURVATURE = [_rng.uniform(0.5, 3.0, shape) for shape in MULTI_SHAPES]
+MULTI_SHIFT = [_rng.uniform(-0.5, 0.5, shape) for shape in MULTI_SHAPES]
+MULTI_CASES = [
+    dict(lr=0.05, weight_decay=0.0, normloss_active=False),
+    dict(lr=0.05, weight_decay=0.0, normloss_active=False, agc_clipping_value=0.2,
+         gc_conv_only=True, lookahead_mergetime=4),
+    dict(lr=0.05, weight_decay=0.0, normloss_active=False, use_madgrad=True),
+]
+
+
 def case_id(kwargs):
     return "Ranger21(" + ",".join(f"{k}={v}" for k, v in kwargs.items()) + ")"
 
@@ -92,6 +110,27 @@ def run_reference(kwargs, steps=STEPS):
     return trajectory
 
 
+def multi_gradients(params):
+    return [h * p + b + 0.4 * p ** 3 for p, h, b in zip(params, MULTI_CURVATURE, MULTI_SHIFT)]
+
+
+def run_reference_multi(kwargs, steps=STEPS):
+    """The model of MULTI_SHAPES: after each step, the list of parameters."""
+    import torch
+    cls = reference_class()
+    params = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in MULTI_START]
+    with contextlib.redirect_stdout(io.StringIO()):
+        optimizer = cls(params, num_epochs=EPOCHS, num_batches_per_epoch=BATCHES, **kwargs)
+        trajectory = []
+        for _ in range(steps):
+            grads = multi_gradients([p.detach().numpy() for p in params])
+            for p, g in zip(params, grads):
+                p.grad = torch.tensor(g)
+            optimizer.step()
+            trajectory.append([p.detach().numpy().copy().tolist() for p in params])
+    return trajectory
+
+
 def load():
     return json.loads(OUTPUT.read_text())
 
@@ -99,6 +138,8 @@ def load():
 def main():
     import torch
     goldens = {case_id(kwargs): run_reference(kwargs) for kwargs in CASES}
+    goldens.update({"multi:" + case_id(kwargs): run_reference_multi(kwargs)
+                    for kwargs in MULTI_CASES})
     OUTPUT.write_text(json.dumps({"_produced_with": f"torch {torch.__version__}", **goldens})
                       + "\n")
     print(f"wrote {len(goldens)} trajectories to {OUTPUT}")
