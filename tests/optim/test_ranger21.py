@@ -424,6 +424,18 @@ def test_gradients_are_left_alone():
         np.testing.assert_array_equal(p.grad.numpy(), g)
 
 
+def test_clipping_is_clip_grads_adaptive_clip(monkeypatch):
+    import minigrad.optim.ranger21 as module
+    from minigrad.optim import clip_grad
+    assert module.adaptive_clip is clip_grad.adaptive_clip
+    calls = []
+    monkeypatch.setattr(module, "adaptive_clip",
+                        lambda *args: calls.append(args[2:]) or clip_grad.adaptive_clip(*args))
+    params = PROBLEM.tensors()[0]
+    _train(_make(params, lr=0.05, agc_clipping_value=0.2, agc_eps=0.01), params, 2)
+    assert calls == [(0.2, 0.01)] * (2 * len(params))
+
+
 def test_zero_gradients_give_no_decay_and_no_nan():
     p = mg.tensor([[1.0, 2.0, 3.0]], dtype=mg.float64, requires_grad=True)
     opt = _make([p], lr=0.1, normloss_active=False, lookahead_active=False, use_warmup=False)
