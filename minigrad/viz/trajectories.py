@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -49,7 +50,9 @@ def run_trajectory(f: Objective, make_optimizer: Factory, start: Any, steps: int
         loss = f(point)
         if not isinstance(loss, Tensor) or loss.numel() != 1:
             raise TypeError(f"f must return a one-element tensor, got {loss!r}")
-        loss.backward(create_graph=create_graph)
+        with warnings.catch_warnings():  # .grad is reset at every step: no graphs pile up
+            warnings.filterwarnings("ignore", message=r"backward\(create_graph=True\)")
+            loss.backward(create_graph=create_graph)
         return loss
 
     takes_closure = isinstance(optimizer, mg.optim.LBFGS)

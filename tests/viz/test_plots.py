@@ -291,3 +291,54 @@ def test_layer_stats_default_loss_and_refusals():
     np.testing.assert_allclose(stats.gradients[0], (out / out.size).ravel(), rtol=1e-5)
     with pytest.raises(TypeError, match="must be an nn.Sequential"):
         layer_stats(nn.Linear(3, 2), x)
+
+
+class _ClosureOnlySGD(optim.SGD):
+    """Refuses a step without a closure, as SAM does; counts the closure's calls."""
+
+    def __init__(self, params, lr):
+        super().__init__(params, lr=lr)
+        self.calls = 0
+
+    def step(self, closure=None):
+        if closure is None:
+            raise ValueError("this optimizer needs a closure")
+        self.calls += 1
+        return super().step()
+
+
+class _SecondOrderSGD(optim.SGD):
+    """Says it needs create_graph, and checks the gradient it gets has a graph."""
+    needs_create_graph = True
+
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                assert p.grad.requires_grad, "backward(create_graph=True) was not used"
+        return super().step(closure)
+
+
+def test_trajectory_adapts_to_closure_only_and_second_order_optimizers():
+    plain, _ = run_trajectory(_quadratic, lambda p: optim.SGD(p, lr=0.02), (1.0, 1.0), 5)
+    made = []
+
+    def closure_only(p):
+        made.append(_ClosureOnlySGD(p, lr=0.02))
+        return made[-1]
+    path, _ = run_trajectory(_quadratic, closure_only, (1.0, 1.0), 5)
+    np.testing.assert_array_equal(path, plain)
+    assert made[0].calls == 5
+    path, _ = run_trajectory(_quadratic, lambda p: _SecondOrderSGD(p, lr=0.02), (1.0, 1.0), 5)
+    np.testing.assert_array_equal(path, plain)
+
+
+def test_trajectory_stop_ends_the_run_after_the_point_it_saw():
+    seen = []
+
+    def stop(point, loss):
+        seen.append(loss)
+        return point[1] < 0.5
+    path, losses = run_trajectory(_quadratic, lambda p: optim.SGD(p, lr=0.02), (1.0, 1.0),
+                                  100, stop=stop)
+    assert path[-1][1] < 0.5 <= path[-2][1] and len(path) == len(seen) + 1 < 101
+    assert list(losses[1:]) == seen
