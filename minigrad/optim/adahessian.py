@@ -235,7 +235,8 @@ class AdaHessian(HessianOptimizer):
     multiple of ``b``; ``b = 1``: no averaging). The averaged ``D`` has the shape it
     reduces to and broadcasts in the update of ``v``. The default ``(-1, -1, -1, -1)`` is
     the reference's; the older ``image_classification/optim_adahessian.py`` averages only
-    4-D kernels, i.e. ``(-1, 1, -1, -1)`` here.
+    4-D kernels (and has no rule for 3-D ones): ``(-1, 1, -1, -1)`` here for 1-, 2- and
+    4-D parameters.
 
     Defaults (the reference's): ``lr=0.15``, ``betas=(0.9, 0.999)``, ``eps=1e-4``,
     ``weight_decay=0``, ``hessian_power=1`` (0.5 is the other value the authors suggest).

@@ -60,6 +60,11 @@ class Shampoo(Optimizer):
     (the paper has no momentum). The statistics collect the blended, decayed gradient, as
     in the reference.
 
+    Every dimension gets a full ``n x n`` statistic (memory ``n^2``, an ``eigh`` costing
+    ``O(n^3)`` at each refresh), so Shampoo is meant for layers whose dimensions are at most
+    a few thousand; neither the paper's algorithm nor the reference caps them (SOAP's
+    ``max_precond_dim`` does).
+
     Defaults: pytorch-optimizer's, ``lr=1e-3``, ``momentum=0``, ``weight_decay=0`` (L2;
     ``decoupled_weight_decay=True`` for AdamW's kind), ``epsilon=1e-6`` (its
     ``matrix_eps``) and ``update_freq=1`` (its ``preconditioning_compute_steps``).
