@@ -306,7 +306,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"digits: {len(loaders['train'].dataset)} train / {len(loaders['val'].dataset)} val / "
           f"{len(loaders['test'].dataset)} test samples; "
           f"{sum(p.numel() for p in model.parameters()):,} parameters on {args.device}"
-          + (f", {world} processes" if args.distributed else ""))
+          + (f", {world} process{'es' if world > 1 else ''}" if args.distributed else ""))
 
     for epoch in range(run["epoch"] + 1, args.epochs + 1):
         progress = _progress_bar(len(loaders["train"]), epoch, args)
