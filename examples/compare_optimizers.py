@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import time
+import warnings
 from typing import Callable
 
 import minigrad as mg
@@ -24,6 +25,10 @@ def _muon(params: list) -> optim.Optimizer:
     return optim.Muon([{"params": matrices}, {"params": vectors, "use_muon": False}],
                       lr=0.02, weight_decay=0.0, adamw_lr=3e-3)
 
+
+# Ranger21 lays its warm-up and warm-down over the run it is told of: 5 epochs of
+# ceil(1078 training digits / batch 64) batches.
+DIGITS_BATCHES = 17
 
 # A learning rate that suits each optimizer on this short budget; everything else default.
 OPTIMIZERS: dict[str, OptimizerFactory] = {
@@ -57,6 +62,25 @@ OPTIMIZERS: dict[str, OptimizerFactory] = {
     "QHAdam": lambda p: optim.QHAdam(p, lr=1e-2, nus=(0.7, 1.0)),
     "ADOPT": lambda p: optim.ADOPT(p, lr=1e-2),
     "AdEMAMix": lambda p: optim.AdEMAMix(p, lr=1e-2),
+    "LAMB": lambda p: optim.LAMB(p, lr=3e-2),
+    "LARS": lambda p: optim.LARS(p, lr=10.0),
+    "NovoGrad": lambda p: optim.NovoGrad(p, lr=5e-2),
+    "SM3": lambda p: optim.SM3(p, lr=0.1),
+    "AggMo": lambda p: optim.AggMo(p, lr=0.1),
+    "AdaBound": lambda p: optim.AdaBound(p, lr=1e-2),
+    "AMSBound": lambda p: optim.AMSBound(p, lr=1e-2),
+    "MADGRAD": lambda p: optim.MADGRAD(p, lr=1e-2),
+    "DAdaptAdam": lambda p: optim.DAdaptAdam(p, lr=0.5, d0=1e-4),
+    "DAdaptSGD": lambda p: optim.DAdaptSGD(p, momentum=0.9, d0=0.1, growth_rate=1.05),
+    "Prodigy": lambda p: optim.Prodigy(p, d_coef=0.5),
+    "SAdam": lambda p: optim.SAdam(p, lr=0.1),
+    "Ranger21": lambda p: optim.Ranger21(p, lr=2e-2, num_epochs=5,
+                                         num_batches_per_epoch=DIGITS_BATCHES),
+    "SophiaH": lambda params: optim.SophiaH(params, lr=6e-2, p=0.1),
+    "AdaHessian": lambda params: optim.AdaHessian(params, lr=0.15),
+    "Shampoo": lambda params: optim.Shampoo(params, lr=0.5),
+    "SOAP": lambda params: optim.SOAP(params, lr=1e-2),
+    "SAM(SGD)": lambda p: optim.SAM(p, optim.SGD, lr=0.1, momentum=0.9),
 }
 
 # FTRL-Proximal writes each weight as a closed-form function of its accumulated gradients
@@ -100,7 +124,12 @@ def train_digits(make_optimizer: OptimizerFactory, epochs: int = 5, hidden: int 
             def closure() -> mg.Tensor:
                 opt.zero_grad()
                 loss = loss_fn(model(xb), yb)
-                loss.backward()
+                if getattr(opt, "needs_create_graph", False):  # SophiaH, AdaHessian: H v
+                    with warnings.catch_warnings():  # their step releases the graph it warns of
+                        warnings.filterwarnings("ignore", r"backward\(create_graph", UserWarning)
+                        loss.backward(create_graph=True)
+                else:
+                    loss.backward()
                 return loss
             total += float(opt.step(closure)) * len(xb)
         epoch_losses.append(total / len(X))

@@ -8,15 +8,38 @@ Schedule-Free), so the tests can treat them alike.
 from __future__ import annotations
 
 import copy
+import warnings
+import weakref
 
 import numpy as np
 
 import minigrad as mg
-from minigrad import optim
+from minigrad import backend, optim
 
 
 def _with(defaults, cls):
     return lambda params, **kwargs: cls(params, **{**defaults, **kwargs})
+
+
+# Parameters of the optimizers whose step differentiates the gradients (SophiaH, AdaHessian),
+# by id: fill_grads gives them gradients with a graph (backward(create_graph=True)).
+_NEED_GRAPH: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+
+def _hessian(defaults, cls):
+    """``cls`` needing ``backward(create_graph=True)``; its random probes come from a
+    generator of its own seeded alike for every instance (through the probe hook), so two
+    optimizers built alike take the same steps whatever else draws random numbers."""
+    def make(params, **kwargs):
+        optimizer = cls(params, **{**defaults, **kwargs})
+        rng = np.random.default_rng(0)
+        optimizer._probe = lambda param, group: backend.to_device(
+            rng.standard_normal(param.shape).astype(param.dtype), param.device)
+        for group in optimizer.param_groups:
+            for p in group["params"]:
+                _NEED_GRAPH[id(p)] = p
+        return optimizer
+    return make
 
 
 def _schedule_free(params, **kwargs):
@@ -59,6 +82,26 @@ OPTIMIZERS = {
     "QHAdam": _with(dict(lr=0.05, nus=(0.7, 1.0)), optim.QHAdam),
     "ADOPT": _with(dict(lr=0.05), optim.ADOPT),
     "AdEMAMix": _with(dict(lr=0.05, alpha_warmup=3, beta3_warmup=3), optim.AdEMAMix),
+    "SAdam": _with(dict(lr=0.05), optim.SAdam),
+    "Ranger21": _with(dict(lr=0.05, num_epochs=2, num_batches_per_epoch=10,
+                           lookahead_mergetime=2), optim.Ranger21),
+    "SAM": lambda params, **kwargs: optim.SAM(params, optim.SGD,
+                                              **{"lr": 0.05, "momentum": 0.9, **kwargs}),
+    "LAMB": _with(dict(lr=0.05, weight_decay=0.01), optim.LAMB),
+    "LARS": _with(dict(lr=5.0, weight_decay=0.01), optim.LARS),
+    "NovoGrad": _with(dict(lr=0.02, weight_decay=0.01), optim.NovoGrad),
+    "SM3": _with(dict(lr=0.1), optim.SM3),
+    "AggMo": _with(dict(lr=0.02, weight_decay=0.01), optim.AggMo),
+    "AdaBound": _with(dict(lr=0.05, final_lr=0.1, weight_decay=0.01), optim.AdaBound),
+    "AMSBound": _with(dict(lr=0.05, final_lr=0.1), optim.AMSBound),
+    "MADGRAD": _with(dict(lr=0.05, weight_decay=0.01), optim.MADGRAD),
+    "DAdaptAdam": _with(dict(d0=1e-2, weight_decay=0.01), optim.DAdaptAdam),
+    "DAdaptSGD": _with(dict(d0=1e-2, momentum=0.9), optim.DAdaptSGD),
+    "Prodigy": _with(dict(d0=1e-2, weight_decay=0.01), optim.Prodigy),
+    "SophiaH": _hessian(dict(lr=0.05, p=0.1, update_period=2), optim.SophiaH),
+    "AdaHessian": _hessian(dict(lr=0.1), optim.AdaHessian),
+    "Shampoo": _with(dict(lr=0.05, momentum=0.5, weight_decay=0.01), optim.Shampoo),
+    "SOAP": _with(dict(lr=0.05, precondition_frequency=2, precondition_1d=True), optim.SOAP),
 }
 
 # the shapes every test uses: a matrix (Muon's path), a vector, a scalar
@@ -80,19 +123,26 @@ def fill_grads(params):
     for p in params:
         p.grad = None
     loss = loss_of(params)
-    loss.backward()
+    if any(_NEED_GRAPH.get(id(p)) is p for p in params):  # a Hessian optimizer's
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", r"backward\(create_graph=True\)", UserWarning)
+            loss.backward(create_graph=True)
+    else:
+        loss.backward()
     return loss
 
 
 def run_step(optimizer, params, corrupt=None):
     """One optimizer step on ``loss_of``; ``corrupt(params)`` may then spoil the gradients
     (LBFGS: at every evaluation of its closure)."""
-    if isinstance(optimizer, optim.LBFGS):
+    if isinstance(optimizer, (optim.LBFGS, optim.SAM)):
         def closure():
             loss = fill_grads(params)
             if corrupt is not None:
                 corrupt(params)
             return loss
+        if isinstance(optimizer, optim.SAM):  # SAM's closure is its second pass
+            closure()
         return optimizer.step(closure)
     fill_grads(params)
     if corrupt is not None:

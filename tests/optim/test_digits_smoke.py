@@ -15,7 +15,9 @@ spec.loader.exec_module(compare)
 EXPECTED = {"Adam", "AdamW", "SGD", "Adagrad", "RMSprop", "Adadelta", "Adamax", "NAdam", "RAdam",
             "ASGD", "Rprop", "Adafactor", "LBFGS", "FTRL", "Lion", "AdaBelief",
             "ScheduleFreeAdamW", "Muon", "Lookahead(Adam)", "Ranger", "Yogi", "Adan", "SignSGD",
-            "Signum", "QHM", "QHAdam", "ADOPT", "AdEMAMix"}
+            "Signum", "QHM", "QHAdam", "ADOPT", "AdEMAMix", "LAMB", "LARS", "NovoGrad", "SM3",
+            "AggMo", "AdaBound", "AMSBound", "MADGRAD", "DAdaptAdam", "DAdaptSGD", "Prodigy",
+            "SAdam", "Ranger21", "SophiaH", "AdaHessian", "Shampoo", "SOAP", "SAM(SGD)"}
 
 
 def test_the_comparison_covers_every_optimizer():

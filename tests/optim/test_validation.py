@@ -70,6 +70,22 @@ BAD = {
     "ADOPT": {**ADAM_LIKE, "clip_lambda": [0.25, "x", True]},
     "AdEMAMix": {**ADAM_LIKE, "betas": BETAS3, "alpha": NONNEGATIVE,
                  "beta3_warmup": [-1, 2.5, "x"], "alpha_warmup": [-1, 2.5, True]},
+    "SophiaH": dict(lr=LR, betas=BETAS, weight_decay=NONNEGATIVE, p=NONNEGATIVE,
+                    update_period=[0, 2.5, True], num_samples=[0, 1.5],
+                    hessian_distribution=["uniform", None], eps=NONNEGATIVE,
+                    decoupled_weight_decay=[1, "yes", None]),
+    "AdaHessian": dict(lr=LR, betas=BETAS, eps=NONNEGATIVE, weight_decay=NONNEGATIVE,
+                       hessian_power=[-0.1, 1.5, NAN],
+                       spatial_average_block_size=[(-1, 0, -1, -1), (-1, -2, -1, -1),
+                                                   (-1, 1.5, -1, -1), (-1, -1), "x"]),
+    "Shampoo": dict(lr=LR, momentum=UNIT, weight_decay=NONNEGATIVE,
+                    decoupled_weight_decay=[1, None], epsilon=[0.0, -1.0, NAN, INF],
+                    update_freq=[0, 1.5]),
+    "SOAP": dict(lr=LR, betas=BETAS, shampoo_beta=[1.0, NAN, INF], eps=NONNEGATIVE,
+                 weight_decay=NONNEGATIVE, precondition_frequency=[0, 2.5],
+                 max_precond_dim=[0, 1.5], merge_dims=[1, None], precondition_1d=[1, None],
+                 normalize_grads=[1, None], data_format=["NHWC", None],
+                 correct_bias=[1, None]),
 }
 GROUP_ONLY = {("Muon", "use_muon")}  # not a constructor argument
 OWNER = {"Lookahead": "Adam"}       # whose name the error carries
@@ -431,6 +447,10 @@ SCHEDULERS = {
         **{"milestones": [2], **kw}),
     "ChainedScheduler": lambda o, **kw: sched.ChainedScheduler(
         [sched.ConstantLR(o, 0.5, 2), sched.ExponentialLR(o, 0.9)], **kw),
+    "WarmupStableDecayLR": lambda o, **kw: sched.WarmupStableDecayLR(
+        o, **{"warmup_steps": 2, "stable_steps": 3, "decay_steps": 4, **kw}),
+    "InverseSqrtLR": lambda o, **kw: sched.InverseSqrtLR(o, **{"warmup_steps": 3, **kw}),
+    "Ranger21LR": lambda o, **kw: sched.Ranger21LR(o, **{"total_steps": 40, **kw}),
 }
 
 POSITIVE_INT = [0, -1, 2.5, "3", True]
