@@ -6,8 +6,9 @@ monkey saddle x^3 - 3xy^2 (three valleys, a zero Hessian at the origin) and the 
 the learning rate, the best of its default times 1, 10 and 100 (``--quick``: times 10 only,
 and fewer steps): the one that reaches the target value in the fewest steps, else the one
 with the lowest final value. A run ends early once it leaves the picture by half its size
-(on the saddles, that is an escape) or stops being finite; a run that ends so without
-reaching the target counts as diverged (final value inf). The optimizers are found at run time, so newly added ones
+(on the saddles, that is an escape), falls into the bumpy function's pole at x = 0, or stops
+being finite; a run that ends so without reaching the target counts as diverged (final
+value inf). The optimizers are found at run time, so newly added ones
 join in; one that cannot run on a single 2-element parameter is listed with the reason.
 
 Run: ``python examples/test_functions.py``; writes ``examples/figures/test_functions_<name>.png``
@@ -50,6 +51,9 @@ def bumpy(v):
 
 
 # name -> (f, start, target value, contour bounds, minima to mark)
+# (the bumpy function falls to -infinity at its pole x = 0: a run that gets below FLOOR
+# there has left the bumps, and counts as diverged)
+FLOOR = {"bumpy": -1.0}
 FUNCTIONS: dict[str, tuple[Callable, tuple, float, tuple, list]] = {
     "rosenbrock": (rosenbrock, (-1.5, 2.0), 1e-2, ((-2.0, 2.0), (-1.0, 3.0)), [(1.0, 1.0)]),
     "beale": (beale, (1.0, 1.5), 1e-2, ((-1.0, 4.5), (-1.5, 2.5)), [(3.0, 0.5)]),
@@ -136,10 +140,13 @@ def main(argv: list[str] | None = None) -> dict:
         (x0, x1), (y0, y1) = bounds
         width, height = x1 - x0, y1 - y0
 
-        def outside(point, loss, x0=x0, x1=x1, y0=y0, y1=y1, width=width, height=height):
+        floor = FLOOR.get(fname, -math.inf)
+
+        def outside(point, loss, x0=x0, x1=x1, y0=y0, y1=y1, width=width, height=height,
+                    floor=floor):
             """Out of the picture by half its size: the run has left (or escaped)."""
-            return not (x0 - width / 2 <= point[0] <= x1 + width / 2
-                        and y0 - height / 2 <= point[1] <= y1 + height / 2)
+            return loss < floor or not (x0 - width / 2 <= point[0] <= x1 + width / 2
+                                        and y0 - height / 2 <= point[1] <= y1 + height / 2)
         for label, (make, lr0) in factories.items():
             best = None
             for m in multipliers:
@@ -155,6 +162,8 @@ def main(argv: list[str] | None = None) -> dict:
                     best = None
                     break
                 reached = _steps_to(losses, target)
+                if losses[-1] < floor:  # fell into the pole
+                    reached = None
                 stopped = len(losses) < steps + 1
                 final = losses[-1] if not stopped or reached is not None else math.inf
                 rank = (math.inf if reached is None else reached, final)
