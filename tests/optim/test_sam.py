@@ -450,3 +450,22 @@ def test_converges_on_a_quadratic(adaptive, rho):
         optimizer.step(lambda: _backward(loss()))
     assert float(loss().item()) < 1e-12 * start
     np.testing.assert_allclose(w.numpy(), target.numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize("adaptive", [False, True])
+def test_minimizes_rosenbrock(adaptive):
+    """From (-1.5, 2) along the curved valley to (1, 1); rho decays so the perturbation,
+    which moves SGD's fixed points about rho away from the minimum, vanishes at the end."""
+    x = mg.tensor([-1.5, 2.0], dtype=mg.float64, requires_grad=True)
+    optimizer = SAM([x], Adam, rho=0.01, adaptive=adaptive, lr=0.2)
+
+    def loss():
+        return (1 - x[0]) ** 2 + 100 * (x[1] - x[0] * x[0]) ** 2
+
+    steps = 2000
+    for t in range(steps):
+        optimizer.param_groups[0]["rho"] = 0.01 * (1 - t / steps)
+        optimizer.param_groups[0]["lr"] = 0.2 * 0.5 * (1 + math.cos(math.pi * t / steps))
+        optimizer.zero_grad()
+        optimizer.step(lambda: _backward(loss()))
+    np.testing.assert_allclose(x.numpy(), [1.0, 1.0], atol=2e-2)
