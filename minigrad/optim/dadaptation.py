@@ -122,6 +122,20 @@ class _GlobalStep(Optimizer):
             logger.info("%s: %s", self._name(), message)
 
 
+def adam_step_size(optimizer: _GlobalStep) -> float:
+    """The step size d * lr of the Adam-like D-Adaptation methods (DAdaptAdam, Prodigy) for
+    this step, times sqrt(1 - b2^(k+1)) / (1 - b1^(k+1)) with ``use_bias_correction``; ``lr``
+    is the largest group lr (kept in ``optimizer._lr``), ``d``, ``k`` and the betas group 0's."""
+    first = optimizer.param_groups[0]
+    beta1, beta2 = first["betas"]
+    k = first["k"]
+    optimizer._lr = max(group["lr"] for group in optimizer.param_groups)
+    correction = 1.0
+    if first["use_bias_correction"]:
+        correction = (1.0 - beta2 ** (k + 1)) ** 0.5 / (1.0 - beta1 ** (k + 1))
+    return first["d"] * optimizer._lr * correction
+
+
 class DAdaptAdam(_GlobalStep):
     """Adam with D-Adaptation (Defazio & Mishchenko 2023, "Learning-Rate-Free Learning by
     D-Adaptation"), as ``DAdaptAdam`` of facebookresearch/dadaptation (dadapt_adam.py,
@@ -194,14 +208,7 @@ class DAdaptAdam(_GlobalStep):
         state["s"] = zeros_state(param)
 
     def _begin(self) -> bool:
-        first = self.param_groups[0]
-        beta1, beta2 = first["betas"]
-        k = first["k"]
-        self._lr = max(group["lr"] for group in self.param_groups)
-        correction = 1.0
-        if first["use_bias_correction"]:
-            correction = (1.0 - beta2 ** (k + 1)) ** 0.5 / (1.0 - beta1 ** (k + 1))
-        self._dlr = first["d"] * self._lr * correction
+        self._dlr = adam_step_size(self)
         self._numerator = _Sum()
         self._s_l1 = _Sum()
         return True

@@ -7,7 +7,7 @@ from typing import Any
 
 from minigrad import backend
 from minigrad.optim.checks import BETA, BETAS, LR, NONNEGATIVE, POSITIVE, Integer, Maybe, Real
-from minigrad.optim.dadaptation import GROWTH_RATE, _GlobalStep, _Sum
+from minigrad.optim.dadaptation import GROWTH_RATE, _GlobalStep, _Sum, adam_step_size
 from minigrad.optim.optimizer import ParamsT, hyperparameters, zeros_state
 from minigrad.tensor import Tensor
 
@@ -98,14 +98,9 @@ class Prodigy(_GlobalStep):
         state["p0"] = sliced.copy()
 
     def _begin(self) -> bool:
+        self._dlr = adam_step_size(self)
         first = self.param_groups[0]
-        beta1, beta2 = first["betas"]
-        k = first["k"]
-        self._lr = max(group["lr"] for group in self.param_groups)
-        correction = 1.0
-        if first["use_bias_correction"]:
-            correction = (1.0 - beta2 ** (k + 1)) ** 0.5 / (1.0 - beta1 ** (k + 1))
-        self._dlr = first["d"] * self._lr * correction
+        beta2 = first["betas"][1]
         beta3 = first["beta3"]
         self._beta3 = math.sqrt(beta2) if beta3 is None else beta3
         self._numerator = _Sum()
