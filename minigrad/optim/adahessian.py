@@ -16,7 +16,7 @@ of its values, so nothing of the step's graphs is kept alive.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, ClassVar, Mapping
+from typing import Any, ClassVar, Mapping
 
 from minigrad import backend
 from minigrad.autograd.engine import grad as autograd_grad
@@ -53,7 +53,8 @@ class HessianOptimizer(Optimizer):
     gradient has no graph while others have one is one the gradient does not depend on
     (its rows of H are 0): its ``H z`` is zero. If no gradient that needs it has a graph,
     ``loss.backward`` was called without ``create_graph=True``: the step raises a
-    ``RuntimeError`` saying so, and changes nothing.
+    ``RuntimeError`` saying so, and changes nothing. A ``closure`` given to ``step`` must
+    itself call ``backward(create_graph=True)``.
 
     Whatever happens (an update, a skipped non-finite step, an error), the step ends by
     replacing every parameter's ``.grad`` by a detached tensor with the same values, which
@@ -96,34 +97,12 @@ class HessianOptimizer(Optimizer):
         estimates = self._estimates
         return None if estimates is None else estimates.get(id(param))
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """One update from the gradients (and, where needed, a Hutchinson estimate of the
-        Hessian's diagonal from their graph); returns ``closure()``'s value if given.
+    def _begin_step(self) -> None:
+        self._estimates = self._hutchinson()
 
-        ``closure`` must itself call ``backward(create_graph=True)``. A NaN or inf gradient
-        raises or skips the step (``on_nonfinite``) before anything changes; so does a
-        gradient without a graph where the Hessian is needed.
-        """
-        try:
-            self._check_hyperparameters()
-            loss = None
-            if closure is not None:
-                with enable_grad():
-                    loss = closure()
-            backend.flush_deferred_checks()
-            self._intact = {id(c) for g in self.param_groups for c in self._flat_parts(g)[0]
-                            if c.intact()}
-            if not self._gradients_ok():
-                return loss
-            self._estimates = self._hutchinson()
-            with no_grad():
-                for group in self.param_groups:
-                    self._step_group(group)
-            return loss
-        finally:
-            self._estimates = None
-            self._intact = None
-            self._release_graphs()
+    def _end_step(self) -> None:
+        self._estimates = None
+        self._release_graphs()
 
     def _release_graphs(self) -> None:
         """Detach every gradient that carries a graph (values kept, graph dropped)."""

@@ -291,25 +291,35 @@ class Optimizer:
         A NaN or inf gradient raises or skips the step (see ``on_nonfinite``) before any
         parameter is changed.
         """
-        self._check_hyperparameters()
-        loss = None
-        if closure is not None:
-            with enable_grad():
-                loss = closure()
-        # a check deferred on the device (a bad target) is reported before anything changes
-        backend.flush_deferred_checks()
-        # which flat buffers can be used is looked at once, for the check and the update
-        self._intact = {id(c) for g in self.param_groups for c in self._flat_parts(g)[0]
-                        if c.intact()}
         try:
+            self._check_hyperparameters()
+            loss = None
+            if closure is not None:
+                with enable_grad():
+                    loss = closure()
+            # a check deferred on the device (a bad target) is reported before anything changes
+            backend.flush_deferred_checks()
+            # which flat buffers can be used is looked at once, for the check and the update
+            self._intact = {id(c) for g in self.param_groups for c in self._flat_parts(g)[0]
+                            if c.intact()}
             if not self._gradients_ok():
                 return loss
+            self._begin_step()
             with no_grad():
                 for group in self.param_groups:
                     self._step_group(group)
         finally:
             self._intact = None
+            self._end_step()
         return loss
+
+    def _begin_step(self) -> None:
+        """Called by :meth:`step` once the gradients passed the check, before any update (a
+        hook for subclasses: AdaHessian estimates the Hessian's diagonal here)."""
+
+    def _end_step(self) -> None:
+        """Called by :meth:`step` when it ends, however it ends (a hook for subclasses:
+        AdaHessian releases the gradients' graph here)."""
 
     def _usable(self, chunk: FlatChunk) -> bool:
         """Whether ``chunk``'s buffers hold the parameters and gradients now (as looked at
