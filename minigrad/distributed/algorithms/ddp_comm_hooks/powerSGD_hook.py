@@ -191,6 +191,24 @@ def _report_compression_stats(bucket: Any, state: PowerSGDState) -> None:
         state.next_stats_report = state.iter + state.compression_stats_logging_frequency
 
 
+def _add_residual(state: PowerSGDState, index: int, values: Any) -> Any:
+    """With error feedback, add (in place) the residual kept for bucket ``index`` from the
+    last step to ``values`` (a first step keeps a zero one) and return a copy of the sum, the
+    input the residual of this step is measured against; None without error feedback."""
+    if not state.use_error_feedback:
+        return None
+    error = state.error_dict.get(index)
+    if error is None:
+        state.error_dict[index] = backend.xp(backend.device_of(values)).zeros_like(values)
+    else:
+        if error.shape != values.shape or error.dtype != values.dtype:
+            raise ValueError(f"bucket {index}: the residual kept from the last step has "
+                             f"shape {error.shape} and dtype {error.dtype}, the bucket now "
+                             f"needs {values.shape} and {values.dtype}")
+        values += error
+    return values.copy()
+
+
 def powerSGD_hook(state: PowerSGDState, bucket: Any) -> Any:
     """PowerSGD (see the module docstring): ``ddp_model.register_comm_hook(
     PowerSGDState(process_group=None, matrix_approximation_rank=1, start_powerSGD_iter=10),
@@ -208,18 +226,7 @@ def powerSGD_hook(state: PowerSGDState, bucket: Any) -> Any:
     flat = buffer.array
     dtype = flat.dtype
     index = bucket.index()
-    flat_copy = None
-    if state.use_error_feedback:
-        error = state.error_dict.get(index)
-        if error is None:
-            state.error_dict[index] = xp.zeros_like(flat)
-        else:
-            if error.shape != flat.shape or error.dtype != dtype:
-                raise ValueError(f"bucket {index}: the residual kept from the last step has "
-                                 f"shape {error.shape} and dtype {error.dtype}, the bucket now "
-                                 f"{flat.shape} and {dtype}")
-            flat += error
-        flat_copy = flat.copy()
+    flat_copy = _add_residual(state, index, flat)
 
     # Step I: which matrices are worth compressing.
     to_compress, uncompressed = [], []
@@ -359,18 +366,7 @@ def batched_powerSGD_hook(state: PowerSGDState, bucket: Any) -> Any:
     padded = xp.zeros(side * side, dtype=dtype)
     padded[:length] = flat
     index = bucket.index()
-    padded_copy = None
-    if state.use_error_feedback:
-        error = state.error_dict.get(index)
-        if error is None:
-            state.error_dict[index] = xp.zeros_like(padded)
-        else:
-            if error.shape != padded.shape or error.dtype != dtype:
-                raise ValueError(f"bucket {index}: the residual kept from the last step has "
-                                 f"shape {error.shape} and dtype {error.dtype}, the bucket now "
-                                 f"needs {padded.shape} and {dtype}")
-            padded += error
-        padded_copy = padded.copy()
+    padded_copy = _add_residual(state, index, padded)
     matrix = padded.reshape(side, side)
 
     if not state.warm_start or index not in state.p_memory_dict:
