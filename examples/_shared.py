@@ -98,7 +98,7 @@ def _numeric(text: str) -> bool:
 
 def digits(standardize: bool = True) -> dict[str, tuple[mg.Tensor, mg.Tensor]]:
     """The bundled digits' train/val/test splits, standardised with the training set's
-    statistics unless ``standardize=False`` (then the raw pixel values 0..16)."""
+    statistics unless ``standardize=False`` (then the pixels as loaded, in [0, 1])."""
     splits = {name: load_digits(name) for name in ("train", "val", "test")}
     if standardize:
         scaler = StandardScaler().fit(splits["train"][0])

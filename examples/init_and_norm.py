@@ -7,9 +7,15 @@ with weights drawn from N(0, 1) a 64-wide layer multiplies the scale by about sq
 N(0, 2/(fan_in + fan_out)) keep a *linear* layer's scale, but a ReLU halves the second moment,
 so after ReLU they shrink by ~1/sqrt(2) per layer; He et al. (2015) double the variance,
 N(0, 2/fan_in), and keep ReLU networks at a constant scale. BatchNorm or LayerNorm after each
-linear layer resets the scale whatever the initialisation. Last, the same network on raw
-pixel values (0 to 16) and on standardised ones: standardising the inputs is part of a good
-initialisation.
+linear layer resets the scale whatever the initialisation.
+
+Last, the inputs, with He's initialisation (which passes the inputs' scale on to the
+logits): pixels as 0..16 (std about 6) make the logits, and the first steps, too large for
+this rate; in [0, 1] (std about 0.4, as minigrad loads them) the plain network does best;
+standardised pixel by pixel (StandardScaler), the nearly blank border pixels are divided by
+standard deviations of about 0.002, so a validation digit with a little ink there gets
+inputs near 80, and the plain network's validation loss stalls while its training loss
+falls. With BatchNorm after each linear layer the three end close together.
 
 Run: ``python examples/init_and_norm.py`` (``--quick``: fewer runs, one epoch); writes
 ``examples/figures/init_and_norm_stats.png`` and ``examples/figures/init_and_norm_training.png``.
@@ -76,10 +82,24 @@ def main(argv: list[str] | None = None) -> dict:
         model = network(init, norm)
         optimizer = SGD(model.parameters(), lr=0.01, momentum=0.9)
         runs[f"{init}, {norm or 'no'} norm"] = train(model, optimizer, data, epochs)
-    model = network("He", None)
-    runs["He, raw pixels 0..16"] = train(model, SGD(model.parameters(), lr=0.01, momentum=0.9),
-                                         digits(standardize=False), epochs)
-    runs["He, standardised"] = runs["He, no norm"]  # the same run
+    initialisations = list(runs)
+    unit = digits(standardize=False)  # as loaded: pixels / 16, in [0, 1]
+    inputs = {"pixels 0..16": {k: (X * 16.0, y) for k, (X, y) in unit.items()},
+              "pixels in [0, 1]": unit,
+              "standardised per pixel": data}
+    table(["inputs", "train std", "largest |value| in val"],
+          [[label, float(d["train"][0].numpy().std()), float(abs(d["val"][0].numpy()).max())]
+           for label, d in inputs.items()], title="the three kinds of inputs")
+    for label, d in inputs.items():
+        for norm in ((None,) if args.quick else (None, "batch")):
+            key = f"He, {label}, {norm or 'no'} norm"
+            if label.startswith("standardised") and f"He, {norm or 'no'} norm" in runs:
+                runs[key] = runs[f"He, {norm or 'no'} norm"]  # the same run as above
+                continue
+            if args.quick and label == "pixels in [0, 1]":
+                continue
+            model = network("He", norm)
+            runs[key] = train(model, SGD(model.parameters(), lr=0.01, momentum=0.9), d, epochs)
     table(["run (SGD 0.01, momentum 0.9)", "final train loss", "final val loss",
            "test accuracy"],
           [[label, r["train_loss"][-1], r["val_loss"][-1], r["test_accuracy"][-1]]
@@ -95,7 +115,10 @@ def main(argv: list[str] | None = None) -> dict:
             axes = figure.add_subplot(2, 3, 3 * row + column + 1)
             for i, init in enumerate(INITS):
                 axes.semilogy(depth, stats[(init, norm_label)][row], "o-", color=f"C{i}",
-                              markersize=3.5, label=init)
+                              markersize=3.5, label=init if init != "Xavier"
+                              else "Xavier (= LeCun on the square hidden layers)")
+            if row == 0 and column > 0:  # normalised: flat, on a scale that shows it
+                axes.set_ylim(0.05, 5.0)
             axes.set_title(f"{what}: {norm_label}", fontsize=10)
             axes.set_xlabel("ReLU layer")
             axes.set_xticks(depth)
@@ -107,11 +130,11 @@ def main(argv: list[str] | None = None) -> dict:
     figure = new_figure(12.0, 4.2)
     axes = figure.add_subplot(1, 2, 1)
     epochs_axis = np.arange(1, epochs + 1)
-    for i, (label, r) in enumerate(runs.items()):
-        if "norm" in label:
-            axes.plot(epochs_axis, r["val_loss"], "-o" if "batch" in label else "--o",
-                      markersize=3, color=f"C{list(INITS).index(label.rsplit(', ', 1)[0])}",
-                      label=label)
+    for label in initialisations:
+        axes.plot(epochs_axis, runs[label]["val_loss"], "-o" if "batch" in label else "--o",
+                  markersize=3, color=f"C{list(INITS).index(label.rsplit(', ', 1)[0])}",
+                  label=label + (" (diverged: NaN)" if np.isnan(runs[label]["val_loss"][-1])
+                                 else ""))
     axes.set_yscale("log")
     axes.set_xlabel("epoch")
     axes.set_ylabel("validation cross-entropy")
@@ -119,13 +142,16 @@ def main(argv: list[str] | None = None) -> dict:
     axes.grid(True, alpha=0.3)
     axes.legend(fontsize=8)
     axes = figure.add_subplot(1, 2, 2)
-    for i, label in enumerate(("He, raw pixels 0..16", "He, standardised")):
-        axes.plot(epochs_axis, runs[label]["val_loss"], "-o", markersize=3, color=f"C{i + 4}",
-                  label=label)
+    for i, label in enumerate(inputs):
+        for norm in (None, "batch"):
+            key = f"He, {label}, {norm or 'no'} norm"
+            if key in runs:
+                axes.plot(epochs_axis, runs[key]["val_loss"], "-o" if norm else "--o",
+                          markersize=3, color=f"C{i + 4}", label=key[4:])
     axes.set_yscale("log")
     axes.set_xlabel("epoch")
     axes.set_ylabel("validation cross-entropy")
-    axes.set_title("raw vs standardised inputs")
+    axes.set_title("inputs, He init (dashed: no norm, solid: BatchNorm)")
     axes.grid(True, alpha=0.3)
     axes.legend(fontsize=8)
     save(figure, figure_path(args, "init_and_norm_training.png"))
