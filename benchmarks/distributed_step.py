@@ -10,8 +10,11 @@ momentum 0.9) wrapped in DistributedDataParallel on its 1/N share of a global ba
 (default 256), so every row does the same work in total; the time of a step is the slowest
 rank's (forward, backward with the overlapped bucket allreduces, the wait at the end of
 backward, optimizer step, zero_grad), the median over the timed steps. ``compute`` is the
-same step inside ``no_sync()`` (no communication at all), so ``step - compute`` is what
-the communication adds beyond what it overlaps. Bytes: what each rank hands to the
+same step inside ``no_sync()`` (no communication at all), run alternately with the synced
+steps so that both see the same machine, so ``step - compute`` is what the communication
+adds beyond what it overlaps. (MPICH moves a nonblocking transfer on only inside MPI calls;
+DDP tests the earlier buckets' requests each time it starts one. ``MPICH_ASYNC_PROGRESS=1``
+adds a progress thread, which needs a core of its own.) Bytes: what each rank hands to the
 collectives per step (the flat gradient buffers for the dense allreduce; the compressed
 messages for a hook, from its state's ``last_step_bytes_sent``). The ranks share the
 machine's cores: N ranks on fewer cores than N measure contention, not scaling.
@@ -98,18 +101,18 @@ def worker(args: argparse.Namespace) -> None:
         return comm.allreduce(time.perf_counter() - start, op=dist.process_group._mpi().MAX)
 
     times, compute = [], []
-    for k in range(args.warmup + args.steps):
+    for k in range(args.warmup + args.steps):  # interleaved, so that both share the noise
         t = step()
+        with ddp.no_sync():
+            c = step()
         if k >= args.warmup:
             times.append(t)
+            compute.append(c)
     dense = sum(b.nbytes() for b in ddp._buckets)
     sent = dense if state is None else getattr(state, "last_step_bytes_sent", dense)
-    for k in range(max(2, args.steps // 2)):
-        with ddp.no_sync():
-            compute.append(step())
     if rank == 0:
         print(json.dumps({"ranks": world, "step_ms": 1e3 * statistics.median(times),
-                          "compute_ms": 1e3 * statistics.median(compute[1:]),
+                          "compute_ms": 1e3 * statistics.median(compute),
                           "buckets": len(ddp._buckets), "bytes_sent": sent,
                           "dense_bytes": dense, "local_batch": local}), flush=True)
 

@@ -10,19 +10,29 @@ hook is called on a flat buffer of its gradients, and starts a nonblocking allre
 while backward goes on computing the earlier layers. A callback queued on the engine waits
 for every bucket at the end of backward and writes the averaged values into ``.grad``.
 
-Where the flat buffer comes from: an optimizer made with flat storage (the default, see
-minigrad.optim.flat) already keeps the gradients of a group's small parameters in one
-contiguous buffer, in parameter order. A bucket whose gradients are consecutive views of
-one such buffer is reduced in place in it (no copy in, no copy out). Any other bucket
-(large parameters that keep their own arrays, a bucket spanning several buffers, a
-missing gradient) is gathered into a buffer DDP keeps for it and copied back after the
-reduction (``gradient_as_bucket_view=True`` makes the gradients views of that buffer
-instead, so later steps reduce in place too). Within a bucket, parameters keep their
-forward order, so that a bucket is a slice of the optimizer's buffer.
+Where the flat buffer comes from, so that a bucket is reduced in place:
+
+* An optimizer made with flat storage (the default, see minigrad.optim.flat) keeps the
+  gradients of a group's small parameters in one contiguous buffer, in parameter order,
+  and backward writes each gradient into its slot there (the parameter's grad home). A
+  bucket whose gradients are consecutive views of one such buffer is that buffer's slice.
+* A bucket mostly of parameters without such a home (large ones, which keep their own
+  arrays, or ``flat=False``) gets a buffer of DDP's own, and DDP makes it the grad home of
+  all the bucket's parameters (at the first forward, once the optimizer exists); the
+  optimizer then updates the few that had a home in its buffer one by one.
+* Otherwise (a bucket across two buffers, a gradient assigned by hand, a kept gradient
+  still referring to the home) the gradients are gathered into a scratch buffer and
+  copied back after the reduction, which is what PyTorch always does unless
+  ``gradient_as_bucket_view=True``; here that option makes the gradients views of the
+  scratch buffer instead of copying back.
+
+Within a bucket, parameters keep their forward order, so that a bucket is a slice of the
+optimizer's buffer.
 """
 from __future__ import annotations
 
 import contextlib
+import sys
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -106,11 +116,59 @@ class _Bucket:
             self.bounds.append((start, start + p.array.size))
             start += p.array.size
         self.size = start
-        self.buffer: Any = None  # DDP's buffer, made the first time a gather is needed
+        self.buffer: Any = None  # the grad homes' memory, when DDP gives them (give_homes)
+        self.homes: list[Tensor] = []  # views of it, one per parameter
+        self.scratch: Any = None  # where gradients living elsewhere are gathered
         self.ready = 0
 
     def nbytes(self) -> int:
         return self.size * self.params[0].array.dtype.itemsize
+
+    def new_buffer(self) -> None:
+        first = self.params[0]
+        self.buffer = backend.xp(first.device).zeros(self.size, dtype=first.array.dtype)
+        if self.homes:
+            self.homes = [wrap(self.buffer[lo:hi].reshape(p.array.shape), p.device)
+                          for p, (lo, hi) in zip(self.params, self.bounds)]
+
+    def give_homes(self) -> None:
+        """Make DDP's buffer the grad home of every parameter of the bucket (none has one
+        from an optimizer): backward then writes each gradient straight into the bucket."""
+        self.homes = [self.params[0]]  # (replaced by new_buffer)
+        self.new_buffer()
+        for k, p in enumerate(self.params):
+            p._grad_home = _BucketSlot(self, k)
+
+
+class _BucketSlot:
+    """A parameter's grad home in its DDP bucket's buffer (the protocol of
+    minigrad.optim.flat.GradSlot: ``claim()`` gives the view backward may write into)."""
+
+    __slots__ = ("bucket", "index")
+
+    def __init__(self, bucket: _Bucket, index: int) -> None:
+        self.bucket, self.index = bucket, index
+
+    def claim(self) -> Tensor | None:
+        """The home, if nothing but the bucket refers to it or to the buffer (else a fresh
+        buffer when no parameter of the bucket holds a gradient, else None: backward then
+        makes an array of its own, gathered at the reduction)."""
+        bucket = self.bucket
+        home = bucket.homes[self.index]
+        if _home_free(bucket, home):
+            return home
+        if any([p._grad is not None for p in bucket.params]):
+            return None
+        bucket.new_buffer()
+        return bucket.homes[self.index]
+
+
+def _home_free(bucket: _Bucket, home: Tensor) -> bool:
+    # the references counted: the bucket's list, claim's local, this parameter and
+    # getrefcount's argument for the tensor; the tensor's attribute and the argument for its
+    # array; the bucket's attribute, each home view's base and the argument for the buffer
+    return sys.getrefcount(home) == 4 and sys.getrefcount(home.array) == 2 and \
+        sys.getrefcount(bucket.buffer) == len(bucket.homes) + 2
 
 
 def _pointer(array: Any) -> int:
@@ -195,6 +253,7 @@ class DistributedDataParallel(Module):
         self._comm_state: Any = self.process_group
         self._comm_hook: Callable[[Any, GradBucket], Future] = allreduce_hook
         self._hook_registered = False
+        self._homes_decided, self._use_homes = False, True
         self._reset()
         self._handles: list[Any] = []
         for b, bucket in enumerate(self._buckets):
@@ -250,6 +309,8 @@ class DistributedDataParallel(Module):
 
     # --- the training step ------------------------------------------------------------------
     def forward(self, *inputs: Any, **kwargs: Any) -> Any:
+        if not self._homes_decided:
+            self._decide_homes()
         if self.broadcast_buffers and self.module.training:
             self._sync_from_rank0(self._buffers_list(), "buffer")
         return self.module(*inputs, **kwargs)
@@ -308,12 +369,32 @@ class DistributedDataParallel(Module):
         the buffer's claim (minigrad.optim.flat) refuses a home whose buffer something else
         refers to, and backward would then put the gradient in an array of its own, which
         DDP would have to gather. Backward then adds into the zeros (exactly the gradient)."""
+        if not self._homes_decided:
+            self._decide_homes()
         for p in self._params:
-            if p._grad is None and p._grad_home is not None:
+            if p._grad is None and p._grad_home is not None and \
+                    not isinstance(p._grad_home, _BucketSlot):  # DDP's own need no claim
                 home = p._grad_home.claim()
                 if home is not None and home.array.shape == p.array.shape:
                     home.array[...] = 0
                     p._grad = home
+
+    def _decide_homes(self) -> None:
+        """Once (at the first forward or backward, when the optimizer exists): a bucket
+        whose entries are mostly in parameters without a grad home in an optimizer's flat
+        buffer (large parameters, ``flat=False``) gets the homes of all its parameters in
+        DDP's buffer for the bucket, so that it is reduced in place there. (Taking the
+        homes of the few that had one makes the optimizer update their chunk parameter by
+        parameter: a few calls, against two copies of the bucket at every step.)"""
+        self._homes_decided = True
+        if not self._use_homes:
+            return
+        for bucket in self._buckets:
+            if any(p._grad is not None for p in bucket.params):
+                continue  # gradients already live somewhere: leave them
+            homed = sum(p.array.size for p in bucket.params if p._grad_home is not None)
+            if 2 * homed <= bucket.size:
+                bucket.give_homes()
 
     def _launch_ready(self, force: bool) -> None:
         buckets = self._buckets
@@ -334,11 +415,11 @@ class DistributedDataParallel(Module):
             flat = _flat_view([g.array for g in grads if g is not None])
         gathered = flat is None
         if gathered:
-            if bucket.buffer is None:
+            if bucket.scratch is None:
                 first = bucket.params[0]
-                bucket.buffer = backend.xp(first.device).empty(bucket.size,
-                                                               dtype=first.array.dtype)
-            flat = bucket.buffer
+                bucket.scratch = backend.xp(first.device).empty(bucket.size,
+                                                                dtype=first.array.dtype)
+            flat = bucket.scratch
             for g, (lo, hi) in zip(grads, bucket.bounds):
                 if g is None:
                     flat[lo:hi] = 0
@@ -377,7 +458,7 @@ class DistributedDataParallel(Module):
             self._reset()
 
     def _write_back(self, bucket: _Bucket, flat: Any) -> None:
-        as_view = self.gradient_as_bucket_view and flat is bucket.buffer
+        as_view = self.gradient_as_bucket_view and flat is bucket.scratch
         for p, (lo, hi) in zip(bucket.params, bucket.bounds):
             view = flat[lo:hi].reshape(p.array.shape)
             g = p._grad

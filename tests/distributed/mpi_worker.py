@@ -49,11 +49,13 @@ def max_diff(a_params, b_params):
     return max(float(np.max(np.abs(a.array - b.array))) for a, b in zip(a_params, b_params))
 
 
-def train(make_opt, ddp_kwargs, steps=30, flat=True):
-    """DDP on B/N rows per rank vs one process on all B rows; the max parameter difference."""
+def train(make_opt, ddp_kwargs, steps=30, flat=True, homes=True):
+    """DDP on B/N rows per rank vs one process on all B rows; the max parameter difference.
+    ``homes=False``: DDP gives no grad homes of its own, so buckets are gathered."""
     reference = mlp(0)
     model = mlp(0 if RANK == 0 else 100 + RANK)  # other ranks start elsewhere: overwritten
     ddp = dist.DistributedDataParallel(model, **ddp_kwargs)
+    ddp._use_homes = homes
     wrapped_equal = max_diff(reference.parameters(), model.parameters()) == 0.0
     opt_ref = make_opt(reference.parameters(), flat)
     opt = make_opt(ddp.parameters(), flat)
@@ -78,15 +80,18 @@ def adam(params, flat):
     return mg.optim.Adam(params, lr=0.01, flat=flat)
 
 
-for name, make, kwargs, flat in [
-        ("sgd", sgd, dict(bucket_cap_mb=0.0001), True),
-        ("adam", adam, dict(bucket_cap_mb=0.0001), True),
-        ("adam_gather", adam, dict(bucket_cap_mb=0.0001), False),
-        ("sgd_view", sgd, dict(bucket_cap_mb=0.0001, gradient_as_bucket_view=True), False)]:
-    ddp, wrapped_equal, diff, final = train(make, kwargs, flat=flat)
+for name, make, kwargs, flat, homes in [
+        ("sgd", sgd, dict(bucket_cap_mb=0.0001), True, True),
+        ("adam", adam, dict(bucket_cap_mb=0.0001), True, True),
+        ("adam_ddp_homes", adam, dict(bucket_cap_mb=0.0001), False, True),
+        ("adam_gather", adam, dict(bucket_cap_mb=0.0001), False, False),
+        ("sgd_view", sgd, dict(bucket_cap_mb=0.0001, gradient_as_bucket_view=True), False,
+         False)]:
+    ddp, wrapped_equal, diff, final = train(make, kwargs, flat=flat, homes=homes)
     results[name] = {"buckets": len(ddp._buckets), "wrapped_equal": wrapped_equal,
                      "max_diff": diff,
-                     "gathered": any(b.buffer is not None for b in ddp._buckets)}
+                     "gathered": any(b.scratch is not None for b in ddp._buckets),
+                     "ddp_homes": any(b.buffer is not None for b in ddp._buckets)}
     for k, a in enumerate(final):
         params_out[f"{name}_{k}"] = a
 

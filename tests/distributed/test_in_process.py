@@ -210,22 +210,80 @@ def test_ddp_in_a_world_of_one_is_the_plain_model(world_of_one):
 
 
 @needs_mpi4py
+def test_without_optimizer_buffers_ddp_gives_the_grad_homes(world_of_one):
+    model = mlp()
+    ddp = dist.DistributedDataParallel(model, bucket_cap_mb=100 / 2**20)
+    opt = mg.optim.SGD(ddp.parameters(), lr=0.1, flat=False)
+    seen = []
+
+    def spy(state, bucket):
+        seen.append(any(bucket.buffer().array.base is b.buffer for b in ddp._buckets))
+        return dist.allreduce_hook(state, bucket)
+    ddp.register_comm_hook(None, spy)
+    x, y = mg.randn(6, 4), mg.tensor([0, 1, 2, 0, 1, 2])
+    _step(ddp, opt, x, y)
+    buffers = [id(b.buffer) for b in ddp._buckets]
+    for _ in range(2):
+        _step(ddp, opt, x, y)
+    assert seen and all(seen)  # every bucket reduced in its own buffer, in place
+    assert [id(b.buffer) for b in ddp._buckets] == buffers  # reused, not renewed
+    assert all(b.scratch is None for b in ddp._buckets)  # nothing gathered
+    for b in ddp._buckets:
+        for p in b.params:
+            assert p.grad.array.base is b.buffer
+    # a gradient kept from a step keeps its values: the next backward takes a new buffer
+    opt.zero_grad()
+    ddp(x).sum().backward()
+    kept = model[0].weight.grad
+    values = kept.array.copy()
+    opt.zero_grad()
+    (2 * ddp(x).sum()).backward()
+    assert np.array_equal(kept.array, values)
+    assert np.allclose(model[0].weight.grad.array, 2 * values)
+
+
+@needs_mpi4py
 def test_gathered_buckets_copy_back_or_become_views(world_of_one):
     for as_view in (False, True):
+        mg.manual_seed(3)
         model = mlp()
         ddp = dist.DistributedDataParallel(model, bucket_cap_mb=100 / 2**20,
                                            gradient_as_bucket_view=as_view)
+        ddp._use_homes = False  # no homes of its own: every bucket is gathered
         opt = mg.optim.SGD(ddp.parameters(), lr=0.1, flat=False)
-        ref_grads = None
+        x = mg.ones(2, 4)
+        expect = mg.autograd.grad(model(x).sum(), list(model.parameters()))
         for _ in range(2):
             opt.zero_grad()
-            model(mg.ones(2, 4)).sum().backward()
-        ref_grads = [p.grad.array.copy() for p in model.parameters()]
-        assert all(b.buffer is not None for b in ddp._buckets)
-        views = [any(np.shares_memory(p.grad.array, b.buffer) for b in ddp._buckets)
+            ddp(x).sum().backward()
+        assert all(b.scratch is not None and b.buffer is None for b in ddp._buckets)
+        views = [any(np.shares_memory(p.grad.array, b.scratch) for b in ddp._buckets)
                  for p in model.parameters()]
         assert all(views) if as_view else not any(views)
-        assert all(np.isfinite(g).all() for g in ref_grads)
+        for g, p in zip(expect, model.parameters()):
+            assert np.allclose(p.grad.array, g.array)
+
+
+@needs_mpi4py
+def test_a_bucket_mostly_of_a_large_parameter_takes_the_homes_of_its_small_ones(world_of_one):
+    def make():
+        mg.manual_seed(4)
+        return nn.Sequential(nn.Linear(300, 300), nn.Tanh(), nn.Linear(300, 2))  # 90000 > 65536
+    ref, model = make(), make()
+    ddp = dist.DistributedDataParallel(model)  # one bucket: all four parameters
+    opt_ref = mg.optim.SGD(ref.parameters(), lr=0.1, momentum=0.9)
+    opt = mg.optim.SGD(ddp.parameters(), lr=0.1, momentum=0.9)  # flat: all but the weight
+    for k in range(3):
+        x = mg.randn(3, 300)
+        for m, o in ((ref, opt_ref), (ddp, opt)):
+            o.zero_grad()
+            m(x).sum().backward()
+            o.step()
+    (bucket,) = ddp._buckets
+    assert bucket.buffer is not None and bucket.scratch is None  # in place, nothing gathered
+    assert all(p.grad.array.base is bucket.buffer for p in model.parameters())
+    for a, b in zip(ref.parameters(), model.parameters()):
+        assert np.array_equal(a.array, b.array)  # the optimizer stepped them one by one
 
 
 @needs_mpi4py
