@@ -520,3 +520,12 @@ def test_rank_zero_only_runs_alone_and_on_rank_zero(monkeypatch):
     monkeypatch.setattr(pg, "get_rank", lambda group=None: 1)
     assert not dist.is_main_process() and log(2) is None
     assert calls == [1]
+
+
+def test_pytorch_import_paths():
+    from minigrad.nn.parallel import DistributedDataParallel
+    from minigrad.utils.data import DistributedSampler as FromUtils
+    assert DistributedDataParallel is dist.DistributedDataParallel is \
+        mg.nn.parallel.DistributedDataParallel
+    assert FromUtils is DistributedSampler
+    assert mg.nn.SyncBatchNorm is nn.SyncBatchNorm
