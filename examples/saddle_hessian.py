@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> dict:
                 label="eps / (1 - 3 lr eps t)")
     axes.set_xlabel("step + 1")
     axes.set_ylabel("distance from the origin")
-    axes.set_title("escape: exponential at a saddle, ~1/r at a degenerate one", fontsize=10)
+    axes.set_title("escape: exponential vs ~1/r (degenerate)", fontsize=10)
     axes.grid(True, alpha=0.3)
     axes.legend(fontsize=8)
     save(figure, figure_path(args, "saddle_hessian.png"))

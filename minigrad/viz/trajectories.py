@@ -168,9 +168,15 @@ def plot_trajectories(f: Objective, optimizers: Mapping[str, Factory], start: An
     every_loss = np.concatenate([run[1] for run in runs.values()])
     if np.all(every_loss > 0):
         loss_axes.set_yscale("log")
+    elif len(every_loss) > 50:  # unbounded below: a jump to -1e20 would hide every other run
+        low, high = np.percentile(every_loss, 2), every_loss.max()
+        if every_loss.min() < low - (high - low):
+            loss_axes.set_ylim(low - 0.1 * (high - low), high + 0.05 * (high - low))
+            loss_axes.set_title("f along each path (a few values below the frame)")
     loss_axes.set_xlabel("step")
     loss_axes.set_ylabel("f")
-    loss_axes.set_title("f along each path")
+    if not loss_axes.get_title():
+        loss_axes.set_title("f along each path")
     loss_axes.grid(True, alpha=0.3)
     columns = 1 if len(runs) <= 10 else 2
     loss_axes.legend(fontsize=7, ncol=columns, loc="best")
