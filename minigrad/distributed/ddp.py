@@ -282,11 +282,26 @@ class DistributedDataParallel(Module):
                     f"{next((k for k, (a, b) in enumerate(zip(mine, theirs)) if a != b), min(len(mine), len(theirs)))})")
 
     def _sync_from_rank0(self, tensors: list[Tensor], what: str) -> None:
-        if self.process_group.size() == 1:
+        """Rank 0's values into ``tensors`` on every rank: one broadcast per (device,
+        dtype), of the tensors packed into one array (BatchNorm's buffers are many small
+        tensors, broadcast at every forward)."""
+        if self.process_group.size() == 1 or not tensors:
             return
         src = self.process_group.ranks[0]
+        groups: dict[tuple[Any, Any], list[Tensor]] = {}
         for t in tensors:
-            C.broadcast(t, src, group=self.process_group)
+            groups.setdefault((t.device, t.array.dtype), []).append(t)
+        for (device, _), group in groups.items():
+            if len(group) == 1:
+                C.broadcast(group[0], src, group=self.process_group)
+                continue
+            xp = backend.xp(device)
+            packed = wrap(xp.concatenate([t.array.reshape(-1) for t in group]), device)
+            C.broadcast(packed, src, group=self.process_group)
+            start = 0
+            for t in group:
+                t.array[...] = packed.array[start:start + t.array.size].reshape(t.array.shape)
+                start += t.array.size
 
     @staticmethod
     def _assign_buckets(params: list[Tensor], cap: int) -> list[_Bucket]:

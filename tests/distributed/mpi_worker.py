@@ -229,6 +229,27 @@ for shape in [(8, 3), (8, 3, 5)]:
                              np.max(np.abs(bn.running_var.array - sbn[0].running_var.array))))}
 results["sync_bn"] = sbn_res
 
+# broadcast_buffers: rank 0's buffers at wrap time and at every training forward
+bn_model = nn.Sequential(nn.Linear(5, 4), nn.BatchNorm1d(4), nn.Linear(4, 2),
+                         nn.BatchNorm1d(2))
+for bn in (bn_model[1], bn_model[3]):
+    bn.running_mean.array[...] = RANK
+    bn.num_batches_tracked.array[...] = 10 * RANK
+ddp_bn = dist.DistributedDataParallel(bn_model)
+state = lambda: np.concatenate([b.array.ravel().astype(float)  # noqa: E731
+                                for b in bn_model.buffers()])
+at_wrap = ddp.process_group.comm.allgather(state())
+ddp_bn(mg.tensor(np.random.default_rng(RANK).standard_normal((4, 5))))  # local statistics
+after_one = ddp.process_group.comm.allgather(state())
+for bn in (bn_model[1], bn_model[3]):
+    bn.momentum = 0.0  # the next update keeps what the forward's broadcast put there
+ddp_bn(mg.tensor(np.random.default_rng(RANK).standard_normal((4, 5))))
+after_two = ddp.process_group.comm.allgather(state())
+results["buffers"] = {
+    "wrap": all(np.array_equal(a, at_wrap[0]) for a in at_wrap) and not at_wrap[0][:4].any(),
+    "diverged": WORLD == 1 or not np.array_equal(after_one[0], after_one[1]),
+    "forward": all(np.array_equal(a[:4], after_one[0][:4]) for a in after_two)}
+
 # different models on different ranks: a clear error on every rank, no hang
 try:
     dist.DistributedDataParallel(nn.Linear(3, 2 + (RANK % 2)))

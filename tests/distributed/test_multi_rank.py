@@ -78,6 +78,11 @@ def test_sync_batchnorm_equals_batchnorm_on_the_concatenated_batch(ranks):
             assert max(diffs.values()) <= 1e-12, (shape, diffs)
 
 
+def test_buffers_are_rank_zeros_at_wrap_time_and_each_training_forward(ranks):
+    for res in ranks[1]:
+        assert res["buffers"] == {"wrap": True, "diverged": True, "forward": True}
+
+
 def test_different_models_on_the_ranks_are_refused(ranks):
     assert all(res["mismatch"] for res in ranks[1])
 
