@@ -14,8 +14,6 @@ Run: ``python examples/fixed_budget.py`` (``--quick``: 3 epochs of budget); writ
 """
 from __future__ import annotations
 
-import numpy as np
-
 import minigrad as mg
 from minigrad.nn.functional import cross_entropy
 from minigrad.optim import LBFGS, SGD

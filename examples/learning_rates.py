@@ -12,7 +12,6 @@ Run: ``python examples/learning_rates.py`` (``--quick`` for fewer steps); writes
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 

@@ -15,8 +15,6 @@ Run: ``python examples/loss_landscape.py`` (``--quick``: a coarse grid, 2 epochs
 """
 from __future__ import annotations
 
-import numpy as np
-
 import minigrad as mg
 from minigrad.nn.functional import cross_entropy
 from minigrad.optim import SGD

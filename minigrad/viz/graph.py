@@ -31,7 +31,7 @@ def dot_available() -> bool:
     """Whether the ``graphviz`` Python package and Graphviz's ``dot`` program are both
     present, so that :func:`draw_graph` can render a picture."""
     try:
-        import graphviz  # noqa: F401
+        import graphviz  # noqa: F401  (only whether it is there)
     except ImportError:
         return False
     return shutil.which("dot") is not None

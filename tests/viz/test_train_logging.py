@@ -1,7 +1,6 @@
 """python -m minigrad.train --plot / --history / --logdir: the files are written and hold the
 run's numbers (the TensorBoard logs read back with TensorBoard's own EventAccumulator)."""
 import importlib.util
-import os
 
 import numpy as np
 import pytest

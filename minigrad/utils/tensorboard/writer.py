@@ -7,7 +7,6 @@ a message that names it. tensorboardX is imported when a writer is made, not bef
 """
 from __future__ import annotations
 
-import math
 import numbers
 import os
 import socket
