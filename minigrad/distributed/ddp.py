@@ -262,8 +262,15 @@ class DistributedDataParallel(Module):
                     param.register_post_accumulate_grad_hook(self._grad_ready(b)))
 
     # --- setup ------------------------------------------------------------------------------
-    def _buffers_list(self) -> list[Tensor]:
-        return [b for b in self.module.buffers() if b is not None]
+    def _buffers_list(self, skip_synced: bool = False) -> list[Tensor]:
+        """The module's buffers; ``skip_synced``: without those of SyncBatchNorm layers,
+        which every rank updates alike from the same all-rank statistics (broadcasting
+        them at each forward would change nothing and cost a collective)."""
+        if not skip_synced:
+            return [b for b in self.module.buffers() if b is not None]
+        from minigrad.nn.sync_batchnorm import SyncBatchNorm
+        return [b for m in self.module.modules() if not isinstance(m, SyncBatchNorm)
+                for b in m._buffers.values() if b is not None]
 
     def _check_same_model(self) -> None:
         """Every rank must wrap the same architecture (else the collectives would hang or
@@ -327,7 +334,7 @@ class DistributedDataParallel(Module):
         if not self._homes_decided:
             self._decide_homes()
         if self.broadcast_buffers and self.module.training:
-            self._sync_from_rank0(self._buffers_list(), "buffer")
+            self._sync_from_rank0(self._buffers_list(skip_synced=True), "buffer")
         return self.module(*inputs, **kwargs)
 
     @contextlib.contextmanager

@@ -250,6 +250,22 @@ results["buffers"] = {
     "diverged": WORLD == 1 or not np.array_equal(after_one[0], after_one[1]),
     "forward": all(np.array_equal(a[:4], after_one[0][:4]) for a in after_two)}
 
+# SyncBatchNorm's buffers are not broadcast at each forward: every rank updates them alike
+sync_model = nn.SyncBatchNorm.convert_sync_batchnorm(nn.Sequential(
+    nn.Linear(5, 4), nn.BatchNorm1d(4), nn.Tanh(), nn.Linear(4, 3)))
+ddp_sync = dist.DistributedDataParallel(sync_model)
+opt = mg.optim.SGD(ddp_sync.parameters(), lr=0.1)
+for x, y in batches(3):
+    xl, yl = local(x, y)
+    opt.zero_grad()
+    loss_fn(ddp_sync(mg.tensor(xl)), mg.tensor(yl)).backward()
+    opt.step()
+mine = np.concatenate([b.array.ravel().astype(float) for b in sync_model.buffers()] +
+                      [p.array.ravel() for p in sync_model.parameters()])
+everyone_sync = ddp.process_group.comm.allgather(mine)
+results["sync_buffers_equal"] = all(np.array_equal(a, mine) for a in everyone_sync) and \
+    not ddp_sync._buffers_list(skip_synced=True)
+
 # different models on different ranks: a clear error on every rank, no hang
 try:
     dist.DistributedDataParallel(nn.Linear(3, 2 + (RANK % 2)))

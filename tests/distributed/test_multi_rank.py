@@ -83,6 +83,10 @@ def test_buffers_are_rank_zeros_at_wrap_time_and_each_training_forward(ranks):
         assert res["buffers"] == {"wrap": True, "diverged": True, "forward": True}
 
 
+def test_sync_batchnorm_buffers_stay_bitwise_equal_without_broadcasts(ranks):
+    assert all(res["sync_buffers_equal"] for res in ranks[1])
+
+
 def test_different_models_on_the_ranks_are_refused(ranks):
     assert all(res["mismatch"] for res in ranks[1])
 
