@@ -82,3 +82,28 @@ def test_logdir_writes_what_tensorboard_reads(tmp_path):
     assert start.hparams["epochs"].number_value == 2
     accuracy = hparams_run.Scalars("hparam/test_accuracy")[0].value
     assert accuracy == pytest.approx(metrics["test_accuracy"], rel=1e-6)
+
+
+def test_a_diverged_run_still_writes_its_history(tmp_path, monkeypatch):
+    from minigrad import train
+
+    def diverging(model, loader, optimizer, progress=None, on_batch=None):
+        on_batch(2.5)
+        raise train.TrainingDiverged("the loss is nan at batch 2/9")
+    monkeypatch.setattr(train, "train_epoch", diverging)
+    with pytest.raises(train.TrainingDiverged, match="training diverged"):
+        _run(tmp_path, "--history", str(tmp_path / "run.json"))
+    history = History.load(tmp_path / "run.json")
+    assert history.records == [{"step": 1, "epoch": 1, "loss": 2.5, "lr": 3e-3}]
+
+
+def test_missing_plot_and_tensorboard_packages_stop_the_run_before_training(tmp_path,
+                                                                           monkeypatch, capsys):
+    import sys
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(SystemExit, match="--plot needs matplotlib"):
+        _run(tmp_path, "--plot", str(tmp_path / "h.png"))
+    monkeypatch.setitem(sys.modules, "tensorboardX", None)
+    with pytest.raises(SystemExit, match="--logdir: .*tensorboardX"):
+        _run(tmp_path, "--logdir", str(tmp_path / "runs"))
+    assert "epoch" not in capsys.readouterr().out
