@@ -289,18 +289,23 @@ def _cubic_minimizer(x1: float, f1: float, g1: float, x2: float, f2: float, g2: 
                      bounds: tuple[float, float] | None = None) -> float:
     """Minimizer of the cubic through (x1, f1) and (x2, f2) with slopes g1 and g2, clipped
     to ``bounds`` (default: the interval between x1 and x2); its midpoint when the cubic
-    has no minimum."""
+    has no minimum, or none that the formula can give (two equal points; a function that is
+    exactly quadratic along the line with negative curvature, where the denominator is 0)."""
     low, high = bounds if bounds is not None else (min(x1, x2), max(x1, x2))
+    if x1 == x2:
+        return min(max(x1, low), high)
     d1 = g1 + g2 - 3.0 * (f1 - f2) / (x1 - x2)
     discriminant = d1 * d1 - g1 * g2
     if discriminant < 0:
         return (low + high) / 2.0
     d2 = math.sqrt(discriminant)
     if x1 <= x2:
-        position = x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2.0 * d2))
+        numerator, denominator, far, span = g2 + d2 - d1, g2 - g1 + 2.0 * d2, x2, x2 - x1
     else:
-        position = x1 - (x1 - x2) * ((g1 + d2 - d1) / (g1 - g2 + 2.0 * d2))
-    return min(max(position, low), high)
+        numerator, denominator, far, span = g1 + d2 - d1, g1 - g2 + 2.0 * d2, x1, x1 - x2
+    if denominator == 0:
+        return (low + high) / 2.0
+    return min(max(far - span * (numerator / denominator), low), high)
 
 
 def strong_wolfe(objective: Objective, xp: Any, t: float, d: Any, f: float, g: Any,

@@ -253,3 +253,23 @@ class TestErrors:
     def test_bad_arguments(self, kwargs, name):
         with pytest.raises(ValueError, match=name):
             LBFGS([mg.ones(2, requires_grad=True)], **kwargs)
+
+
+def test_strong_wolfe_on_a_saddle_where_the_line_is_exactly_quadratic():
+    """f = x^2 - y^2 from (1, 0.001): along the search direction the function is a quadratic
+    with negative curvature, and the cubic interpolation's denominator is exactly 0; the
+    line search bisects there instead of dividing by zero."""
+    v = mg.tensor([1.0, 0.001], dtype=mg.float64, requires_grad=True)
+    opt = optim.LBFGS([v], lr=1.0, max_iter=20, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = v[0] ** 2 - v[1] ** 2
+        loss.backward()
+        return loss
+
+    start = float(closure().item())
+    for _ in range(3):
+        opt.step(closure)
+    assert np.isfinite(v.numpy()).all()
+    assert float(closure().item()) < start
