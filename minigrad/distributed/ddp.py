@@ -270,7 +270,7 @@ class DistributedDataParallel(Module):
             return [b for b in self.module.buffers() if b is not None]
         from minigrad.nn.sync_batchnorm import SyncBatchNorm
         return [b for m in self.module.modules() if not isinstance(m, SyncBatchNorm)
-                for b in m._buffers.values() if b is not None]
+                for b in m.buffers(recurse=False) if b is not None]
 
     def _check_same_model(self) -> None:
         """Every rank must wrap the same architecture (else the collectives would hang or

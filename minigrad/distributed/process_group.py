@@ -71,6 +71,10 @@ def init_process_group(backend: str | None = "mpi", init_method: str | None = No
     communicator to use instead of ``MPI.COMM_WORLD`` (``MPI.COMM_SELF`` gives a group of
     one, for tests). ``init_method``, ``store``, ``timeout`` and ``group_name`` are accepted
     for PyTorch programs and unused: MPI has already connected the processes.
+
+    In a job of several ranks, each rank's BLAS gets an equal share of its machine's cores
+    (unless ``OMP_NUM_THREADS`` is set), as torchrun does: thread pools as wide as the
+    machine in every rank fight for the cores.
     """
     global _default
     if _default is not None:
@@ -94,6 +98,9 @@ def init_process_group(backend: str | None = "mpi", init_method: str | None = No
             raise ValueError(f"init_process_group: {name}={given} but MPI started this "
                              f"process with {name} {actual}; leave {name} unset under mpiexec")
     _default = group
+    if group.size() > 1:
+        from minigrad.distributed.launch import share_the_cores
+        share_the_cores(comm)
 
 
 def is_initialized() -> bool:

@@ -529,3 +529,46 @@ def test_pytorch_import_paths():
         mg.nn.parallel.DistributedDataParallel
     assert FromUtils is DistributedSampler
     assert mg.nn.SyncBatchNorm is nn.SyncBatchNorm
+
+
+def _blas_threads():
+    import ctypes
+    from minigrad.distributed.launch import _BLAS_SETTERS
+    try:
+        paths = sorted({line.split()[-1] for line in open("/proc/self/maps")
+                        if "blas" in line.lower()})
+    except OSError:
+        return None
+    for path in paths:
+        lib = ctypes.CDLL(path)
+        for name in _BLAS_SETTERS:
+            getter = getattr(lib, name.replace("set", "get"), None)
+            if getter is not None:
+                return getter
+    return None
+
+
+def test_limit_blas_threads_sets_numpys_blas():
+    from minigrad.distributed.launch import limit_blas_threads
+    getter = _blas_threads()
+    if getter is None:
+        pytest.skip("no OpenBLAS found among this process's libraries")
+    before = getter()
+    try:
+        assert limit_blas_threads(1) and getter() == 1
+    finally:
+        limit_blas_threads(before)
+    assert getter() == before
+
+
+@needs_mpi4py
+def test_share_the_cores_leaves_an_explicit_omp_num_threads_alone(monkeypatch):
+    from mpi4py import MPI
+    from minigrad.distributed import launch
+    calls = []
+    monkeypatch.setattr(launch, "limit_blas_threads", lambda n: calls.append(n))
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    launch.share_the_cores(MPI.COMM_SELF)
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    launch.share_the_cores(MPI.COMM_SELF)  # one rank on this machine: all its cores
+    assert calls == [max(1, os.cpu_count() or 1)]
