@@ -338,8 +338,8 @@ def _move_in_place(tensor: Tensor, device: str | None, dtype: Any) -> None:
         data = backend.to_device(data, device)
     if dtype is not None and data.dtype.kind == "f" and data.dtype != dtype:
         data = data.astype(dtype)
-    tensor.array = data
-    tensor.device = device or tensor.device
+    if data is not tensor.array:  # new memory: no longer a view of what it viewed
+        tensor.data = wrap(data, device or tensor.device)
     if tensor.grad is not None:
         grad = wrap(tensor.grad.array, tensor.grad.device)
         _move_in_place(grad, device, dtype)

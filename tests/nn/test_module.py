@@ -309,3 +309,19 @@ def test_module_dict_and_parameter_list_register_their_entries():
     (a.sum() + b.sum()).backward()
     assert model.scales[0].grad is not None and model.heads["b"].weight.grad is not None
     assert set(model.state_dict()) == set(names)
+
+
+def test_to_dtype_of_a_view_parameter_leaves_the_old_memory():
+    """A parameter viewing another tensor's memory gets memory of its own when .double()
+    converts it: it is no longer that tensor's view (no version counter or base shared with
+    the old float32 memory, which is not kept alive through it)."""
+    storage = mg.zeros(6)
+    layer = nn.Linear(3, 1)
+    layer.weight = nn.Parameter(storage[:3].reshape(1, 3))
+    assert layer.weight._base is storage
+    layer.double()
+    assert layer.weight._base is None and layer.weight.dtype == mg.float64
+    with mg.no_grad():
+        layer.weight.add_(1.0)
+    assert storage.numpy().tolist() == [0.0] * 6
+    assert storage._version == 0
