@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import dis
+import threading
 import warnings
 from types import CodeType
 from typing import Callable
@@ -142,8 +143,8 @@ def run_backward(roots: Sequence[Tensor], grads: Sequence[Any], retain_graph: bo
     # this thread's grad mode: the backward pass is recorded only for create_graph
     previous_mode, anomaly = _grad_enabled.get(), _anomaly.get()
     _grad_enabled.set(grad_mode.mode_for(True) if create_graph else False)
-    global _callbacks
-    outer_callbacks, _callbacks = _callbacks, []
+    outer_callbacks = _queued.callbacks  # a backward run from a hook keeps its own queue
+    _queued.callbacks = []
     try:
         for node in reversed(topological_order(roots, rebased)):
             grad = pending.pop(node, None)
@@ -198,27 +199,33 @@ def run_backward(roots: Sequence[Tensor], grads: Sequence[Any], retain_graph: bo
                 node._parents = ()
                 if rebased and node._history is not None:
                     node._history = None  # its graph is gone: nothing left to route
-        queued, k = _callbacks, 0
+        queued, k = _queued.callbacks, 0
         while k < len(queued):  # a callback may queue another
             queued[k]()
             k += 1
     finally:
         _grad_enabled.set(previous_mode)
-        _callbacks = outer_callbacks
+        _queued.callbacks = outer_callbacks
     return found
 
 
-_callbacks: list[Callable[[], None]] | None = None  # queued in the running backward
+class _Queue(threading.local):
+    """The callbacks queued in the backward pass running in this thread (None: none runs)."""
+    callbacks: list[Callable[[], None]] | None = None
+
+
+_queued = _Queue()
 
 
 def queue_callback(callback: Callable[[], None]) -> None:
     """Run ``callback()`` once the running backward pass has finished propagating (PyTorch's
     ``Variable._execution_engine.queue_callback``: DistributedDataParallel waits for its
     allreduces there). Callbacks run in the order queued; outside a backward it raises."""
-    if _callbacks is None:
+    callbacks = _queued.callbacks
+    if callbacks is None:
         raise RuntimeError("queue_callback can only be called during a backward pass (from "
                            "a hook that backward runs)")
-    _callbacks.append(callback)
+    callbacks.append(callback)
 
 
 def check_backward_anomaly(node: Tensor, grads: Sequence[Tensor | None]) -> None:

@@ -1,5 +1,7 @@
 """The engine's hooks that DistributedDataParallel stands on (no MPI needed):
 ``Tensor.register_post_accumulate_grad_hook`` and ``engine.queue_callback``."""
+import threading
+
 import numpy as np
 import pytest
 
@@ -126,3 +128,31 @@ def test_a_leaf_used_at_several_depths_is_accumulated_once_with_its_whole_gradie
     t = np.tanh(3 * np.array([1.0, -2.0]))
     expect = t + np.array([1.0, -2.0]) * 3 * (1 - t ** 2) + 1 + 2 * t * 3 * (1 - t ** 2)
     assert len(seen) == 1 and np.allclose(seen[0], expect, rtol=1e-12)
+
+
+def test_callbacks_queued_in_concurrent_backwards_stay_with_their_own_pass():
+    """Each thread's backward runs the callbacks its own hooks queued, and only those, at
+    its own end (the queue is per thread)."""
+    ran, threads_of = {0: [], 1: []}, {}
+    both_running, first_done = threading.Barrier(2), threading.Event()
+
+    def work(k):
+        threads_of[k] = threading.get_ident()
+        w = mg.tensor([1.0, 2.0], requires_grad=True)
+
+        def hook(param):
+            both_running.wait(timeout=10)
+            engine.queue_callback(lambda: ran[k].append(threading.get_ident()))
+            if k == 1:  # thread 1's pass ends only after thread 0's has
+                first_done.wait(timeout=10)
+        w.register_post_accumulate_grad_hook(hook)
+        (w * w).sum().backward()
+        if k == 0:
+            first_done.set()
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert ran == {0: [threads_of[0]], 1: [threads_of[1]]}
