@@ -217,6 +217,13 @@ class _Queue(threading.local):
 _queued = _Queue()
 
 
+def running_backward() -> object | None:
+    """A token of the backward pass running in this thread (None outside one): the same
+    object for every hook of one pass, a new one for the next (DistributedDataParallel tells
+    its passes apart by it)."""
+    return _queued.callbacks
+
+
 def queue_callback(callback: Callable[[], None]) -> None:
     """Run ``callback()`` once the running backward pass has finished propagating (PyTorch's
     ``Variable._execution_engine.queue_callback``: DistributedDataParallel waits for its

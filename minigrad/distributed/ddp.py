@@ -373,7 +373,7 @@ class DistributedDataParallel(Module):
         def hook(param: Tensor) -> None:
             if not self.require_backward_grad_sync:
                 return
-            running = _engine._callbacks  # the running backward's queue: one per pass
+            running = _engine.running_backward()
             if self._queued_in is not running:
                 if self._inflight or self._next:  # left by a backward that raised midway
                     self._reset()
