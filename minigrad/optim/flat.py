@@ -112,29 +112,47 @@ class FlatChunk:
         """Every parameter still views the buffer and holds its gradient in its grad home.
 
         (A deep copy of the optimizer copies each view on its own, without its buffer: the
-        copy then updates its parameters one by one.)"""
-        params = self.params
+        copy then updates its parameters one by one.) This runs at every step: a plain loop,
+        which in CPython 3.11 costs half what two ``all(map(operator.is_, ...))`` passes do."""
         if self.param_views[0].base is not self.param.array or \
                 self.grads[0].array.base is not self.grad:
             return False
-        return all(map(_is, map(_ARRAY, params), self.param_views)) and \
-            all(map(_is, map(_GRAD, params), self.grads))
+        for p, view, home in zip(self.params, self.param_views, self.grads):
+            if p.array is not view or p._grad is not home:
+                return False
+        return True
 
     def has_flat_state(self, states: list[dict[str, Any]]) -> bool:
         """Every state dict holds exactly the buffers' views (and as many other entries as
-        the first), with one step count. (Loops in C: this runs at every step.)"""
-        first, count = states[0], len(states)
+        the first), with one step count. (This runs at every step: one plain loop over the
+        states for the usual one or two buffers, which costs less than a pass per check.)"""
+        first = states[0]
+        count, slots = len(first), self.slots
+        if count != len(slots) + sum(1 for v in first.values() if not backend.is_array(v)):
+            return False
         try:
-            if list(map(len, states)).count(len(first)) != count or \
-                    list(map(_STEP, states)).count(first["step"]) != count:
-                return False
-            for key, views in self.slots.items():
-                if not all(map(_is, map(itemgetter(key), states), views)):
+            step = first["step"]
+            if len(slots) == 1:
+                (key, views), = slots.items()
+                for s, view in zip(states, views):
+                    if s[key] is not view or len(s) != count or s["step"] != step:
+                        return False
+            elif len(slots) == 2:
+                (key1, views1), (key2, views2) = slots.items()
+                for s, view1, view2 in zip(states, views1, views2):
+                    if s[key1] is not view1 or s[key2] is not view2 or len(s) != count or \
+                            s["step"] != step:
+                        return False
+            else:
+                if list(map(len, states)).count(count) != len(states) or \
+                        list(map(_STEP, states)).count(step) != len(states):
                     return False
+                for key, views in slots.items():
+                    if not all(map(_is, map(itemgetter(key), states), views)):
+                        return False
         except KeyError:
             return False
-        return len(first) == len(self.slots) + sum(1 for v in first.values()
-                                                   if not backend.is_array(v))
+        return True
 
     def gather_state(self, states: list[dict[str, Any]]) -> bool:
         """Copy per-parameter state into new buffers and make each state dict hold views of
