@@ -56,6 +56,8 @@ class SGD(Optimizer):
                 buf = state["momentum_buffer"] = backend.xp(param.device).array(grad)
             else:
                 buf *= momentum
-                buf += (1.0 - group["dampening"]) * grad
+                dampening = group["dampening"]
+                # 1.0 * grad is grad exactly: without dampening, no temporary and no pass
+                buf += (1.0 - dampening) * grad if dampening else grad
             grad = grad + momentum * buf if group["nesterov"] else buf
         data -= group["lr"] * grad
