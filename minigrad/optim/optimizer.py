@@ -17,8 +17,8 @@ from typing import Any, Callable, ClassVar, Iterable, Mapping
 
 import numpy
 
-from minigrad import backend
-from minigrad.grad_mode import enable_grad, no_grad
+from minigrad import backend, grad_mode
+from minigrad.grad_mode import enable_grad
 from minigrad.optim.checks import Check, Choice, Rule, check_values
 from minigrad.optim.flat import FlatChunk, flatten_group
 from minigrad.tensor import Tensor, bump_version
@@ -239,9 +239,9 @@ class Optimizer:
         names = tuple(checks)
         seen = self._checked_values
         for i, group in enumerate(self.param_groups):
-            values = tuple(group.get(name) for name in names)
+            values = tuple(map(group.get, names))
             try:
-                if seen.get(id(group)) == values:
+                if seen.get(id(group)) == values:  # identical values compare without __eq__
                     continue
             except (TypeError, ValueError):  # e.g. an array compared elementwise
                 pass
@@ -305,9 +305,12 @@ class Optimizer:
             if not self._gradients_ok():
                 return loss
             self._begin_step()
-            with no_grad():
+            mode = grad_mode.enabled.set(False)  # no_grad(), without the cost of its block
+            try:
                 for group in self.param_groups:
                     self._step_group(group)
+            finally:
+                grad_mode.enabled.reset(mode)
         finally:
             self._intact = None
             self._end_step()
