@@ -128,10 +128,13 @@ class FlatChunk:
         states for the usual one or two buffers, which costs less than a pass per check.)"""
         first = states[0]
         count, slots = len(first), self.slots
-        if count != len(slots) + sum(1 for v in first.values() if not backend.is_array(v)):
-            return False
         try:
             step = first["step"]
+            if count == len(slots) + 1:  # the slots and "step" (the loop checks the slots)
+                if backend.is_array(step):
+                    return False
+            elif count != len(slots) + sum(1 for v in first.values() if not backend.is_array(v)):
+                return False
             if len(slots) == 1:
                 (key, views), = slots.items()
                 for s, view in zip(states, views):
