@@ -97,8 +97,11 @@ class Accumulation:
     a buffer or a :class:`FreshOutput`. A group with a ``chunk`` holds every parameter of
     it and its gradient buffers are views of ``flat``: when every leaf still has the grad
     home it had (``homes``) and the chunk takes the gradients, one copy is the whole
-    accumulation. Otherwise, and for the other groups, the engine accumulates leaf by leaf
-    (the order across groups does not matter: they touch different leaves and chunks)."""
+    accumulation. A group of one leaf with ``chunk`` None and its grad home in ``homes``
+    (``flat`` is then its gradient buffer, shaped and typed as the leaf) copies the buffer
+    into the claimed home when the leaf holds no gradient, as the engine would. Otherwise,
+    and for the other groups, the engine accumulates leaf by leaf (the order across groups
+    does not matter: they touch different leaves and chunks)."""
 
     __slots__ = ("groups", "device")
 
@@ -108,9 +111,20 @@ class Accumulation:
 
     def __call__(self) -> None:
         for chunk, leaves, homes, flat, pairs in self.groups:
-            if chunk is not None and all(map(is_, map(_GRAD_HOME, leaves), homes)) and \
-                    chunk.take_flat_grad(flat):
-                continue
+            if chunk is not None:
+                if all(map(is_, map(_GRAD_HOME, leaves), homes)) and chunk.take_flat_grad(flat):
+                    continue
+            elif homes:
+                # one leaf with a grad home, a buffer shaped and typed as it: the engine's
+                # claim-and-copy (engine._accumulate for a leaf without a gradient), without
+                # its Tensor wrapper and dispatch; anything else goes through the engine
+                leaf = leaves[0]
+                if leaf._grad is None and leaf._grad_home is homes[0]:
+                    target = homes[0].claim()
+                    if target is not None:
+                        target.array[...] = flat
+                        leaf._grad = target
+                        continue
             for leaf, source in pairs:
                 if isinstance(source, FreshOutput):
                     adopt(leaf, source.take(), self.device)
@@ -206,6 +220,10 @@ def _accumulation(run: list[Instr], context: _Context,
                 groups.append(staged[id(chunk)])
             continue
         source: Source = slot.buf
+        if chunk is not None and chunk.device == "cpu" and slot.buf.dtype == chunk.dtype and \
+                slot.buf.shape == chunk.shapes[leaf._grad_home.index]:  # the engine's test
+            groups.append((None, [leaf], [leaf._grad_home], slot.buf, [(leaf, source)]))
+            continue
         writer = _only_writer(slot, context, uses) if leaf._grad_home is None else None
         if writer is not None:
             source = fresh[id(writer)] = FreshOutput(slot)
