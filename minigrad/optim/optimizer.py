@@ -300,8 +300,14 @@ class Optimizer:
             # a check deferred on the device (a bad target) is reported before anything changes
             backend.flush_deferred_checks()
             # which flat buffers can be used is looked at once, for the check and the update
-            self._intact = {id(c) for g in self.param_groups for c in self._flat_parts(g)[0]
-                            if c.intact()}
+            intact = self._intact = set()
+            flat_groups = self._flat_groups
+            for group in self.param_groups:
+                parts = flat_groups.get(id(group["params"]))
+                if parts:
+                    for chunk in parts[0]:
+                        if chunk.intact():
+                            intact.add(id(chunk))
             if not self._gradients_ok():
                 return loss
             self._begin_step()
@@ -334,10 +340,11 @@ class Optimizer:
         """True when every gradient is finite; otherwise raise, or warn and return False
         (``on_nonfinite``)."""
         arrays, devices = [], set()
+        intact = self._intact
         for group in self.param_groups:
             chunks, params = self._flat_parts(group)
             for chunk in chunks:
-                if self._usable(chunk):
+                if chunk.intact() if intact is None else id(chunk) in intact:
                     arrays.append(chunk.grad)
                     devices.add(chunk.device)
                 else:
@@ -348,7 +355,12 @@ class Optimizer:
                     arrays.append(g.array)
                     devices.add(g.device)
         if len(devices) <= 1:
-            finite = not arrays or all_finite(arrays, backend.xp(devices.pop()))
+            if not arrays:
+                finite = True
+            elif len(arrays) == 1 and arrays[0].size < _SMALL_ELEMENTS:  # all_finite's test
+                finite = bool(backend.xp(devices.pop()).isfinite(arrays[0]).all())
+            else:
+                finite = all_finite(arrays, backend.xp(devices.pop()))
         else:
             finite = all(all_finite([a for a in arrays if backend.device_of(a) == d],
                                     backend.xp(d)) for d in devices)
@@ -405,7 +417,8 @@ class Optimizer:
                     params = params + chunk.params
         elif chunks:
             params = [p for chunk in chunks for p in chunk.params] + params
-        self._step_params(params, group)
+        if params:
+            self._step_params(params, group)
 
     def _step_params(self, params: list[Tensor], group: dict[str, Any]) -> None:
         """Apply :meth:`_update` to each of ``params`` that has a gradient."""
