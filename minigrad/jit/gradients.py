@@ -118,9 +118,9 @@ class Accumulation:
                 # one leaf with a grad home, a buffer shaped and typed as it: the engine's
                 # claim-and-copy (engine._accumulate for a leaf without a gradient), without
                 # its Tensor wrapper and dispatch; anything else goes through the engine
-                leaf = leaves[0]
-                if leaf._grad is None and leaf._grad_home is homes[0]:
-                    target = homes[0].claim()
+                leaf, home = leaves[0], leaves[0]._grad_home
+                if leaf._grad is None and home is not None and home is homes[0]:
+                    target = home.claim()
                     if target is not None:
                         target.array[...] = flat
                         leaf._grad = target
@@ -220,8 +220,9 @@ def _accumulation(run: list[Instr], context: _Context,
                 groups.append(staged[id(chunk)])
             continue
         source: Source = slot.buf
+        home: Any = leaf._grad_home  # a GradSlot of chunk, where chunk_of found one
         if chunk is not None and chunk.device == "cpu" and slot.buf.dtype == chunk.dtype and \
-                slot.buf.shape == chunk.shapes[leaf._grad_home.index]:  # the engine's test
+                slot.buf.shape == chunk.shapes[home.index]:  # the engine's test
             groups.append((None, [leaf], [leaf._grad_home], slot.buf, [(leaf, source)]))
             continue
         writer = _only_writer(slot, context, uses) if leaf._grad_home is None else None

@@ -57,6 +57,8 @@ class _GlobalStep(Optimizer):
     it).
     """
 
+    _lr: float = 0.0  # during a step: the largest group lr (the references' lr)
+
     #: hyper-parameters that must have the same value in every group
     global_hyperparameters: ClassVar[tuple[str, ...]] = ()
     _pending: list[tuple[Tensor, Any, dict[str, Any], dict[str, Any]]]

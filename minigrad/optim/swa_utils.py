@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence, cast
 
 from minigrad import backend
 from minigrad.grad_mode import no_grad
@@ -160,6 +160,8 @@ class AveragedModel(Module):
     anything is changed.
     """
 
+    n_averaged: Tensor  # a buffer (registered in __init__)
+
     def __init__(self, model: Module, device: str | None = None, avg_fn: AvgFn | None = None,
                  multi_avg_fn: MultiAvgFn | None = None, use_buffers: bool = False) -> None:
         super().__init__()
@@ -280,6 +282,7 @@ def update_bn(loader: Iterable[Any], model: Module, device: str | None = None) -
     momenta = {}
     for module in model.modules():
         if _is_batch_norm(module):
+            module = cast(Any, module)  # a BatchNorm, found by its attributes
             module.reset_running_stats()
             momenta[module] = module.momentum
     if not momenta:

@@ -17,7 +17,7 @@ import json
 import math
 import numbers
 import os
-from typing import Any, Iterator
+from typing import Any, Iterator, cast
 
 __all__ = ["History"]
 
@@ -137,7 +137,8 @@ class History:
                            for name, cell in zip(header, cells) if cell != ""}
                     rows.append(row)
         for row in rows:
-            history.log(step=row.pop("step", None), epoch=row.pop("epoch", None), **row)
+            step, epoch = row.pop("step", None), row.pop("epoch", None)
+            history.log(step=cast(Any, step), epoch=cast(Any, epoch), **row)  # log checks
         return history
 
 

@@ -5,7 +5,7 @@ import os
 from typing import Any
 
 
-def new_figure(width: float, height: float, layout: str | None = "constrained") -> Any:
+def new_figure(width: float, height: float, layout: Any = "constrained") -> Any:
     """A matplotlib Figure of ``width`` x ``height`` inches, laid out by matplotlib's
     constrained layout (``layout=None`` for many panels, where it is slow), made without
     pyplot (no global figure list, no display needed)."""
