@@ -27,6 +27,11 @@ class Module:
     """
 
     training: bool
+    # the registries (set in __init__ through __dict__, which __setattr__ would route)
+    _parameters: dict[str, "Parameter | None"]
+    _buffers: dict[str, "Tensor | None"]
+    _non_persistent: set[str]
+    _modules: dict[str, "Module | None"]
 
     def __init__(self) -> None:
         state = self.__dict__

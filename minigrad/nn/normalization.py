@@ -28,6 +28,12 @@ class BatchNorm1d(Module):
     (or the batch's, with ``track_running_stats=False``).
     """
 
+    weight: Parameter | None
+    bias: Parameter | None
+    running_mean: Tensor | None  # buffers (None without track_running_stats)
+    running_var: Tensor | None
+    num_batches_tracked: Tensor | None
+
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True,
                  device: str | None = None, dtype: Any = None) -> None:
