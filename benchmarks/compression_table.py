@@ -35,6 +35,7 @@ SETTINGS = {
     "powersgd_r1": ("`powerSGD_hook`", "rank 1, start after 10% of steps"),
     "powersgd_r2": ("`powerSGD_hook`", "rank 2, start after 10% of steps"),
     "topk_1pct": ("`topk_hook`", "1% of entries, error feedback"),
+    "topk_1pct_warmup": ("`topk_hook`", "1%, error feedback, DGC's warm-up (4 of 15 epochs)"),
     "topk_10pct": ("`topk_hook`", "10% of entries, error feedback"),
     "onebit": ("`onebit_sgd_hook`", "signs + 2 means per tensor, error feedback"),
     "ef_signsgd": ("`ef_signsgd_hook`", "signs + mean abs per tensor, error feedback"),

@@ -39,6 +39,9 @@ CONFIGS = {
     "powersgd_r2": lambda steps: (powerSGD.powerSGD_hook, powerSGD.PowerSGDState(
         None, matrix_approximation_rank=2, start_powerSGD_iter=max(2, steps // 10))),
     "topk_1pct": lambda steps: (H.topk_hook, H.TopKState(None, compress_ratio=0.01)),
+    # Deep Gradient Compression's warm-up over the first 4 of 15 epochs
+    "topk_1pct_warmup": lambda steps: (H.topk_hook, H.TopKState(
+        None, compress_ratio=0.01, warmup_steps=steps * 4 // 15)),
     "topk_10pct": lambda steps: (H.topk_hook, H.TopKState(None, compress_ratio=0.1)),
     "onebit": lambda steps: (H.onebit_sgd_hook, H.OneBitState(None)),
     "ef_signsgd": lambda steps: (H.ef_signsgd_hook, H.EFSignSGDState(None)),

@@ -435,6 +435,30 @@ def test_topk_hook_is_the_mean_of_the_ranks_sparse_vectors(fake):
     assert np.count_nonzero(out[0]) <= n * comp.k(NUMEL)
 
 
+def test_topk_warmup_sends_deep_gradient_compression_fractions(fake):
+    """Lin et al.'s warm-up: 25%, 6.25%, 1.5625%, 0.39% of the entries for a quarter of the
+    warm-up each, never below compress_ratio, then compress_ratio; the bytes follow k."""
+    expected = [0.25, 0.25, 0.0625, 0.0625, 0.015625, 0.015625, 0.01, 0.01, 0.01, 0.01]
+    assert [sp.TopKState(None, 0.01, warmup_steps=8).ratio_at(t) for t in range(10)] == \
+        expected
+    assert sp.TopKState(None, 0.001, warmup_steps=4).ratio_at(3) == 0.25 ** 4
+
+    def rank(r, grp):
+        state, sent = sp.TopKState(grp, compress_ratio=0.01, warmup_steps=8), []
+        for step in range(10):
+            run_hook(sp.topk_hook, state, grads(r, step, dtype=np.float32))
+            sent.append(state.last_step_bytes_sent)
+        return sent
+    for sent in run_ranks(2, rank):
+        assert sent == [math.ceil(ratio * NUMEL) * (4 + 4) for ratio in expected]
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True, None])
+def test_topk_warmup_steps_must_be_a_count(bad):
+    with pytest.raises(ValueError, match="warmup_steps"):
+        sp.TopKState(None, compress_ratio=0.01, warmup_steps=bad)
+
+
 # --- signSGD with majority vote ------------------------------------------------------------
 @pytest.mark.parametrize("n", [3, 4])
 def test_majority_vote_is_the_sign_of_the_sum_of_signs(fake, n):
