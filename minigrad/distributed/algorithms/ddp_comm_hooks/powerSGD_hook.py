@@ -191,6 +191,18 @@ def _report_compression_stats(bucket: Any, state: PowerSGDState) -> None:
         state.next_stats_report = state.iter + state.compression_stats_logging_frequency
 
 
+def _compressing(state: PowerSGDState, bucket: Any, name: str) -> Any:
+    """The bucket's flat gradient Tensor when PowerSGD compresses at this step; None during
+    the first ``start_powerSGD_iter`` steps (counted here), where the plain allreduce runs."""
+    if not isinstance(state, PowerSGDState):
+        raise TypeError(f"{name} needs a PowerSGDState, got {type(state).__name__}")
+    buffer = _comm.check_bucket(bucket, name)
+    if state.iter < state.start_powerSGD_iter:
+        state.maybe_increase_iter(bucket)
+        return None
+    return buffer
+
+
 def _add_residual(state: PowerSGDState, index: int, values: Any) -> Any:
     """With error feedback, add (in place) the residual kept for bucket ``index`` from the
     last step to ``values`` (a first step keeps a zero one) and return a copy of the sum, the
@@ -213,13 +225,10 @@ def powerSGD_hook(state: PowerSGDState, bucket: Any) -> Any:
     """PowerSGD (see the module docstring): ``ddp_model.register_comm_hook(
     PowerSGDState(process_group=None, matrix_approximation_rank=1, start_powerSGD_iter=10),
     powerSGD_hook)``."""
-    if not isinstance(state, PowerSGDState):
-        raise TypeError(f"powerSGD_hook needs a PowerSGDState, got {type(state).__name__}")
-    buffer = _comm.check_bucket(bucket, "powerSGD_hook")
-    group = state.process_group
-    if state.iter < state.start_powerSGD_iter:
-        state.maybe_increase_iter(bucket)
+    buffer = _compressing(state, bucket, "powerSGD_hook")
+    if buffer is None:
         return default.allreduce_hook(state, bucket)
+    group = state.process_group
 
     size = _comm.world_size(group)
     xp = backend.xp(buffer.device)
@@ -341,14 +350,10 @@ def batched_powerSGD_hook(state: PowerSGDState, bucket: Any) -> Any:
     square matrix cuts across the layers (PyTorch's advice: prefer :func:`powerSGD_hook`).
     The same state (error feedback, warm start, ``start_powerSGD_iter``) applies; the
     residual has the padded length. ``min_compression_rate`` is not used."""
-    if not isinstance(state, PowerSGDState):
-        raise TypeError(f"batched_powerSGD_hook needs a PowerSGDState, got "
-                        f"{type(state).__name__}")
-    buffer = _comm.check_bucket(bucket, "batched_powerSGD_hook")
-    group = state.process_group
-    if state.iter < state.start_powerSGD_iter:
-        state.maybe_increase_iter(bucket)
+    buffer = _compressing(state, bucket, "batched_powerSGD_hook")
+    if buffer is None:
         return default.allreduce_hook(state, bucket)
+    group = state.process_group
 
     size = _comm.world_size(group)
     xp = backend.xp(buffer.device)
