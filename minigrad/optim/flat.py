@@ -80,8 +80,8 @@ class FlatChunk:
         referred to from elsewhere, the next gradients go into a fresh buffer."""
         for p in self.params:
             p._grad = None
-        # _free(self, home) for every home, inlined (this runs at every zero_grad): one
-        # reference fewer to each home here, no function parameter holding it
+        # every home not in use elsewhere, counted as in GradSlot.claim (this runs at every
+        # zero_grad)
         if sys.getrefcount(self.grad) == len(self.grads) + 2:
             for home in self.grads:
                 if sys.getrefcount(home) != 3 or sys.getrefcount(home.array) != 2:
@@ -100,7 +100,7 @@ class FlatChunk:
         for p in self.params:
             if p._grad is not None:
                 return False
-        if sys.getrefcount(self.grad) != len(self.grads) + 2:  # _free, inlined as in drop_grads
+        if sys.getrefcount(self.grad) != len(self.grads) + 2:  # counted as in GradSlot.claim
             return False
         for home in self.grads:
             if sys.getrefcount(home) != 3 or sys.getrefcount(home.array) != 2:
@@ -219,8 +219,10 @@ class GradSlot:
         chunk takes a fresh buffer; otherwise the caller allocates one array as usual."""
         chunk = self.chunk
         home = chunk.grads[self.index]
-        # _free(chunk, home) inlined (once per parameter and backward): the list, ``home``
-        # and getrefcount's argument refer to the home
+        # a home not in use elsewhere (inline: this runs once per parameter and backward):
+        # the chunk's list, ``home`` and getrefcount's argument refer to the home; only the
+        # home to its array (plus the argument); the chunk's attribute, each home view's
+        # ``base`` and the argument to the buffer
         if sys.getrefcount(home) == 3 and sys.getrefcount(home.array) == 2 and \
                 sys.getrefcount(chunk.grad) == len(chunk.grads) + 2:
             return home
@@ -228,17 +230,6 @@ class GradSlot:
             return None
         chunk._new_grad_buffer()
         return chunk.grads[self.index]
-
-
-def _free(chunk: FlatChunk, home: Tensor) -> bool:
-    """Whether nothing but the chunk refers to ``home`` (a grad home not in use), its array,
-    or any view of the gradient buffer beyond the chunk's own.
-
-    The references counted are the chunk's: its attribute and each view's ``base`` for the
-    buffer, its list for ``home``, ``home`` itself for its array; plus the argument of
-    ``getrefcount`` and this function's parameter."""
-    return sys.getrefcount(home) == 4 and sys.getrefcount(home.array) == 2 and \
-        sys.getrefcount(chunk.grad) == len(chunk.grads) + 2
 
 
 def _owns_its_memory(p: Tensor) -> bool:
