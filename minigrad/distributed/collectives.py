@@ -1,47 +1,24 @@
-"""Collectives on tensors, in place, with PyTorch's signatures, over MPI.
+"""Collectives on tensors, in place, with PyTorch's signatures, over MPI or NCCL.
 
-Each call reads and writes the tensors' arrays directly (a NumPy array is MPI's buffer;
-nothing is copied). A CuPy array, or a non-contiguous view, goes through a contiguous host
-copy and is written back when the operation completes. With ``async_op=True`` the MPI
-nonblocking call (``Iallreduce``, ``Ibcast``, ...) is started and a :class:`Work` is
-returned; the tensors hold the result after ``work.wait()``.
+Each call reads and writes the tensors' arrays directly where it can: a NumPy array is MPI's
+buffer, a CuPy array NCCL's (``backend="nccl"``). A CuPy array in an MPI group goes through
+a contiguous host copy, and a non-contiguous view through a contiguous copy, written back
+when the operation completes (see :mod:`minigrad.distributed.transports`). With
+``async_op=True`` the operation is started and a :class:`Work` is returned; the tensors hold
+the result after ``work.wait()``.
 
 These write into ``tensor.array`` outside autograd, like PyTorch's (which are not recorded
 either): use them on gradients, buffers and ``.data``.
 """
 from __future__ import annotations
 
-import enum
 from typing import Any, Callable, Sequence
-
-import numpy as np
 
 from minigrad import backend
 from minigrad.distributed.futures import Work
-from minigrad.distributed.process_group import ProcessGroup, _mpi, resolve
+from minigrad.distributed.process_group import ProcessGroup, resolve
+from minigrad.distributed.transports import ReduceOp
 from minigrad.tensor import Tensor, bump_version
-
-
-class ReduceOp(enum.Enum):
-    """How :func:`all_reduce` combines the ranks' values (PyTorch's ``ReduceOp``)."""
-    SUM = "sum"
-    AVG = "avg"
-    PRODUCT = "product"
-    MIN = "min"
-    MAX = "max"
-    BAND = "band"
-    BOR = "bor"
-    BXOR = "bxor"
-
-
-def _mpi_op(op: Any) -> Any:
-    if not isinstance(op, ReduceOp):
-        raise TypeError(f"op must be a minigrad.distributed.ReduceOp (SUM, AVG, PRODUCT, MIN, "
-                        f"MAX, ...), got {op!r}")
-    MPI = _mpi()
-    return {ReduceOp.SUM: MPI.SUM, ReduceOp.AVG: MPI.SUM, ReduceOp.PRODUCT: MPI.PROD,
-            ReduceOp.MIN: MPI.MIN, ReduceOp.MAX: MPI.MAX, ReduceOp.BAND: MPI.BAND,
-            ReduceOp.BOR: MPI.BOR, ReduceOp.BXOR: MPI.BXOR}[op]
 
 
 def _check_tensor(t: Any, name: str, fn: str) -> Tensor:
@@ -50,27 +27,20 @@ def _check_tensor(t: Any, name: str, fn: str) -> Tensor:
     return t
 
 
-def _staged(t: Tensor) -> tuple[Any, Callable[[], None] | None]:
-    """The array MPI reads and writes for ``t``, and what copies it back afterwards (None
-    when it is ``t``'s own memory)."""
-    array = t.array
-    if isinstance(array, np.ndarray) and array.flags.c_contiguous:
-        return array, None
-    host = np.ascontiguousarray(backend.to_device(array, "cpu"))
-
-    def back() -> None:
-        t.array[...] = backend.to_device(host, t.device).reshape(t.array.shape)
-    return host, back
+def _check_op(op: Any) -> ReduceOp:
+    if not isinstance(op, ReduceOp):
+        raise TypeError(f"op must be a minigrad.distributed.ReduceOp (SUM, AVG, PRODUCT, MIN, "
+                        f"MAX, ...), got {op!r}")
+    return op
 
 
-def _run(start: Callable[[], Any], finish: Callable[[], None] | None, result: list[Any],
+def _run(request: Any, finish: Callable[[], None] | None, result: list[Any],
          async_op: bool, written: Sequence[Tensor]) -> Work | None:
     def done() -> None:
         if finish is not None:
             finish()
         for t in written:
             bump_version(t)
-    request = start()
     work = Work(request, done, result)
     if async_op:
         return work
@@ -96,8 +66,7 @@ def _averager(array: Any, op: ReduceOp, size: int, fn: str) -> Callable[[], None
         raise TypeError(f"{fn}: ReduceOp.AVG needs a floating tensor, got dtype {array.dtype}")
 
     def divide() -> None:
-        np.divide(array, size, out=array) if isinstance(array, np.ndarray) else \
-            array.__itruediv__(size)
+        array.__itruediv__(size)  # in place, on NumPy and CuPy alike
     return divide
 
 
@@ -105,15 +74,12 @@ def all_reduce(tensor: Tensor, op: ReduceOp = ReduceOp.SUM, group: ProcessGroup 
                async_op: bool = False) -> Work | None:
     """Combine ``tensor`` across the ranks with ``op``; every rank gets the result, in place."""
     _check_tensor(tensor, "tensor", "all_reduce")
-    g, mpi_op = resolve(group), _mpi_op(op)
-    buf, back = _staged(tensor)
+    g, op = resolve(group), _check_op(op)
+    link = g.transport(tensor.array)
+    buf, back = link.stage(tensor.array)
     finish = _chain(_averager(buf, op, g.size(), "all_reduce"), back)
-    MPI = _mpi()
-    if async_op:
-        start = lambda: g.comm.Iallreduce(MPI.IN_PLACE, buf, mpi_op)  # noqa: E731
-    else:
-        start = lambda: g.comm.Allreduce(MPI.IN_PLACE, buf, mpi_op)  # noqa: E731
-    return _run(start, finish, [tensor], async_op, [tensor])
+    request = link.all_reduce(buf, link.op(op, buf.dtype), async_op)
+    return _run(request, finish, [tensor], async_op, [tensor])
 
 
 def broadcast(tensor: Tensor, src: int, group: ProcessGroup | None = None,
@@ -122,12 +88,9 @@ def broadcast(tensor: Tensor, src: int, group: ProcessGroup | None = None,
     _check_tensor(tensor, "tensor", "broadcast")
     g = resolve(group)
     root = g.group_rank(src, "src")
-    buf, back = _staged(tensor)
-    if async_op:
-        start = lambda: g.comm.Ibcast(buf, root)  # noqa: E731
-    else:
-        start = lambda: g.comm.Bcast(buf, root)  # noqa: E731
-    return _run(start, back, [tensor], async_op, [tensor])
+    link = g.transport(tensor.array)
+    buf, back = link.stage(tensor.array)
+    return _run(link.broadcast(buf, root, async_op), back, [tensor], async_op, [tensor])
 
 
 def _like(outputs: Sequence[Tensor], input: Tensor, fn: str, name: str) -> None:
@@ -147,14 +110,15 @@ def all_gather(tensor_list: list[Tensor], tensor: Tensor, group: ProcessGroup | 
         raise ValueError(f"all_gather: tensor_list needs one tensor per rank ({g.size()}), got "
                          f"{len(tensor_list)}")
     _like(tensor_list, tensor, "all_gather", "tensor_list")
-    send, _ = _staged(tensor)
-    recv = np.empty((g.size(),) + send.shape, dtype=send.dtype)
+    link = g.transport(tensor.array)
+    send, _ = link.stage(tensor.array)
+    recv = link.xp.empty((g.size(),) + send.shape, dtype=send.dtype)
 
     def scatter_back() -> None:
         for t, part in zip(tensor_list, recv):
             t.array[...] = backend.to_device(part, t.device)
-    call = g.comm.Iallgather if async_op else g.comm.Allgather
-    return _run(lambda: call(send, recv), scatter_back, tensor_list, async_op, tensor_list)
+    request = link.all_gather(send, recv, async_op)
+    return _run(request, scatter_back, tensor_list, async_op, tensor_list)
 
 
 def all_gather_into_tensor(output_tensor: Tensor, input_tensor: Tensor,
@@ -171,10 +135,11 @@ def all_gather_into_tensor(output_tensor: Tensor, input_tensor: Tensor,
                          f"({g.size()}) times input_tensor's {input_tensor.array.size} entries "
                          f"of dtype {input_tensor.dtype}; got shape {output_tensor.shape}, "
                          f"dtype {output_tensor.dtype}")
-    send, _ = _staged(input_tensor)
-    recv, back = _staged(output_tensor)
-    call = g.comm.Iallgather if async_op else g.comm.Allgather
-    return _run(lambda: call(send, recv), back, [output_tensor], async_op, [output_tensor])
+    link = g.transport(output_tensor.array)
+    send, _ = link.stage(link.local(input_tensor.array))
+    recv, back = link.stage(output_tensor.array)
+    request = link.all_gather(send, recv, async_op)
+    return _run(request, back, [output_tensor], async_op, [output_tensor])
 
 
 def reduce_scatter_tensor(output: Tensor, input: Tensor, op: ReduceOp = ReduceOp.SUM,
@@ -184,51 +149,49 @@ def reduce_scatter_tensor(output: Tensor, input: Tensor, op: ReduceOp = ReduceOp
     r-th slice of the result in ``output``."""
     _check_tensor(output, "output", "reduce_scatter_tensor")
     _check_tensor(input, "input", "reduce_scatter_tensor")
-    g, mpi_op = resolve(group), _mpi_op(op)
+    g, op = resolve(group), _check_op(op)
     if input.array.size != g.size() * output.array.size or input.dtype != output.dtype:
         raise ValueError(f"reduce_scatter_tensor: input must hold world size ({g.size()}) "
                          f"times output's {output.array.size} entries of dtype {output.dtype}; "
                          f"got shape {input.shape}, dtype {input.dtype}")
-    send, _ = _staged(input)
-    recv, back = _staged(output)
+    link = g.transport(output.array)
+    send, _ = link.stage(link.local(input.array))
+    recv, back = link.stage(output.array)
     finish = _chain(_averager(recv, op, g.size(), "reduce_scatter_tensor"), back)
-    call = g.comm.Ireduce_scatter_block if async_op else g.comm.Reduce_scatter_block
-    return _run(lambda: call(send, recv, mpi_op), finish, [output], async_op, [output])
+    request = link.reduce_scatter(send, recv, link.op(op, recv.dtype), async_op)
+    return _run(request, finish, [output], async_op, [output])
 
 
 def reduce_scatter(output: Tensor, input_list: list[Tensor], op: ReduceOp = ReduceOp.SUM,
                    group: ProcessGroup | None = None, async_op: bool = False) -> Work | None:
     """``output`` on rank r gets the reduction over ranks of their ``input_list[r]``."""
     _check_tensor(output, "output", "reduce_scatter")
-    g = resolve(group)
+    g, op = resolve(group), _check_op(op)
     if len(input_list) != g.size():
         raise ValueError(f"reduce_scatter: input_list needs one tensor per rank ({g.size()}), "
                          f"got {len(input_list)}")
     _like(input_list, output, "reduce_scatter", "input_list")
-    send = np.concatenate([np.ravel(backend.to_device(t.array, "cpu")) for t in input_list])
-    recv, back = _staged(output)
-    mpi_op = _mpi_op(op)
+    link = g.transport(output.array)
+    send = link.xp.concatenate([link.xp.ravel(link.local(t.array)) for t in input_list])
+    recv, back = link.stage(output.array)
     finish = _chain(_averager(recv, op, g.size(), "reduce_scatter"), back)
-    call = g.comm.Ireduce_scatter_block if async_op else g.comm.Reduce_scatter_block
-    return _run(lambda: call(send, recv, mpi_op), finish, [output], async_op, [output])
+    request = link.reduce_scatter(send, recv, link.op(op, recv.dtype), async_op)
+    return _run(request, finish, [output], async_op, [output])
 
 
 def reduce(tensor: Tensor, dst: int, op: ReduceOp = ReduceOp.SUM,
            group: ProcessGroup | None = None, async_op: bool = False) -> Work | None:
     """Combine ``tensor`` across ranks into rank ``dst``'s tensor (others keep theirs)."""
     _check_tensor(tensor, "tensor", "reduce")
-    g, mpi_op = resolve(group), _mpi_op(op)
+    g, op = resolve(group), _check_op(op)
     root = g.group_rank(dst, "dst")
-    buf, back = _staged(tensor)
-    MPI = _mpi()
+    link = g.transport(tensor.array)
+    buf, back = link.stage(tensor.array)
     mine = g.rank() == root
-    send = MPI.IN_PLACE if mine else buf
-    recv = buf if mine else None
     finish = _chain(_averager(buf, op, g.size(), "reduce") if mine else None,
                     back if mine else None)
-    call = g.comm.Ireduce if async_op else g.comm.Reduce
-    return _run(lambda: call(send, recv, mpi_op, root), finish, [tensor], async_op,
-                [tensor] if mine else [])
+    request = link.reduce(buf, link.op(op, buf.dtype), root, async_op)
+    return _run(request, finish, [tensor], async_op, [tensor] if mine else [])
 
 
 def all_gather_object(object_list: list[Any], obj: Any,

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from minigrad.errors import DeviceError
+
 
 def _mpi() -> Any:
     """The ``mpi4py.MPI`` module, or an ImportError saying how to get it."""
@@ -27,15 +29,26 @@ def _mpi() -> Any:
 
 
 class ProcessGroup:
-    """A set of ranks that run collectives together: an MPI communicator.
+    """A set of ranks that run collectives together: an MPI communicator ``comm``, and with
+    ``backend="nccl"`` an NCCL communicator over the same ranks (made collectively, so every
+    member must construct its group at the same point).
 
     ``rank()`` and ``size()`` are this process's rank in the group and the group's size;
     ``ranks`` are the members' ranks in the default (world) group."""
 
     def __init__(self, comm: Any, backend: str, ranks: Sequence[int] | None = None) -> None:
+        from minigrad.distributed.transports import MPITransport, NCCLTransport
         self.comm, self.backend = comm, backend
         self.ranks = list(range(comm.Get_size())) if ranks is None else list(ranks)
         self._rank, self._size = comm.Get_rank(), comm.Get_size()
+        self.mpi = MPITransport(comm)
+        self.nccl = NCCLTransport(comm) if backend == "nccl" else None
+
+    def transport(self, array: Any) -> Any:
+        """What carries ``array``: NCCL for GPU memory in an NCCL group, MPI otherwise."""
+        if self.nccl is not None and self.nccl.owns(array):
+            return self.nccl
+        return self.mpi
 
     def rank(self) -> int:
         return self._rank
@@ -66,7 +79,9 @@ def init_process_group(backend: str | None = "mpi", init_method: str | None = No
     """Join the default process group (PyTorch's call; the process is started by MPI).
 
     ``backend``: ``"mpi"`` (host memory; CuPy arrays are staged through the host) or
-    ``"nccl"`` (not implemented yet: raises). Rank and world size come from MPI;
+    ``"nccl"``: CuPy arrays go GPU to GPU over NCCL (CuPy's bindings; NCCL's id is
+    broadcast over MPI), NumPy arrays over MPI; each rank takes the GPU its rank among the
+    ranks of its machine names (one GPU per rank). Rank and world size come from MPI;
     ``world_size`` and ``rank``, when given, must agree with it. ``comm``: an mpi4py
     communicator to use instead of ``MPI.COMM_WORLD`` (``MPI.COMM_SELF`` gives a group of
     one, for tests). ``init_method``, ``store``, ``timeout`` and ``group_name`` are accepted
@@ -84,13 +99,11 @@ def init_process_group(backend: str | None = "mpi", init_method: str | None = No
     if backend not in BACKENDS:
         raise ValueError(f"init_process_group: backend must be one of {BACKENDS}, got "
                          f"{backend!r} (gloo is PyTorch's own; MPI plays its part here)")
-    if backend == "nccl":
-        raise NotImplementedError(
-            "init_process_group(backend='nccl') is not implemented yet (it needs CuPy's NCCL "
-            "bindings and a GPU per rank); use backend='mpi', which also reduces CuPy arrays "
-            "(staged through host memory)")
     MPI = _mpi()
     comm = MPI.COMM_WORLD if comm is None else comm
+    if backend == "nccl":
+        from minigrad.distributed.transports import use_local_gpu
+        use_local_gpu(comm)
     group = ProcessGroup(comm, backend)
     for name, given, actual in (("world_size", world_size, group.size()),
                                 ("rank", rank, group.rank())):
@@ -121,7 +134,13 @@ def is_mpi_available() -> bool:
 
 
 def is_nccl_available() -> bool:
-    return False
+    """Whether ``backend="nccl"`` can work here: CuPy with its NCCL bindings and a GPU."""
+    from minigrad.distributed.transports import _load_cupy_nccl
+    try:
+        _load_cupy_nccl()
+    except (ImportError, DeviceError):
+        return False
+    return True
 
 
 def destroy_process_group(group: ProcessGroup | None = None) -> None:

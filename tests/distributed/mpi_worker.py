@@ -1,7 +1,12 @@
 """What every rank runs in the multi-rank tests: ``mpiexec -n N python -m mpi4py
-mpi_worker.py OUTDIR``. Each rank runs all the checks (one launch per world size, since
-starting mpiexec costs about a second) and writes its measurements to OUTDIR/rank{r}.json
-and its final parameters to OUTDIR/rank{r}.npz; test_multi_rank.py reads and judges them.
+mpi_worker.py OUTDIR [BACKEND]``. Each rank runs all the checks (one launch per world size,
+since starting mpiexec costs about a second) and writes its measurements to
+OUTDIR/rank{r}.json and its final parameters to OUTDIR/rank{r}.npz; test_multi_rank.py
+reads and judges them.
+
+BACKEND ``nccl`` runs the same checks with ``backend="nccl"`` in the CPU stand-in for CuPy
+and NCCL (fake_nccl.py): every array is a stand-in GPU array, so each collective takes the
+NCCL transport's path, and the counts of the stand-in's calls are reported.
 
 Every rank also trains the single-process reference (the whole batch, no DDP) itself: it
 holds all the data, so no result needs sending back for the comparison.
@@ -18,7 +23,11 @@ from minigrad import nn
 from minigrad.data import DataLoader, DistributedSampler, TensorDataset
 
 OUT = sys.argv[1]
-dist.init_process_group("mpi")
+BACKEND = sys.argv[2] if len(sys.argv) > 2 else "mpi"
+if BACKEND == "nccl":
+    from tests.distributed import fake_nccl
+    fake_nccl.install(all_arrays=True)
+dist.init_process_group(BACKEND)
 mg.set_default_dtype(mg.float64)
 RANK, WORLD = dist.get_rank(), dist.get_world_size()
 B = 24  # divisible by 2, 3 and 4
@@ -273,6 +282,8 @@ try:
 except RuntimeError as error:
     results["mismatch"] = "different models" in str(error)
 
+if BACKEND == "nccl":
+    results["nccl_calls"] = dict(fake_nccl.calls)
 with open(os.path.join(OUT, f"rank{RANK}.json"), "w") as f:
     json.dump(results, f)
 np.savez(os.path.join(OUT, f"rank{RANK}.npz"), **params_out)

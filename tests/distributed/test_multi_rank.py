@@ -12,13 +12,35 @@ WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mpi_worker.py
 pytestmark = needs_mpi
 
 
-@pytest.fixture(scope="module", params=[2, 3, 4])
+# the NCCL runs use the CPU stand-in for CuPy and NCCL (fake_nccl.py): no GPU is needed
+@pytest.fixture(scope="module", params=[(2, "mpi"), (3, "mpi"), (4, "mpi"), (2, "nccl"),
+                                        (3, "nccl")], ids=lambda p: f"{p[0]}-{p[1]}")
 def ranks(request, tmp_path_factory):
-    out = tmp_path_factory.mktemp(f"world{request.param}")
-    run(request.param, WORKER, str(out))
-    results = [json.load(open(out / f"rank{r}.json")) for r in range(request.param)]
-    params = [dict(np.load(out / f"rank{r}.npz")) for r in range(request.param)]
-    return request.param, results, params
+    world, backend = request.param
+    out = tmp_path_factory.mktemp(f"world{world}{backend}")
+    run(world, WORKER, str(out), backend)
+    results = [json.load(open(out / f"rank{r}.json")) for r in range(world)]
+    params = [dict(np.load(out / f"rank{r}.npz")) for r in range(world)]
+    for res in results:
+        res["backend"] = backend
+    return world, results, params
+
+
+def test_the_nccl_backend_carries_every_collective_on_its_own_stream(ranks):
+    world, results, _ = ranks
+    if results[0]["backend"] != "nccl":
+        pytest.skip("an MPI run")
+    for rank, res in enumerate(results):
+        calls = res["nccl_calls"]
+        assert calls[f"use GPU {rank}"] == 1  # local rank r takes GPU r
+        for kind in ("allReduce", "bcast", "allGather", "reduceScatter"):
+            assert calls.get(kind, 0) > 0, (kind, calls)
+        launched = sum(calls.get(k, 0) for k in ("allReduce", "bcast", "allGather",
+                                                 "reduceScatter", "reduce"))
+        # every call waits for the compute stream's work first; results are waited for
+        # in stream order (or found complete), never by blocking the host
+        assert calls["communication waits on compute"] == launched
+        assert calls["compute waits on communication"] > 0
 
 
 @pytest.mark.parametrize("run_name", ["sgd", "adam", "adam_ddp_homes", "adam_gather",
