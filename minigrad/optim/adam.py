@@ -5,6 +5,7 @@ import math
 from typing import Any
 
 from minigrad import backend
+from minigrad.optim import fused
 from minigrad.optim.checks import BETAS, LR, NONNEGATIVE
 from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, hyperparameters
 from minigrad.tensor import Tensor
@@ -19,6 +20,23 @@ def update_moments_(state: dict[str, Any], grad: Any, betas: tuple[float, float]
     ema_(state["exp_avg"], grad, beta1, scratch)
     ema_(state["exp_avg_sq"], xp.multiply(grad, grad, out=scratch), beta2, scratch)
     return scratch
+
+
+_ADAM_BODY = """
+exp_avg = exp_avg * beta1 + grad * one_minus_beta1;
+exp_avg_sq = exp_avg_sq * beta2 + (grad * grad) * one_minus_beta2;
+{amsgrad}
+param += exp_avg / (sqrt({second}) * inv_sqrt_bias2 + eps) * step_size;
+"""
+_ADAM_SCALARS = "beta1, one_minus_beta1, beta2, one_minus_beta2, inv_sqrt_bias2, eps, step_size"
+ADAM_KERNEL = fused.ElementwiseUpdate(
+    "adam_step", reads="grad", writes="param, exp_avg, exp_avg_sq", scalars=_ADAM_SCALARS,
+    body=_ADAM_BODY.format(amsgrad="", second="exp_avg_sq"))
+AMSGRAD_KERNEL = fused.ElementwiseUpdate(
+    "amsgrad_step", reads="grad", writes="param, exp_avg, exp_avg_sq, max_exp_avg_sq",
+    scalars=_ADAM_SCALARS,
+    body=_ADAM_BODY.format(amsgrad="max_exp_avg_sq = max(max_exp_avg_sq, exp_avg_sq);",
+                           second="max_exp_avg_sq"))
 
 
 class Adam(Optimizer):
@@ -63,6 +81,17 @@ class Adam(Optimizer):
         lr = group["lr"]
         beta1, beta2 = group["betas"]
         step = state["step"]
+        if fused.usable(data):
+            scalars = dict(beta1=beta1, one_minus_beta1=1.0 - beta1, beta2=beta2,
+                           one_minus_beta2=1.0 - beta2,
+                           inv_sqrt_bias2=1.0 / math.sqrt(1.0 - beta2 ** step),
+                           eps=group["eps"], step_size=-lr / (1.0 - beta1 ** step))
+            if group["amsgrad"]:
+                AMSGRAD_KERNEL(grad, data, state["exp_avg"], state["exp_avg_sq"],
+                               state["max_exp_avg_sq"], **scalars)
+            else:
+                ADAM_KERNEL(grad, data, state["exp_avg"], state["exp_avg_sq"], **scalars)
+            return
         scratch = update_moments_(state, grad, group["betas"], xp)
         exp_avg, second_moment = state["exp_avg"], state["exp_avg_sq"]
         if group["amsgrad"]:

@@ -1,0 +1,90 @@
+"""Running a CUDA ElementwiseKernel body on the CPU: the same text compiled as C++ for the host.
+
+``run(update, arrays, scalars)`` (the signature of ``minigrad.optim.fused.host_runner``)
+wraps ``update.body`` in a loop over the entries, as CuPy does on the GPU (arrays read:
+``const T`` values; arrays written: ``T&`` references; scalars: ``const T``), compiles it
+with g++ as IEEE arithmetic with no contraction into fused multiply-adds (``--fmad=false``
+on the GPU), and calls it on the NumPy arrays through ctypes. The host's ``sqrt``, ``/``,
+``max`` and ``min`` round as CUDA's do, so a body that matches the NumPy path here matches
+it on the GPU.
+
+``available()`` says whether a C++ compiler is present; tests skip without one.
+"""
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+
+import numpy as np
+
+_CACHE_DIR = os.path.join(tempfile.gettempdir(), f"minigrad-kernels-{os.getuid()}")
+_loaded: dict[tuple[str, str], object] = {}
+_PRELUDE = """#include <cmath>
+#include <algorithm>
+using std::sqrt; using std::max; using std::min; using std::fabs; using std::exp;
+using std::log; using std::pow; using std::copysign;
+"""
+
+
+def compiler():
+    return shutil.which("g++") or shutil.which("c++")
+
+
+def available() -> bool:
+    return compiler() is not None
+
+
+def source(update, ctype: str) -> str:
+    params = ["long _n"]
+    params += [f"const {ctype}* _in_{name}" for name in update.reads]
+    params += [f"const {ctype} {name}" for name in update.scalars]
+    params += [f"{ctype}* _out_{name}" for name in update.writes]
+    loads = [f"const T {name} = _in_{name}[_i];" for name in update.reads]
+    loads += [f"T& {name} = _out_{name}[_i];" for name in update.writes]
+    return (f"{_PRELUDE}\nextern \"C\" void {update.name}({', '.join(params)}) {{\n"
+            f"  typedef {ctype} T;\n  for (long _i = 0; _i < _n; ++_i) {{\n    "
+            + "\n    ".join(loads) + f"\n    {{ {update.body} }}\n  }}\n}}\n")
+
+
+def _library(update, ctype: str):
+    key = (update.name + update.body, ctype)
+    if key in _loaded:
+        return _loaded[key]
+    code = source(update, ctype)
+    digest = hashlib.sha256(code.encode()).hexdigest()[:16]
+    os.makedirs(_CACHE_DIR, exist_ok=True)
+    path = os.path.join(_CACHE_DIR, f"{update.name}_{ctype}_{digest}.so")
+    if not os.path.exists(path):
+        cpp = path[:-3] + ".cpp"
+        with open(cpp, "w") as f:
+            f.write(code)
+        partial = f"{path}.{os.getpid()}"
+        subprocess.run([compiler(), "-O2", "-std=c++17", "-ffp-contract=off", "-fno-fast-math",
+                        "-shared", "-fPIC", cpp, "-o", partial], check=True,
+                       capture_output=True, text=True)
+        os.replace(partial, path)
+    _loaded[key] = getattr(ctypes.CDLL(path), update.name)
+    return _loaded[key]
+
+
+def run(update, arrays, scalars) -> None:
+    arrays = [np.asarray(a) for a in arrays]  # 0-d results of NumPy arithmetic are scalars
+    first = arrays[len(update.reads)]
+    ctype = {np.dtype("float32"): "float", np.dtype("float64"): "double"}[first.dtype]
+    scalar_type = ctypes.c_float if ctype == "float" else ctypes.c_double
+    for a in arrays:
+        assert a.dtype == first.dtype and a.shape == first.shape, (update.name, a.shape)
+    dense = [np.ascontiguousarray(a) for a in arrays]
+    fn = _library(update, ctype)
+    fn.restype = None
+    fn(ctypes.c_long(first.size), *[ctypes.c_void_p(d.ctypes.data) for d in
+                                     dense[:len(update.reads)]],
+       *[scalar_type(float(s)) for s in scalars],
+       *[ctypes.c_void_p(d.ctypes.data) for d in dense[len(update.reads):]])
+    for a, d in zip(arrays[len(update.reads):], dense[len(update.reads):]):
+        if d is not a:
+            a[...] = d
