@@ -14,7 +14,7 @@ import pytest
 import minigrad as mg
 from minigrad import backend
 from minigrad.optim import fused
-from tests.optim import kernel_emulator
+from tests.optim import fused_cases_a, fused_cases_b, fused_cases_c, kernel_emulator
 from tests.optim.catalog import OPTIMIZERS, assert_same, run_step, snapshot
 
 needs_compiler = pytest.mark.skipif(not kernel_emulator.available(),
@@ -24,9 +24,10 @@ needs_compiler = pytest.mark.skipif(not kernel_emulator.available(),
 CASES = [
     ("Adam", {}), ("Adam", {"amsgrad": True}), ("Adam", {"weight_decay": 0.1}),
     ("Adam", {"maximize": True}), ("AdamW", {"amsgrad": True}),
-]
-# the optimizers the issue names, which must all have kernels
-REQUIRED = ["Adam", "AdamW"]
+] + fused_cases_a.CASES + fused_cases_b.CASES + fused_cases_c.CASES
+# the optimizers that must have kernels
+REQUIRED = ["Adam", "AdamW"] + fused_cases_a.REQUIRED + fused_cases_b.REQUIRED + \
+    fused_cases_c.REQUIRED
 
 SHAPES = [(3, 4), (4,), ()]
 
