@@ -74,6 +74,9 @@ class Adam(Optimizer):
         super().__init__(params, hyperparameters(locals()), on_nonfinite=on_nonfinite,
                          flat=flat)
 
+    def _sliceable(self, state: dict[str, Any], group: dict[str, Any]) -> bool:
+        return True  # every buffer exists from the first step and is updated in place
+
     def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
                 group: dict[str, Any]) -> None:
         xp = backend.xp(param.device)

@@ -21,7 +21,7 @@ from minigrad import backend, grad_mode
 from minigrad.grad_mode import enable_grad
 from minigrad.optim.checks import Check, Choice, Rule, check_values
 from minigrad.optim.flat import FlatChunk, flatten_group
-from minigrad.tensor import Tensor, bump_version
+from minigrad.tensor import Tensor, bump_version, wrap
 
 ParamsT = Iterable[Any]
 
@@ -102,6 +102,9 @@ class Optimizer:
     #: The rule treats every entry on its own (no norm, shape or sum over a parameter), so
     #: one call of :meth:`_update` may update all the parameters of a flat buffer at once.
     elementwise: ClassVar[bool] = False
+    #: On the CPU an elementwise update of more than ``2 * UPDATE_SLICE`` entries runs
+    #: slice by slice (see :meth:`_sliceable`).
+    UPDATE_SLICE: ClassVar[int] = 1 << 16
     #: How the base class applies the group's ``weight_decay`` before :meth:`_update`:
     #: ``"l2"`` adds ``wd * p`` to the gradient, ``"decoupled"`` shrinks ``p *= 1 - lr * wd``
     #: (a group's ``decoupled_weight_decay`` entry, where there is one, chooses between the
@@ -436,7 +439,7 @@ class Optimizer:
                 state["step"] = 0
                 self._init_state(p, state, group)
             state["step"] += 1
-            self._update(p, grad, state, group)
+            self._update_in_slices(p, grad, state, group)
             bump_version(p)  # as any in-place write: graphs that saved p now refuse backward
 
     def _step_flat(self, chunk: FlatChunk, group: dict[str, Any]) -> bool:
@@ -461,7 +464,7 @@ class Optimizer:
         if group.get("maximize", False):
             grad = -grad
         grad = self._decayed(chunk.param.array, grad, group)
-        self._update(chunk.param, grad, flat_state, group)
+        self._update_in_slices(chunk.param, grad, flat_state, group)
         chunk.adopt_new_state(flat_state, states)
         chunk.bump_versions()
         return True
@@ -474,6 +477,50 @@ class Optimizer:
             return grad
         decoupled = group.get("decoupled_weight_decay", kind == "decoupled")
         return apply_weight_decay(data, grad, group["lr"], weight_decay, decoupled)
+
+    def _sliceable(self, state: dict[str, Any], group: dict[str, Any]) -> bool:
+        """Whether :meth:`_update` may run on slices of a parameter this step: the rule is
+        elementwise, it changes ``state``'s arrays only in place and creates none, and its
+        changes to ``state``'s other entries do not depend on the entries' values (so they are
+        the same for every slice). False here; a rule that qualifies says when."""
+        return False
+
+    def _update_in_slices(self, param: Tensor, grad: Any, state: dict[str, Any],
+                          group: dict[str, Any]) -> None:
+        """:meth:`_update`, run over slices of :attr:`UPDATE_SLICE` entries when the array is
+        large, on the CPU, and the rule allows it (:meth:`_sliceable`).
+
+        An update is several passes over its arrays (Adam's, about ten); slice by slice they
+        run in the cache instead of memory, twice as fast for Adam on 16M entries, with the
+        same results bit for bit since every entry is computed alone. (On the GPU each rule
+        is one fused kernel instead, see minigrad.optim.fused.)"""
+        data = param.array
+        size = self.UPDATE_SLICE
+        if data.size <= 2 * size or not isinstance(data, numpy.ndarray) or \
+                not data.flags.c_contiguous or not self._sliceable(state, group):
+            self._update(param, grad, state, group)
+            return
+        from minigrad.optim import fused
+        if fused.usable(data):  # one kernel already makes one pass
+            self._update(param, grad, state, group)
+            return
+        shape = data.shape
+        arrays = [k for k, v in state.items() if isinstance(v, numpy.ndarray) and
+                  v.shape == shape and v.flags.c_contiguous]
+        flat_grad = numpy.ascontiguousarray(grad).reshape(-1)
+        flat_data = data.reshape(-1)
+        flat_state = {k: state[k].reshape(-1) for k in arrays}
+        part = dict(state)
+        for start in range(0, data.size, size):
+            window = slice(start, start + size)
+            part.update(state)  # entries other than the arrays start alike for every slice
+            for k in arrays:
+                part[k] = flat_state[k][window]
+            self._update(wrap(flat_data[window], param.device), flat_grad[window],
+                         part, group)
+        for k, v in part.items():
+            if k not in flat_state:
+                state[k] = v
 
     def _init_state(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         """Create the buffers of ``param`` at its first update (``state["step"]`` exists)."""
