@@ -3,5 +3,10 @@ CASES = [
     ("NAdam", {}), ("NAdam", {"weight_decay": 0.1}),
     ("NAdam", {"weight_decay": 0.1, "decoupled_weight_decay": True}),
     ("NAdam", {"maximize": True, "momentum_decay": 0.1}),
+    # both branches in 12 steps (un-rectified while rho_t <= 5: the first 5 with b2 = 0.999);
+    # b2 = 0.9 rectifies from step 6 on too, b2 = 0.5 never does
+    ("RAdam", {}), ("RAdam", {"betas": (0.8, 0.9), "weight_decay": 0.1}),
+    ("RAdam", {"betas": (0.9, 0.5), "maximize": True}),
+    ("RAdam", {"weight_decay": 0.1, "decoupled_weight_decay": True}),
 ]
-REQUIRED = ["NAdam"]
+REQUIRED = ["NAdam", "RAdam"]
