@@ -4,9 +4,32 @@ from __future__ import annotations
 from typing import Any
 
 from minigrad import backend
+from minigrad.optim import fused
 from minigrad.optim.checks import LR, NONNEGATIVE, UNIT, Rule
 from minigrad.optim.optimizer import Optimizer, ParamsT, hyperparameters
 from minigrad.tensor import Tensor
+
+SGD_KERNEL = fused.ElementwiseUpdate(
+    "sgd_step", reads="grad", writes="param", scalars="lr", body="param -= lr * grad;")
+# first: 1 at the buffer's first step, where it becomes a copy of the gradient (the host
+# allocates it uninitialised); one_minus_dampening is 1.0 without dampening, and 1.0 * grad
+# is grad exactly, as the NumPy path's plain ``buf += grad``
+_SGD_MOMENTUM_BODY = """
+if (first != 0) {{
+    momentum_buffer = grad;
+}} else {{
+    momentum_buffer = momentum_buffer * momentum + one_minus_dampening * grad;
+}}
+param -= lr * {direction};
+"""
+_SGD_MOMENTUM_SCALARS = "lr, momentum, one_minus_dampening, first"
+SGD_MOMENTUM_KERNEL = fused.ElementwiseUpdate(
+    "sgd_momentum_step", reads="grad", writes="param, momentum_buffer",
+    scalars=_SGD_MOMENTUM_SCALARS, body=_SGD_MOMENTUM_BODY.format(direction="momentum_buffer"))
+SGD_NESTEROV_KERNEL = fused.ElementwiseUpdate(
+    "sgd_nesterov_step", reads="grad", writes="param, momentum_buffer",
+    scalars=_SGD_MOMENTUM_SCALARS,
+    body=_SGD_MOMENTUM_BODY.format(direction="(grad + momentum * momentum_buffer)"))
 
 
 class SGD(Optimizer):
@@ -29,6 +52,8 @@ class SGD(Optimizer):
     Valid values: ``lr`` and ``weight_decay`` finite and >= 0; ``momentum`` and ``dampening``
     finite in [0, 1] (PyTorch checks only ``momentum >= 0``; a momentum above 1 makes the
     buffer grow geometrically, a dampening outside [0, 1] flips or amplifies the gradient).
+
+    On the GPU the update is one fused kernel (minigrad.optim.fused).
     """
 
     elementwise = True
@@ -50,6 +75,20 @@ class SGD(Optimizer):
                 group: dict[str, Any]) -> None:
         data = param.array
         momentum = group["momentum"]
+        if fused.usable(data):
+            if not momentum:
+                SGD_KERNEL(grad, data, lr=group["lr"])
+                return
+            buf = state.get("momentum_buffer")
+            first = buf is None
+            if first:
+                buf = state["momentum_buffer"] = backend.xp(param.device).empty_like(grad)
+            dampening = group["dampening"]
+            kernel = SGD_NESTEROV_KERNEL if group["nesterov"] else SGD_MOMENTUM_KERNEL
+            kernel(grad, data, buf, lr=group["lr"], momentum=momentum,
+                   one_minus_dampening=1.0 - dampening if dampening else 1.0,
+                   first=1.0 if first else 0.0)
+            return
         if momentum:
             buf = state.get("momentum_buffer")
             if buf is None:
