@@ -4,12 +4,30 @@ from __future__ import annotations
 from typing import Any
 
 from minigrad import backend
+from minigrad.optim import fused
 from minigrad.optim.checks import BETA, LR, NONNEGATIVE, Tuple
 from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, hyperparameters
 from minigrad.tensor import Tensor
 
 BETAS3 = Tuple(BETA, BETA, BETA,
                text="a triple (beta1, beta2, beta3) of finite numbers in [0, 1)")
+
+# the NumPy path's operations in its order; first != 0 at step 1, where the difference is 0
+ADAN_KERNEL = fused.ElementwiseUpdate(
+    "adan_step", reads="grad", writes="param, exp_avg, exp_avg_diff, exp_avg_sq, prev_grad",
+    scalars="first, beta1, one_minus_beta1, beta2, one_minus_beta2, beta3, one_minus_beta3, "
+            "inv_bias3, eps_root, eps, diff_scale, inv_bias1, lr",
+    body="""
+const T diff = first != 0 ? T(0) : grad - prev_grad;
+exp_avg = exp_avg * beta1 + grad * one_minus_beta1;
+exp_avg_diff = exp_avg_diff * beta2 + diff * one_minus_beta2;
+T nesterov = diff * one_minus_beta2 + grad;
+nesterov = nesterov * nesterov;
+exp_avg_sq = exp_avg_sq * beta3 + nesterov * one_minus_beta3;
+const T denom = sqrt(exp_avg_sq * inv_bias3 + eps_root) + eps;
+param -= (exp_avg_diff * diff_scale + exp_avg * inv_bias1) / denom * lr;
+prev_grad = grad;
+""")
 
 
 class Adan(Optimizer):
@@ -39,6 +57,8 @@ class Adan(Optimizer):
 
     Valid values: ``lr``, ``eps``, ``eps_root``, ``weight_decay`` finite and >= 0; each beta
     finite in [0, 1).
+
+    On the GPU the update is one fused kernel (minigrad.optim.fused).
     """
 
     elementwise = True
@@ -62,6 +82,15 @@ class Adan(Optimizer):
         step = state["step"]
         exp_avg, exp_avg_diff = state["exp_avg"], state["exp_avg_diff"]
         exp_avg_sq, prev_grad = state["exp_avg_sq"], state["prev_grad"]
+        if fused.usable(param.array):
+            ADAN_KERNEL(grad, param.array, exp_avg, exp_avg_diff, exp_avg_sq, prev_grad,
+                        first=1.0 if step == 1 else 0.0, beta1=beta1,
+                        one_minus_beta1=1.0 - beta1, beta2=beta2, one_minus_beta2=1.0 - beta2,
+                        beta3=beta3, one_minus_beta3=1.0 - beta3,
+                        inv_bias3=1.0 / (1.0 - beta3 ** step), eps_root=group["eps_root"],
+                        eps=group["eps"], diff_scale=(1.0 - beta2) / (1.0 - beta2 ** step),
+                        inv_bias1=1.0 / (1.0 - beta1 ** step), lr=lr)
+            return
         scratch = xp.empty_like(exp_avg)
         # the difference, kept in prev_grad (the previous gradient is not needed after it)
         diff = prev_grad

@@ -1,3 +1,6 @@
 """Cases of test_fused.py for the kernels of one batch of optimizers (see test_fused.py)."""
-CASES = []
-REQUIRED = []
+CASES = [
+    ("Adan", {}), ("Adan", {"weight_decay": 0.0, "maximize": True}),
+    ("Adan", {"betas": (0.9, 0.8, 0.95), "eps": 1e-6, "eps_root": 1e-4}),
+]
+REQUIRED = ["Adan"]
