@@ -4,9 +4,40 @@ from __future__ import annotations
 from typing import Any
 
 from minigrad import backend
+from minigrad.optim import fused
 from minigrad.optim.checks import LR, NONNEGATIVE, UNIT
 from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, hyperparameters, zeros_state
 from minigrad.tensor import Tensor
+
+_RMSPROP_BODY = """
+square_avg = square_avg * alpha + (grad * grad) * one_minus_alpha;
+{denom}
+const T update = grad / (denom + eps);
+{apply}
+"""
+_PLAIN_DENOM = "const T denom = sqrt(square_avg);"
+_CENTERED_DENOM = """grad_avg = grad_avg * alpha + grad * one_minus_alpha;
+const T denom = sqrt(square_avg - grad_avg * grad_avg);"""
+_PLAIN_APPLY = "param -= update * lr;"
+_MOMENTUM_APPLY = """momentum_buffer = momentum_buffer * momentum + update;
+param -= momentum_buffer * lr;"""
+_RMSPROP_SCALARS = "alpha, one_minus_alpha, eps, lr"
+RMSPROP_KERNEL = fused.ElementwiseUpdate(
+    "rmsprop_step", reads="grad", writes="param, square_avg", scalars=_RMSPROP_SCALARS,
+    body=_RMSPROP_BODY.format(denom=_PLAIN_DENOM, apply=_PLAIN_APPLY))
+RMSPROP_CENTERED_KERNEL = fused.ElementwiseUpdate(
+    "rmsprop_centered_step", reads="grad", writes="param, square_avg, grad_avg",
+    scalars=_RMSPROP_SCALARS, body=_RMSPROP_BODY.format(denom=_CENTERED_DENOM,
+                                                        apply=_PLAIN_APPLY))
+RMSPROP_MOMENTUM_KERNEL = fused.ElementwiseUpdate(
+    "rmsprop_momentum_step", reads="grad", writes="param, square_avg, momentum_buffer",
+    scalars=_RMSPROP_SCALARS + ", momentum",
+    body=_RMSPROP_BODY.format(denom=_PLAIN_DENOM, apply=_MOMENTUM_APPLY))
+RMSPROP_CENTERED_MOMENTUM_KERNEL = fused.ElementwiseUpdate(
+    "rmsprop_centered_momentum_step", reads="grad",
+    writes="param, square_avg, grad_avg, momentum_buffer",
+    scalars=_RMSPROP_SCALARS + ", momentum",
+    body=_RMSPROP_BODY.format(denom=_CENTERED_DENOM, apply=_MOMENTUM_APPLY))
 
 
 class RMSprop(Optimizer):
@@ -23,6 +54,8 @@ class RMSprop(Optimizer):
         otherwise:     p = p - lr * g / d
 
     Weight decay is L2: added to the gradient before the squared average.
+
+    On the GPU the update is one fused kernel (minigrad.optim.fused).
     """
 
     elementwise = True
@@ -43,6 +76,21 @@ class RMSprop(Optimizer):
         xp = backend.xp(param.device)
         data = param.array
         alpha, momentum = group["alpha"], group["momentum"]
+        if fused.usable(data):
+            scalars = dict(alpha=alpha, one_minus_alpha=1.0 - alpha, eps=group["eps"],
+                           lr=group["lr"])
+            arrays = [grad, data, state["square_avg"]]
+            if group["centered"]:
+                arrays.append(_buffer(state, "grad_avg", param))
+            if momentum > 0:
+                arrays.append(_buffer(state, "momentum_buffer", param))
+                kernel = (RMSPROP_CENTERED_MOMENTUM_KERNEL if group["centered"]
+                          else RMSPROP_MOMENTUM_KERNEL)
+                kernel(*arrays, momentum=momentum, **scalars)
+            else:
+                kernel = RMSPROP_CENTERED_KERNEL if group["centered"] else RMSPROP_KERNEL
+                kernel(*arrays, **scalars)
+            return
         scratch = xp.multiply(grad, grad, out=xp.empty_like(data))
         ema_(state["square_avg"], scratch, alpha, scratch)
         if group["centered"]:

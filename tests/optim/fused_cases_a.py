@@ -7,3 +7,11 @@ CASES = [
     ("SGD", {"lr": 0.01, "momentum": 0.5, "maximize": True}),
 ]
 REQUIRED = ["SGD"]
+
+# RMSprop (catalog: lr=0.01, momentum=0.5, centered=True)
+CASES += [
+    ("RMSprop", {}), ("RMSprop", {"centered": False}), ("RMSprop", {"momentum": 0.0}),
+    ("RMSprop", {"centered": False, "momentum": 0.0}),
+    ("RMSprop", {"alpha": 0.9, "weight_decay": 0.1, "maximize": True}),
+]
+REQUIRED += ["RMSprop"]
