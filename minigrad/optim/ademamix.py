@@ -5,12 +5,26 @@ import math
 from typing import Any
 
 from minigrad import backend
+from minigrad.optim import fused
 from minigrad.optim.adan import BETAS3
 from minigrad.optim.checks import LR, NONNEGATIVE, Integer, Maybe
 from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, hyperparameters
 from minigrad.tensor import Tensor
 
 WARMUP = Maybe(Integer(0))
+
+# the NumPy path's operations in its order (beta3 and alpha are this step's, from the host)
+ADEMAMIX_KERNEL = fused.ElementwiseUpdate(
+    "ademamix_step", reads="grad", writes="param, exp_avg_fast, exp_avg_slow, exp_avg_sq",
+    scalars="beta1, one_minus_beta1, beta2, one_minus_beta2, beta3, one_minus_beta3, "
+            "inv_sqrt_bias2, eps, inv_bias1, alpha, lr",
+    body="""
+exp_avg_fast = exp_avg_fast * beta1 + grad * one_minus_beta1;
+exp_avg_slow = exp_avg_slow * beta3 + grad * one_minus_beta3;
+exp_avg_sq = exp_avg_sq * beta2 + (grad * grad) * one_minus_beta2;
+const T denom = sqrt(exp_avg_sq) * inv_sqrt_bias2 + eps;
+param -= (exp_avg_fast * inv_bias1 + alpha * exp_avg_slow) / denom * lr;
+""")
 
 
 def alpha_at(step: int, alpha: float, warmup: int | None) -> float:
@@ -61,6 +75,8 @@ class AdEMAMix(Optimizer):
 
     Valid values: ``lr``, ``alpha``, ``eps``, ``weight_decay`` finite and >= 0; each beta in
     [0, 1); each warm-up None or an integer >= 0.
+
+    On the GPU the update is one fused kernel (minigrad.optim.fused).
     """
 
     elementwise = True
@@ -87,6 +103,15 @@ class AdEMAMix(Optimizer):
         alpha = alpha_at(step, group["alpha"], group["alpha_warmup"])
         beta3 = beta3_at(step, beta1, beta3, group["beta3_warmup"])
         fast, slow, exp_avg_sq = state["exp_avg_fast"], state["exp_avg_slow"], state["exp_avg_sq"]
+        if fused.usable(param.array):
+            ADEMAMIX_KERNEL(grad, param.array, fast, slow, exp_avg_sq, beta1=beta1,
+                            one_minus_beta1=1.0 - beta1, beta2=beta2,
+                            one_minus_beta2=1.0 - beta2, beta3=beta3,
+                            one_minus_beta3=1.0 - beta3,
+                            inv_sqrt_bias2=1.0 / math.sqrt(1.0 - beta2 ** step),
+                            eps=group["eps"], inv_bias1=1.0 / (1.0 - beta1 ** step),
+                            alpha=alpha, lr=lr)
+            return
         scratch = xp.empty_like(fast)
         ema_(fast, grad, beta1, scratch)
         ema_(slow, grad, beta3, scratch)
