@@ -144,8 +144,12 @@ def is_nccl_available() -> bool:
 
 
 def destroy_process_group(group: ProcessGroup | None = None) -> None:
-    """Leave the default group (MPI itself is finalised when the process exits)."""
+    """Leave ``group`` (the default one when None), releasing its NCCL communicator (MPI
+    itself is finalised when the process exits)."""
     global _default
+    target = _default if group is None else group
+    if target is not None and target.nccl is not None:
+        target.nccl.close()
     if group is None or group is _default:
         _default = None
 

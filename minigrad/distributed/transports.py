@@ -178,6 +178,13 @@ class NCCLTransport:
         is for stand-ins that carry NCCL's calls over MPI in tests)."""
         return self.nccl.NcclCommunicator(size, unique_id, rank)
 
+    def close(self) -> None:
+        """Release the NCCL communicator (after the work queued on it)."""
+        if self.comm is not None:
+            self.stream.synchronize()
+            self.comm.destroy()
+            self.comm = None
+
     def owns(self, array: Any) -> bool:
         """Whether ``array`` is GPU memory, which this transport carries."""
         return isinstance(array, self.cupy.ndarray)

@@ -38,6 +38,16 @@ def device_tensor(values, dtype=mg.float64):
     return out
 
 
+def test_leaving_the_group_releases_the_nccl_communicator(monkeypatch):
+    from mpi4py import MPI
+    fake_nccl.install(monkeypatch)
+    fake_nccl.calls.clear()
+    dist.init_process_group("nccl", comm=MPI.COMM_SELF)
+    dist.destroy_process_group()
+    assert fake_nccl.calls["destroy"] == 1
+    assert fake_nccl.calls["communication synchronize"] == 1  # its queued work first
+
+
 def test_device_arrays_go_over_nccl_and_host_arrays_over_mpi(nccl_world):
     assert dist.get_backend() == "nccl" and fake_nccl.calls["use GPU 0"] == 1
     d = device_tensor([1.0, 2.0])
