@@ -5,10 +5,41 @@ import math
 from typing import Any
 
 from minigrad import backend
+from minigrad.optim import fused
 from minigrad.optim.checks import BETAS, LR, NONNEGATIVE
 from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, hyperparameters
 from minigrad.optim.radam import rectification
 from minigrad.tensor import Tensor
+
+_ADABELIEF_MOMENTS = """
+exp_avg = exp_avg * beta1 + grad * one_minus_beta1;
+const T residual = grad - exp_avg;
+exp_avg_var = exp_avg_var * beta2 + (residual * residual) * one_minus_beta2;
+exp_avg_var = exp_avg_var + eps;
+"""
+_ADABELIEF_AMSGRAD = "max_exp_avg_var = max(max_exp_avg_var, exp_avg_var);"
+_ADABELIEF_STEPS = {  # kind of step -> (extra scalars, the parameter's update)
+    "": (", sqrt_bias_correction2",  # the paper's step
+         "param = param - (step_size * exp_avg) / (sqrt({s}) / sqrt_bias_correction2 + eps);"),
+    "_rectified": ("", "param = param - (step_size * exp_avg) / (sqrt({s}) + eps);"),
+    "_momentum": ("", "param = param - step_size * exp_avg;"),  # rectify, rho_t <= 5
+}
+
+
+def _adabelief_kernel(amsgrad: bool, kind: str) -> fused.ElementwiseUpdate:
+    scalars, update = _ADABELIEF_STEPS[kind]
+    second = "max_exp_avg_var" if amsgrad else "exp_avg_var"
+    return fused.ElementwiseUpdate(
+        f"adabelief{'_amsgrad' if amsgrad else ''}{kind}_step", reads="grad",
+        writes="param, exp_avg, exp_avg_var" + (", max_exp_avg_var" if amsgrad else ""),
+        scalars="beta1, one_minus_beta1, beta2, one_minus_beta2, eps, step_size" + scalars,
+        body=_ADABELIEF_MOMENTS + (_ADABELIEF_AMSGRAD if amsgrad else "") + "\n"
+        + update.format(s=second))
+
+
+# (amsgrad, kind of step) -> kernel
+ADABELIEF_KERNELS = {(amsgrad, kind): _adabelief_kernel(amsgrad, kind)
+                     for amsgrad in (False, True) for kind in _ADABELIEF_STEPS}
 
 
 class AdaBelief(Optimizer):
@@ -34,7 +65,9 @@ class AdaBelief(Optimizer):
     Defaults are the paper's algorithm (``rectify=False``, decoupled weight decay), as in
     ``pytorch_optimizer``; the authors' ``adabelief_pytorch`` >= 0.2 defaults to
     ``rectify=True``. ``decoupled_weight_decay`` is that package's ``weight_decouple``. Its small
-    default ``eps=1e-16`` is intended: eps is also added inside ``s``.
+    default ``eps=1e-16`` is intended: eps is also added inside ``s``. On the GPU the update
+    is one fused kernel (minigrad.optim.fused); with ``rectify`` the host chooses the
+    rectified or the momentum step from the step count.
     """
 
     elementwise = True
@@ -58,6 +91,9 @@ class AdaBelief(Optimizer):
         beta1, beta2 = group["betas"]
         step = state["step"]
         exp_avg, belief = state["exp_avg"], state["exp_avg_var"]
+        if fused.usable(data):
+            self._fused_update(data, grad, state, group)
+            return
         ema_(exp_avg, grad, beta1)
         residual = grad - exp_avg
         ema_(belief, residual * residual, beta2)
@@ -77,3 +113,31 @@ class AdaBelief(Optimizer):
             step_size = lr * rectifier * math.sqrt(bias_correction2) / bias_correction1
             data -= step_size * exp_avg / (xp.sqrt(belief) + eps)
 
+
+    def _fused_update(self, data: Any, grad: Any, state: dict[str, Any],
+                      group: dict[str, Any]) -> None:
+        """The step of :meth:`_update` as one kernel: the same operations, in its order."""
+        lr, eps = group["lr"], group["eps"]
+        beta1, beta2 = group["betas"]
+        step = state["step"]
+        bias_correction1 = 1.0 - beta1 ** step
+        bias_correction2 = 1.0 - beta2 ** step
+        scalars = dict(beta1=beta1, one_minus_beta1=1.0 - beta1, beta2=beta2,
+                       one_minus_beta2=1.0 - beta2, eps=eps)
+        if not group["rectify"]:
+            kind = ""
+            scalars.update(step_size=lr / bias_correction1,
+                           sqrt_bias_correction2=math.sqrt(bias_correction2))
+        else:
+            rectifier = rectification(beta2, step)
+            if rectifier is None:
+                kind = "_momentum"
+                scalars.update(step_size=lr / bias_correction1)
+            else:
+                kind = "_rectified"
+                scalars.update(step_size=lr * rectifier * math.sqrt(bias_correction2)
+                               / bias_correction1)
+        arrays = [grad, data, state["exp_avg"], state["exp_avg_var"]]
+        if group["amsgrad"]:
+            arrays.append(state["max_exp_avg_var"])
+        ADABELIEF_KERNELS[group["amsgrad"], kind](*arrays, **scalars)

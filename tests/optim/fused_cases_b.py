@@ -11,5 +11,11 @@ CASES = [
     # the catalog's Lion has weight_decay=0.1 (decoupled)
     ("Lion", {}), ("Lion", {"weight_decay": 0.0, "maximize": True}),
     ("Lion", {"betas": (0.5, 0.7)}),
+    # rectify: the momentum step while rho_t <= 5 (the first 5 with b2 = 0.999), then the
+    # rectified one; b2 = 0.9 rectifies from step 6 on too
+    ("AdaBelief", {}), ("AdaBelief", {"amsgrad": True}), ("AdaBelief", {"rectify": True}),
+    ("AdaBelief", {"rectify": True, "amsgrad": True, "betas": (0.8, 0.9)}),
+    ("AdaBelief", {"weight_decay": 0.1, "decoupled_weight_decay": False, "maximize": True}),
+    ("AdaBelief", {"weight_decay": 0.1, "eps": 1e-8, "betas": (0.8, 0.9)}),
 ]
-REQUIRED = ["NAdam", "RAdam", "Lion"]
+REQUIRED = ["NAdam", "RAdam", "Lion", "AdaBelief"]
