@@ -15,3 +15,11 @@ CASES += [
     ("RMSprop", {"alpha": 0.9, "weight_decay": 0.1, "maximize": True}),
 ]
 REQUIRED += ["RMSprop"]
+
+# Adagrad (catalog: lr=0.05)
+CASES += [
+    ("Adagrad", {}),
+    ("Adagrad", {"lr_decay": 0.05, "weight_decay": 0.1, "initial_accumulator_value": 0.2}),
+    ("Adagrad", {"maximize": True, "lr": 0.01}),
+]
+REQUIRED += ["Adagrad"]
