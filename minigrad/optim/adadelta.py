@@ -4,9 +4,19 @@ from __future__ import annotations
 from typing import Any
 
 from minigrad import backend
+from minigrad.optim import fused
 from minigrad.optim.checks import LR, NONNEGATIVE, UNIT
 from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, hyperparameters
 from minigrad.tensor import Tensor
+
+ADADELTA_KERNEL = fused.ElementwiseUpdate(
+    "adadelta_step", reads="grad", writes="param, square_avg, acc_delta",
+    scalars="rho, one_minus_rho, eps, lr", body="""
+square_avg = square_avg * rho + (grad * grad) * one_minus_rho;
+const T delta = sqrt(acc_delta + eps) / sqrt(square_avg + eps) * grad;
+acc_delta = acc_delta * rho + (delta * delta) * one_minus_rho;
+param -= delta * lr;
+""")
 
 
 class Adadelta(Optimizer):
@@ -23,6 +33,8 @@ class Adadelta(Optimizer):
 
     The paper has no learning rate; ``lr`` (default 1.0) scales the update, as in PyTorch.
     Weight decay is L2: added to the gradient.
+
+    On the GPU the update is one fused kernel (minigrad.optim.fused).
     """
 
     elementwise = True
@@ -42,6 +54,10 @@ class Adadelta(Optimizer):
         xp = backend.xp(param.device)
         data = param.array
         rho, eps = group["rho"], group["eps"]
+        if fused.usable(data):
+            ADADELTA_KERNEL(grad, data, state["square_avg"], state["acc_delta"], rho=rho,
+                            one_minus_rho=1.0 - rho, eps=eps, lr=group["lr"])
+            return
         scratch = xp.multiply(grad, grad, out=xp.empty_like(data))
         ema_(state["square_avg"], scratch, rho, scratch)
         std = xp.add(state["square_avg"], eps, out=scratch)

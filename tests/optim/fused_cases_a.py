@@ -23,3 +23,10 @@ CASES += [
     ("Adagrad", {"maximize": True, "lr": 0.01}),
 ]
 REQUIRED += ["Adagrad"]
+
+# Adadelta (catalog: lr=1.0)
+CASES += [
+    ("Adadelta", {}), ("Adadelta", {"lr": 0.5, "rho": 0.8, "weight_decay": 0.1}),
+    ("Adadelta", {"maximize": True, "lr": 0.1}),
+]
+REQUIRED += ["Adadelta"]
