@@ -4,9 +4,18 @@ from __future__ import annotations
 from typing import Any
 
 from minigrad import backend
+from minigrad.optim import fused
 from minigrad.optim.checks import BETAS, LR, NONNEGATIVE
 from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, hyperparameters
 from minigrad.tensor import Tensor
+
+ADAMAX_KERNEL = fused.ElementwiseUpdate(
+    "adamax_step", reads="grad", writes="param, exp_avg, exp_inf",
+    scalars="beta1, one_minus_beta1, beta2, eps, step_size", body="""
+exp_avg = exp_avg * beta1 + grad * one_minus_beta1;
+exp_inf = max(exp_inf * beta2, fabs(grad) + eps);
+param -= exp_avg / exp_inf * step_size;
+""")
 
 
 class Adamax(Optimizer):
@@ -21,6 +30,8 @@ class Adamax(Optimizer):
         p = p - lr / (1 - b1^t) * m / u
 
     Weight decay is L2: added to the gradient.
+
+    On the GPU the update is one fused kernel (minigrad.optim.fused).
     """
 
     elementwise = True
@@ -41,6 +52,11 @@ class Adamax(Optimizer):
         data = param.array
         beta1, beta2 = group["betas"]
         exp_avg, exp_inf = state["exp_avg"], state["exp_inf"]
+        if fused.usable(data):
+            ADAMAX_KERNEL(grad, data, exp_avg, exp_inf, beta1=beta1, one_minus_beta1=1.0 - beta1,
+                          beta2=beta2, eps=group["eps"],
+                          step_size=group["lr"] / (1.0 - beta1 ** state["step"]))
+            return
         scratch = xp.empty_like(data)
         ema_(exp_avg, grad, beta1, scratch)
         xp.abs(grad, out=scratch)

@@ -30,3 +30,10 @@ CASES += [
     ("Adadelta", {"maximize": True, "lr": 0.1}),
 ]
 REQUIRED += ["Adadelta"]
+
+# Adamax (catalog: lr=0.05)
+CASES += [
+    ("Adamax", {}), ("Adamax", {"betas": (0.8, 0.9), "weight_decay": 0.1, "eps": 0.0}),
+    ("Adamax", {"maximize": True, "lr": 0.01}),
+]
+REQUIRED += ["Adamax"]
