@@ -4,9 +4,23 @@ from __future__ import annotations
 from typing import Any
 
 from minigrad import backend
+from minigrad.optim import fused
 from minigrad.optim.checks import BETAS, LR, NONNEGATIVE
 from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, hyperparameters
 from minigrad.tensor import Tensor
+
+# the sign is np.sign's (+0 for either zero, NaN for NaN)
+YOGI_KERNEL = fused.ElementwiseUpdate(
+    "yogi_step", reads="grad", writes="param, exp_avg, exp_avg_sq",
+    scalars="beta1, one_minus_beta1, one_minus_beta2, inv_bias_correction2, eps, step_size",
+    body="""
+exp_avg = exp_avg * beta1 + grad * one_minus_beta1;
+const T grad_sq = grad * grad;
+const T diff = exp_avg_sq - grad_sq;
+const T sign = diff > 0 ? T(1) : (diff < 0 ? T(-1) : (diff == 0 ? T(0) : diff));
+exp_avg_sq = exp_avg_sq - (sign * grad_sq) * one_minus_beta2;
+param = param - (exp_avg / (sqrt(exp_avg_sq * inv_bias_correction2) + eps)) * step_size;
+""")
 
 
 class Yogi(Optimizer):
@@ -32,7 +46,8 @@ class Yogi(Optimizer):
     0) is L2: added to the gradient, so it goes through the adaptive scaling.
 
     Valid values: ``lr``, ``eps``, ``weight_decay``, ``initial_accumulator_value`` finite and
-    >= 0; each beta finite in [0, 1).
+    >= 0; each beta finite in [0, 1). On the GPU the update is one fused kernel
+    (minigrad.optim.fused).
     """
 
     elementwise = True
@@ -61,6 +76,12 @@ class Yogi(Optimizer):
         beta1, beta2 = group["betas"]
         step = state["step"]
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        if fused.usable(param.array):
+            YOGI_KERNEL(grad, param.array, exp_avg, exp_avg_sq, beta1=beta1,
+                        one_minus_beta1=1.0 - beta1, one_minus_beta2=1.0 - beta2,
+                        inv_bias_correction2=1.0 / (1.0 - beta2 ** step), eps=eps,
+                        step_size=lr / (1.0 - beta1 ** step))
+            return
         scratch = xp.empty_like(exp_avg)
         ema_(exp_avg, grad, beta1, scratch)
         grad_sq = xp.multiply(grad, grad, out=xp.empty_like(exp_avg))

@@ -17,5 +17,7 @@ CASES = [
     ("AdaBelief", {"rectify": True, "amsgrad": True, "betas": (0.8, 0.9)}),
     ("AdaBelief", {"weight_decay": 0.1, "decoupled_weight_decay": False, "maximize": True}),
     ("AdaBelief", {"weight_decay": 0.1, "eps": 1e-8, "betas": (0.8, 0.9)}),
+    ("Yogi", {}), ("Yogi", {"weight_decay": 0.1, "maximize": True}),
+    ("Yogi", {"betas": (0.5, 0.7), "initial_accumulator_value": 0.5, "eps": 1e-8}),
 ]
-REQUIRED = ["NAdam", "RAdam", "Lion", "AdaBelief"]
+REQUIRED = ["NAdam", "RAdam", "Lion", "AdaBelief", "Yogi"]
