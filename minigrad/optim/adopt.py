@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from minigrad import backend
+from minigrad.optim import fused
 from minigrad.optim.checks import BETAS, LR, NONNEGATIVE, Check
 from minigrad.optim.optimizer import Optimizer, ParamsT, hyperparameters
 from minigrad.tensor import Tensor
@@ -14,6 +15,31 @@ def default_clip(step: int) -> float:
     """ADOPT's default clipping bound, ``step ** 0.25`` (``step`` counted from 0 as in the
     reference: 1 at the first update of the parameter)."""
     return step ** 0.25
+
+
+# the NumPy path's operations in its order; the flags (l2, first, decoupled, clip) are host
+# values 0 or 1. max and clip as NumPy's: a NaN propagates, a tie keeps the bound.
+ADOPT_KERNEL = fused.ElementwiseUpdate(
+    "adopt_step", reads="grad", writes="param, exp_avg, exp_avg_sq",
+    scalars="l2, weight_decay, first, decoupled, decay, eps, clip, lower, upper, "
+            "one_minus_beta1, lr, beta2, one_minus_beta2",
+    body="""
+const T g = l2 != 0 ? grad + weight_decay * param : grad;
+const T grad_sq = g * g;
+if (first != 0) {
+    exp_avg_sq += grad_sq;
+} else {
+    if (decoupled != 0) param *= decay;
+    T denom = sqrt(exp_avg_sq);
+    denom = (denom > eps || denom != denom) ? denom : eps;
+    T normed = g / denom;
+    if (clip != 0) normed = normed < lower ? lower : (normed > upper ? upper : normed);
+    normed = (normed - exp_avg) * one_minus_beta1;
+    exp_avg += normed;
+    param -= lr * exp_avg;
+    exp_avg_sq = exp_avg_sq * beta2 + grad_sq * one_minus_beta2;
+}
+""")
 
 
 class _Clip(Check):
@@ -54,6 +80,8 @@ class ADOPT(Optimizer):
 
     Valid values: ``lr``, ``eps``, ``weight_decay`` finite and >= 0; each beta in [0, 1);
     ``clip_lambda`` None or a callable.
+
+    On the GPU the update is one fused kernel (minigrad.optim.fused).
     """
 
     elementwise = True
@@ -80,6 +108,18 @@ class ADOPT(Optimizer):
         decoupled = group["decoupled_weight_decay"]
         step = state["step"] - 1  # the reference's count: 0 at the first update
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        if fused.usable(data):
+            clip_lambda = group["clip_lambda"]
+            bound = clip_lambda(step) if clip_lambda is not None and step != 0 else 0.0
+            ADOPT_KERNEL(grad, data, exp_avg, exp_avg_sq,
+                         l2=1.0 if weight_decay and not decoupled else 0.0,
+                         weight_decay=weight_decay, first=1.0 if step == 0 else 0.0,
+                         decoupled=1.0 if weight_decay and decoupled else 0.0,
+                         decay=1.0 - lr * weight_decay, eps=group["eps"],
+                         clip=0.0 if clip_lambda is None else 1.0, lower=-bound, upper=bound,
+                         one_minus_beta1=1.0 - beta1, lr=lr, beta2=beta2,
+                         one_minus_beta2=1.0 - beta2)
+            return
         if weight_decay and not decoupled:
             grad = grad + weight_decay * data
         grad_sq = xp.multiply(grad, grad, out=xp.empty_like(exp_avg))

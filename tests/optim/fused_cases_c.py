@@ -1,4 +1,22 @@
 """Cases of test_fused.py for the kernels of one batch of optimizers (see test_fused.py)."""
+
+
+class TightClip:
+    """An ADOPT ``clip_lambda`` whose bound bites within the test's 12 steps (the default's,
+    ``step ** 0.25``, does not there); equal to any other, as a deep copy must be."""
+
+    def __call__(self, step):
+        return 0.05 * step ** 0.25
+
+    def __eq__(self, other):
+        return isinstance(other, TightClip)
+
+    __hash__ = object.__hash__
+
+    def __repr__(self):
+        return "TightClip()"
+
+
 CASES = [
     ("Adan", {}), ("Adan", {"weight_decay": 0.0, "maximize": True}),
     ("Adan", {"betas": (0.9, 0.8, 0.95), "eps": 1e-6, "eps_root": 1e-4}),
@@ -10,3 +28,10 @@ CASES += [
     ("AdEMAMix", {"alpha": 5.0, "maximize": True}),
 ]
 REQUIRED += ["AdEMAMix"]
+CASES += [
+    ("ADOPT", {}), ("ADOPT", {"clip_lambda": None, "maximize": True}),
+    ("ADOPT", {"clip_lambda": TightClip()}), ("ADOPT", {"eps": 0.3}),  # the clip, the eps floor
+    ("ADOPT", {"weight_decay": 0.1}),  # L2, also at the first step
+    ("ADOPT", {"weight_decay": 0.1, "decoupled_weight_decay": True, "betas": (0.8, 0.99)}),
+]
+REQUIRED += ["ADOPT"]
