@@ -5,9 +5,22 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 from minigrad import backend
+from minigrad.optim import fused
 from minigrad.optim.checks import LR, NONNEGATIVE, Real
 from minigrad.optim.optimizer import Optimizer, ParamsT, hyperparameters, zeros_state
 from minigrad.tensor import Tensor
+
+_ASGD_BODY = """
+param = param * decay - eta * grad;
+{average}
+"""
+# before averaging starts (mu == 1) ax just follows the parameter
+ASGD_KERNEL = fused.ElementwiseUpdate(
+    "asgd_step", reads="grad", writes="param, ax", scalars="decay, eta",
+    body=_ASGD_BODY.format(average="ax = param;"))
+ASGD_AVERAGING_KERNEL = fused.ElementwiseUpdate(
+    "asgd_averaging_step", reads="grad", writes="param, ax", scalars="decay, eta, mu",
+    body=_ASGD_BODY.format(average="ax += mu * (param - ax);"))
 
 
 class ASGD(Optimizer):
@@ -26,6 +39,8 @@ class ASGD(Optimizer):
     The averaged parameters live in ``state[p]["ax"]``; averaging starts after ``t0`` steps
     (before that ``ax`` just follows ``p``). To evaluate the model with them, use
     :meth:`swap_averaged`. Weight decay is L2: added to the gradient.
+
+    On the GPU the update is one fused kernel (minigrad.optim.fused).
     """
 
     # t0 = inf is meaningful: never start averaging
@@ -49,13 +64,20 @@ class ASGD(Optimizer):
                 group: dict[str, Any]) -> None:
         data = param.array
         lr, lambd, eta, mu = group["lr"], group["lambd"], state["eta"], state["mu"]
-        data *= 1.0 - lambd * eta
-        data -= eta * grad
-        ax = state["ax"]
-        if mu != 1.0:
-            ax += mu * (data - ax)
+        if fused.usable(data):
+            if mu != 1.0:
+                ASGD_AVERAGING_KERNEL(grad, data, state["ax"], decay=1.0 - lambd * eta, eta=eta,
+                                      mu=mu)
+            else:
+                ASGD_KERNEL(grad, data, state["ax"], decay=1.0 - lambd * eta, eta=eta)
         else:
-            ax[...] = data
+            data *= 1.0 - lambd * eta
+            data -= eta * grad
+            ax = state["ax"]
+            if mu != 1.0:
+                ax += mu * (data - ax)
+            else:
+                ax[...] = data
         step = state["step"]
         state["eta"] = lr / (1.0 + lambd * lr * step) ** group["alpha"]
         state["mu"] = 1.0 / max(1.0, step - group["t0"])

@@ -37,3 +37,11 @@ CASES += [
     ("Adamax", {"maximize": True, "lr": 0.01}),
 ]
 REQUIRED += ["Adamax"]
+
+# ASGD (catalog: lr=0.05, t0=1.0: averaging from the third step)
+CASES += [
+    ("ASGD", {}), ("ASGD", {"t0": 1e6}),
+    ("ASGD", {"lambd": 0.01, "alpha": 0.5, "t0": 5, "weight_decay": 0.1}),
+    ("ASGD", {"maximize": True, "lr": 0.01}),
+]
+REQUIRED += ["ASGD"]
