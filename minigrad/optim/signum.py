@@ -5,9 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 from minigrad import backend
+from minigrad.optim import fused
 from minigrad.optim.checks import BETA, LR, NONNEGATIVE
 from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, hyperparameters
 from minigrad.tensor import Tensor
+
+# np.sign of x: +0 for either zero, NaN for NaN
+_SIGN = "({x} > 0 ? T(1) : ({x} < 0 ? T(-1) : ({x} == 0 ? T(0) : {x})))"
+SIGNSGD_KERNEL = fused.ElementwiseUpdate(
+    "signsgd_step", reads="grad", writes="param", scalars="lr",
+    body=f"param = param - {_SIGN.format(x='grad')} * lr;")
+SIGNUM_KERNEL = fused.ElementwiseUpdate(
+    "signum_step", reads="grad", writes="param, momentum_buffer",
+    scalars="momentum, one_minus_momentum, lr",
+    body=f"""
+momentum_buffer = momentum_buffer * momentum + grad * one_minus_momentum;
+param = param - {_SIGN.format(x='momentum_buffer')} * lr;
+""")
 
 
 class SignSGD(Optimizer):
@@ -24,7 +38,8 @@ class SignSGD(Optimizer):
     gradient is larger than ``wd * |p|``. Neither the paper nor optax has one; default 0.
     ``lr=1e-3`` is this library's default (optax has none). No state but the step count.
 
-    Valid values: ``lr`` and ``weight_decay`` finite and >= 0.
+    Valid values: ``lr`` and ``weight_decay`` finite and >= 0. On the GPU the update is one
+    fused kernel (minigrad.optim.fused).
     """
 
     elementwise = True
@@ -39,6 +54,9 @@ class SignSGD(Optimizer):
     def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
                 group: dict[str, Any]) -> None:
         xp = backend.xp(param.device)
+        if fused.usable(param.array):
+            SIGNSGD_KERNEL(grad, param.array, lr=group["lr"])
+            return
         direction = xp.sign(grad)
         direction *= group["lr"]
         param.array -= direction
@@ -58,7 +76,8 @@ class Signum(Optimizer):
     paper nor optax has one). Defaults: ``momentum=0.9`` (optax's ``beta``); ``lr=1e-3``
     is this library's (optax has none).
 
-    Valid values: ``lr`` and ``weight_decay`` finite and >= 0; ``momentum`` in [0, 1).
+    Valid values: ``lr`` and ``weight_decay`` finite and >= 0; ``momentum`` in [0, 1). On
+    the GPU the update is one fused kernel (minigrad.optim.fused).
     """
 
     elementwise = True
@@ -76,6 +95,11 @@ class Signum(Optimizer):
                 group: dict[str, Any]) -> None:
         xp = backend.xp(param.device)
         buf = state["momentum_buffer"]
+        if fused.usable(param.array):
+            momentum = group["momentum"]
+            SIGNUM_KERNEL(grad, param.array, buf, momentum=momentum,
+                          one_minus_momentum=1.0 - momentum, lr=group["lr"])
+            return
         scratch = xp.empty_like(buf)
         ema_(buf, grad, group["momentum"], scratch)
         direction = xp.sign(buf, out=scratch)

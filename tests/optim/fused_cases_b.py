@@ -19,5 +19,9 @@ CASES = [
     ("AdaBelief", {"weight_decay": 0.1, "eps": 1e-8, "betas": (0.8, 0.9)}),
     ("Yogi", {}), ("Yogi", {"weight_decay": 0.1, "maximize": True}),
     ("Yogi", {"betas": (0.5, 0.7), "initial_accumulator_value": 0.5, "eps": 1e-8}),
+    ("SignSGD", {}), ("SignSGD", {"weight_decay": 0.1, "maximize": True}),
+    # the catalog's Signum has weight_decay=0.01 (decoupled)
+    ("Signum", {}), ("Signum", {"momentum": 0.0, "weight_decay": 0.0, "maximize": True}),
+    ("Signum", {"momentum": 0.5}),
 ]
-REQUIRED = ["NAdam", "RAdam", "Lion", "AdaBelief", "Yogi"]
+REQUIRED = ["NAdam", "RAdam", "Lion", "AdaBelief", "Yogi", "SignSGD", "Signum"]
