@@ -6,11 +6,32 @@ import math
 from typing import Any
 
 from minigrad import backend
+from minigrad.optim import fused
 from minigrad.optim.checks import BETAS, LR, NONNEGATIVE, POSITIVE, Real
 from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, hyperparameters
 from minigrad.tensor import Tensor
 
 GAMMA = Real(0, 1, low_open=True, high_open=True)
+
+# the NumPy path's operations in its order; max and clip keep NumPy's NaN and tie rules
+_BODY = """
+exp_avg = exp_avg * beta1 + grad * one_minus_beta1;
+exp_avg_sq = exp_avg_sq * beta2 + (grad * grad) * one_minus_beta2;
+{amsbound}
+T update = step_size / (sqrt({second}) + eps);
+update = update < lower ? lower : (update > upper ? upper : update);
+param -= update * exp_avg;
+"""
+_SCALARS = "beta1, one_minus_beta1, beta2, one_minus_beta2, eps, step_size, lower, upper"
+ADABOUND_KERNEL = fused.ElementwiseUpdate(
+    "adabound_step", reads="grad", writes="param, exp_avg, exp_avg_sq", scalars=_SCALARS,
+    body=_BODY.format(amsbound="", second="exp_avg_sq"))
+AMSBOUND_KERNEL = fused.ElementwiseUpdate(
+    "amsbound_step", reads="grad", writes="param, exp_avg, exp_avg_sq, max_exp_avg_sq",
+    scalars=_SCALARS, body=_BODY.format(
+        amsbound="max_exp_avg_sq = (max_exp_avg_sq > exp_avg_sq || "
+                 "max_exp_avg_sq != max_exp_avg_sq) ? max_exp_avg_sq : exp_avg_sq;",
+        second="max_exp_avg_sq"))
 
 
 class AdaBound(Optimizer):
@@ -56,6 +77,8 @@ class AdaBound(Optimizer):
     Valid values: ``lr``, ``final_lr``, ``eps``, ``weight_decay`` finite and >= 0 (the lr a
     group starts with > 0); each beta in [0, 1); ``gamma`` in (0, 1) (the reference allows
     0, which divides by zero).
+
+    On the GPU the update is one fused kernel (minigrad.optim.fused).
     """
 
     elementwise = True
@@ -92,6 +115,20 @@ class AdaBound(Optimizer):
         lr, gamma, step = group["lr"], group["gamma"], state["step"]
         beta1, beta2 = group["betas"]
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        step_size = lr * math.sqrt(1.0 - beta2 ** step) / (1.0 - beta1 ** step)
+        final_lr = group["final_lr"] * lr / group["base_lr"]
+        lower = final_lr * (1.0 - 1.0 / (gamma * step + 1.0))
+        upper = final_lr * (1.0 + 1.0 / (gamma * step))
+        if fused.usable(param.array):
+            scalars = dict(beta1=beta1, one_minus_beta1=1.0 - beta1, beta2=beta2,
+                           one_minus_beta2=1.0 - beta2, eps=group["eps"], step_size=step_size,
+                           lower=lower, upper=upper)
+            if group["amsbound"]:
+                AMSBOUND_KERNEL(grad, param.array, exp_avg, exp_avg_sq,
+                                state["max_exp_avg_sq"], **scalars)
+            else:
+                ADABOUND_KERNEL(grad, param.array, exp_avg, exp_avg_sq, **scalars)
+            return
         scratch = xp.empty_like(exp_avg)
         ema_(exp_avg, grad, beta1, scratch)
         grad_sq = xp.multiply(grad, grad, out=scratch)
@@ -102,10 +139,6 @@ class AdaBound(Optimizer):
             xp.maximum(second, exp_avg_sq, out=second)
         denom = xp.sqrt(second, out=scratch)
         denom += group["eps"]
-        step_size = lr * math.sqrt(1.0 - beta2 ** step) / (1.0 - beta1 ** step)
-        final_lr = group["final_lr"] * lr / group["base_lr"]
-        lower = final_lr * (1.0 - 1.0 / (gamma * step + 1.0))
-        upper = final_lr * (1.0 + 1.0 / (gamma * step))
         update = xp.divide(step_size, denom, out=denom)
         xp.clip(update, lower, upper, out=update)
         update *= exp_avg

@@ -35,3 +35,9 @@ CASES += [
     ("ADOPT", {"weight_decay": 0.1, "decoupled_weight_decay": True, "betas": (0.8, 0.99)}),
 ]
 REQUIRED += ["ADOPT"]
+CASES += [
+    ("AdaBound", {}), ("AdaBound", {"gamma": 0.5, "maximize": True}),  # bounds that bite
+    ("AMSBound", {}), ("AMSBound", {"gamma": 0.5, "weight_decay": 0.1}),
+    ("AdaBound", {"amsbound": True, "final_lr": 0.0}),
+]
+REQUIRED += ["AdaBound", "AMSBound"]
