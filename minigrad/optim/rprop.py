@@ -4,9 +4,26 @@ from __future__ import annotations
 from typing import Any
 
 from minigrad import backend
+from minigrad.optim import fused
 from minigrad.optim.checks import LR, NONNEGATIVE, Real, Tuple
 from minigrad.optim.optimizer import Optimizer, ParamsT, hyperparameters, zeros_state
 from minigrad.tensor import Tensor
+
+# the sign is NumPy's: +0 for either zero, NaN for NaN
+RPROP_KERNEL = fused.ElementwiseUpdate(
+    "rprop_step", reads="grad", writes="param, prev, step_size",
+    scalars="eta_minus, eta_plus, step_size_min, step_size_max", body="""
+const T agreement = grad * prev;
+if (agreement > 0) {
+    step_size = step_size * eta_plus;
+} else if (agreement < 0) {
+    step_size = step_size * eta_minus;
+}
+step_size = min(max(step_size, step_size_min), step_size_max);
+prev = agreement < 0 ? T(0) : grad;
+const T sign = prev > 0 ? T(1) : (prev < 0 ? T(-1) : (prev == 0 ? T(0) : prev));
+param -= sign * step_size;
+""")
 
 
 class Rprop(Optimizer):
@@ -23,6 +40,8 @@ class Rprop(Optimizer):
         p = p - sign(g) * s ;   g_prev = g
 
     This is the variant without weight backtracking (Rprop-). There is no weight decay.
+
+    On the GPU the update is one fused kernel (minigrad.optim.fused).
     """
 
     # a finite maximum step size is required too: with inf, steps could grow to inf
@@ -51,6 +70,12 @@ class Rprop(Optimizer):
         xp = backend.xp(param.device)
         eta_minus, eta_plus = group["etas"]
         prev, step_size = state["prev"], state["step_size"]
+        if fused.usable(param.array):
+            step_size_min, step_size_max = group["step_sizes"]
+            RPROP_KERNEL(grad, param.array, prev, step_size, eta_minus=eta_minus,
+                         eta_plus=eta_plus, step_size_min=step_size_min,
+                         step_size_max=step_size_max)
+            return
         agreement = xp.multiply(grad, prev, out=xp.empty_like(param.array))
         same_sign, flipped = agreement > 0, agreement < 0
         step_size[same_sign] *= eta_plus

@@ -45,3 +45,10 @@ CASES += [
     ("ASGD", {"maximize": True, "lr": 0.01}),
 ]
 REQUIRED += ["ASGD"]
+
+# Rprop (catalog: lr=0.05)
+CASES += [
+    ("Rprop", {}), ("Rprop", {"etas": (0.3, 1.5), "step_sizes": (1e-3, 0.05)}),
+    ("Rprop", {"maximize": True, "lr": 0.01}),
+]
+REQUIRED += ["Rprop"]
