@@ -23,5 +23,12 @@ CASES = [
     # the catalog's Signum has weight_decay=0.01 (decoupled)
     ("Signum", {}), ("Signum", {"momentum": 0.0, "weight_decay": 0.0, "maximize": True}),
     ("Signum", {"momentum": 0.5}),
+    ("QHM", {}), ("QHM", {"weight_decay": 0.1, "decoupled_weight_decay": True}),
+    ("QHM", {"weight_decay": 0.1, "maximize": True, "nu": 1.0}), ("QHM", {"nu": 0.0}),
+    # the catalog's QHAdam has nus=(0.7, 1.0)
+    ("QHAdam", {}), ("QHAdam", {"nus": (1.0, 1.0)}), ("QHAdam", {"nus": (0.7, 0.5)}),
+    ("QHAdam", {"nus": (1.0, 0.8), "eps": 0.0, "weight_decay": 0.1, "maximize": True}),
+    ("QHAdam", {"betas": (0.5, 0.7), "weight_decay": 0.1, "decoupled_weight_decay": True}),
 ]
-REQUIRED = ["NAdam", "RAdam", "Lion", "AdaBelief", "Yogi", "SignSGD", "Signum"]
+REQUIRED = ["NAdam", "RAdam", "Lion", "AdaBelief", "Yogi", "SignSGD", "Signum", "QHM",
+            "QHAdam"]
