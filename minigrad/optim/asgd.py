@@ -10,17 +10,18 @@ from minigrad.optim.checks import LR, NONNEGATIVE, Real
 from minigrad.optim.optimizer import Optimizer, ParamsT, hyperparameters, zeros_state
 from minigrad.tensor import Tensor
 
-_ASGD_BODY = """
-param = param * decay - eta * grad;
-{average}
-"""
-# before averaging starts (mu == 1) ax just follows the parameter
+# averaging: 1 once averaging has started (mu != 1, decided on the host in double; mu in
+# float32 may round to 1); before, ax just follows the parameter
 ASGD_KERNEL = fused.ElementwiseUpdate(
-    "asgd_step", reads="grad", writes="param, ax", scalars="decay, eta",
-    body=_ASGD_BODY.format(average="ax = param;"))
-ASGD_AVERAGING_KERNEL = fused.ElementwiseUpdate(
-    "asgd_averaging_step", reads="grad", writes="param, ax", scalars="decay, eta, mu",
-    body=_ASGD_BODY.format(average="ax += mu * (param - ax);"))
+    "asgd_step", reads="grad", writes="param, ax", scalars="decay, eta, mu, averaging",
+    body="""
+param = param * decay - eta * grad;
+if (averaging != 0) {
+    ax += mu * (param - ax);
+} else {
+    ax = param;
+}
+""")
 
 
 class ASGD(Optimizer):
@@ -65,11 +66,8 @@ class ASGD(Optimizer):
         data = param.array
         lr, lambd, eta, mu = group["lr"], group["lambd"], state["eta"], state["mu"]
         if fused.usable(data):
-            if mu != 1.0:
-                ASGD_AVERAGING_KERNEL(grad, data, state["ax"], decay=1.0 - lambd * eta, eta=eta,
-                                      mu=mu)
-            else:
-                ASGD_KERNEL(grad, data, state["ax"], decay=1.0 - lambd * eta, eta=eta)
+            ASGD_KERNEL(grad, data, state["ax"], decay=1.0 - lambd * eta, eta=eta, mu=mu,
+                        averaging=1.0 if mu != 1.0 else 0.0)
         else:
             data *= 1.0 - lambd * eta
             data -= eta * grad
