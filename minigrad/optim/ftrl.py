@@ -4,9 +4,32 @@ from __future__ import annotations
 from typing import Any
 
 from minigrad import backend
+from minigrad.optim import fused
 from minigrad.optim.checks import NONNEGATIVE, Real
 from minigrad.optim.optimizer import Optimizer, ParamsT, hyperparameters, zeros_state
 from minigrad.tensor import Tensor
+
+# the NumPy path's operations in its order, for the powers c = -lr_power that NumPy takes
+# exactly (``n ** 0.5`` is its sqrt, ``n ** 0`` is 1, ``n ** 1`` is n; CUDA's pow would
+# differ from NumPy's by ulps at other powers); the clip keeps NumPy's NaN and tie rules
+_BODY = """
+const T old_root = {root};
+accumulator += grad * grad;
+const T new_root = {root};
+linear += grad;
+if (shrink != 0) linear += shrinkage * param;
+linear -= (new_root - old_root) / lr * param;
+const T quadratic = (new_root + beta) / lr + l2_twice;
+param = ((linear < lower ? lower : (linear > upper ? upper : linear)) - linear) / quadratic;
+"""
+FTRL_KERNELS = {
+    power: fused.ElementwiseUpdate(
+        f"ftrl_{name}_step", reads="grad", writes="param, accumulator, linear",
+        scalars="shrink, shrinkage, lr, beta, l2_twice, lower, upper",
+        body=_BODY.format(root=root))
+    for power, name, root in [(0.5, "sqrt", "sqrt(accumulator)"), (0.0, "fixed", "T(1)"),
+                              (1.0, "linear", "accumulator")]
+}  # c -> kernel
 
 
 class FTRL(Optimizer):
@@ -27,6 +50,10 @@ class FTRL(Optimizer):
     into the closed-form step (Keras' strength, half the paper's lambda_2); ``l2_shrinkage``
     is an L2 penalty that enters only the linear term; neither is AdamW-style decoupled decay.
     ``lr_power = 0`` gives a fixed learning rate.
+
+    On the GPU the update is one fused kernel (minigrad.optim.fused) for ``lr_power`` -0.5
+    (the default), 0 and -1; at other powers it keeps the array calls (the power of each
+    entry, which CUDA and NumPy round differently).
     """
 
     # lr > 0: FTRL divides by it; the rest as Keras checks, plus finiteness
@@ -53,6 +80,12 @@ class FTRL(Optimizer):
         xp = backend.xp(param.device)
         data, accumulator, linear = param.array, state["accumulator"], state["linear"]
         lr, power, l1 = group["lr"], -group["lr_power"], group["l1"]
+        kernel = FTRL_KERNELS.get(power)
+        if kernel is not None and fused.usable(data):
+            kernel(grad, data, accumulator, linear,
+                   shrink=1.0 if group["l2_shrinkage"] else 0.0, shrinkage=2.0 * group["l2_shrinkage"], lr=lr, beta=group["beta"],
+                   l2_twice=2.0 * group["l2"], lower=-l1, upper=l1)
+            return
         old_root = accumulator ** power
         accumulator += grad * grad
         new_root = accumulator ** power

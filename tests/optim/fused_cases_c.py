@@ -41,3 +41,9 @@ CASES += [
     ("AdaBound", {"amsbound": True, "final_lr": 0.0}),
 ]
 REQUIRED += ["AdaBound", "AMSBound"]
+CASES += [
+    ("FTRL", {}), ("FTRL", {"lr_power": 0.0}), ("FTRL", {"lr_power": -1.0, "maximize": True}),
+    ("FTRL", {"l1": 0.0, "l2": 0.1, "l2_shrinkage": 0.05, "beta": 0.5}),
+    ("FTRL", {"l1": 0.5, "initial_accumulator_value": 0.0}),
+]
+REQUIRED += ["FTRL"]
