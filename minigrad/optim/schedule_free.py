@@ -4,9 +4,23 @@ from __future__ import annotations
 from typing import Any
 
 from minigrad import backend
+from minigrad.optim import fused
 from minigrad.optim.checks import BETA, LR, NONNEGATIVE, Integer, Real, Tuple
 from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, hyperparameters, zeros_state
 from minigrad.tensor import Tensor
+
+# the NumPy path's operations in its order (y is the parameter; decay is a host flag 0 or 1)
+SCHEDULE_FREE_ADAMW_KERNEL = fused.ElementwiseUpdate(
+    "schedule_free_adamw_step", reads="grad", writes="param, z, exp_avg_sq",
+    scalars="beta2, one_minus_beta2, bias2, eps, decay, weight_decay, c, y_scale, lr",
+    body="""
+exp_avg_sq = exp_avg_sq * beta2 + (grad * grad) * one_minus_beta2;
+T step = grad / (sqrt(exp_avg_sq / bias2) + eps);
+if (decay != 0) step = step + weight_decay * param;
+param += c * (z - param);
+param += y_scale * step;
+z -= lr * step;
+""")
 
 
 class ScheduleFreeAdamW(Optimizer):
@@ -33,6 +47,9 @@ class ScheduleFreeAdamW(Optimizer):
     The parameter tensors hold ``y`` in train mode and ``x`` in eval mode, so call
     :meth:`train` before training steps and :meth:`eval` before evaluating or saving a
     checkpoint (a new optimizer is in eval mode; :meth:`step` refuses to run in it).
+
+    On the GPU the update is one fused kernel (minigrad.optim.fused); switching between
+    ``y`` and ``x`` (:meth:`train`, :meth:`eval`) keeps its array calls.
     """
 
     # betas[0] > 0: eval() recovers x from y and z by dividing by it
@@ -103,6 +120,14 @@ class ScheduleFreeAdamW(Optimizer):
         y, z, exp_avg_sq = param.array, state["z"], state["exp_avg_sq"]
         lr, c = group["scheduled_lr"], group["average_weight"]
         beta1, beta2 = group["betas"]
+        if fused.usable(y):
+            SCHEDULE_FREE_ADAMW_KERNEL(
+                grad, y, z, exp_avg_sq, beta2=beta2, one_minus_beta2=1.0 - beta2,
+                bias2=1.0 - beta2 ** group["k"], eps=group["eps"],
+                decay=1.0 if group["weight_decay"] else 0.0,
+                weight_decay=group["weight_decay"], c=c,
+                y_scale=lr * (beta1 * (1.0 - c) - 1.0), lr=lr)
+            return
         ema_(exp_avg_sq, grad * grad, beta2)
         denom = xp.sqrt(exp_avg_sq / (1.0 - beta2 ** group["k"])) + group["eps"]
         step = grad / denom

@@ -47,3 +47,8 @@ CASES += [
     ("FTRL", {"l1": 0.5, "initial_accumulator_value": 0.0}),
 ]
 REQUIRED += ["FTRL"]
+CASES += [
+    ("ScheduleFreeAdamW", {}), ("ScheduleFreeAdamW", {"weight_decay": 0.1, "warmup_steps": 5}),
+    ("ScheduleFreeAdamW", {"r": 1.0, "weight_lr_power": 0.0, "maximize": True}),
+]
+REQUIRED += ["ScheduleFreeAdamW"]
