@@ -83,7 +83,8 @@ class FTRL(Optimizer):
         kernel = FTRL_KERNELS.get(power)
         if kernel is not None and fused.usable(data):
             kernel(grad, data, accumulator, linear,
-                   shrink=1.0 if group["l2_shrinkage"] else 0.0, shrinkage=2.0 * group["l2_shrinkage"], lr=lr, beta=group["beta"],
+                   shrink=1.0 if group["l2_shrinkage"] else 0.0,
+                   shrinkage=2.0 * group["l2_shrinkage"], lr=lr, beta=group["beta"],
                    l2_twice=2.0 * group["l2"], lower=-l1, upper=l1)
             return
         old_root = accumulator ** power
