@@ -18,28 +18,35 @@ exp_avg_var = exp_avg_var * beta2 + (residual * residual) * one_minus_beta2;
 exp_avg_var = exp_avg_var + eps;
 """
 _ADABELIEF_AMSGRAD = "max_exp_avg_var = max(max_exp_avg_var, exp_avg_var);"
-_ADABELIEF_STEPS = {  # kind of step -> (extra scalars, the parameter's update)
-    "": (", sqrt_bias_correction2",  # the paper's step
-         "param = param - (step_size * exp_avg) / (sqrt({s}) / sqrt_bias_correction2 + eps);"),
-    "_rectified": ("", "param = param - (step_size * exp_avg) / (sqrt({s}) + eps);"),
-    "_momentum": ("", "param = param - step_size * exp_avg;"),  # rectify, rho_t <= 5
+_ADABELIEF_STEPS = {  # rectify -> (extra scalars, the parameter's update)
+    False: (", sqrt_bias_correction2",  # the paper's step
+            "param = param - (step_size * exp_avg) / (sqrt({s}) / sqrt_bias_correction2 + eps);"),
+    # rectify: the momentum step while rho_t <= 5 (rectified = 0), then the rectified step
+    # (rectified = 1), as the host decides from the step count: one kernel for both
+    True: (", rectified", """
+if (rectified != 0) {{
+  param = param - (step_size * exp_avg) / (sqrt({s}) + eps);
+}} else {{
+  param = param - step_size * exp_avg;
+}}"""),
 }
 
 
-def _adabelief_kernel(amsgrad: bool, kind: str) -> fused.ElementwiseUpdate:
-    scalars, update = _ADABELIEF_STEPS[kind]
+def _adabelief_kernel(amsgrad: bool, rectify: bool) -> fused.ElementwiseUpdate:
+    scalars, update = _ADABELIEF_STEPS[rectify]
     second = "max_exp_avg_var" if amsgrad else "exp_avg_var"
     return fused.ElementwiseUpdate(
-        f"adabelief{'_amsgrad' if amsgrad else ''}{kind}_step", reads="grad",
+        f"adabelief{'_amsgrad' if amsgrad else ''}{'_rectified' if rectify else ''}_step",
+        reads="grad",
         writes="param, exp_avg, exp_avg_var" + (", max_exp_avg_var" if amsgrad else ""),
         scalars="beta1, one_minus_beta1, beta2, one_minus_beta2, eps, step_size" + scalars,
         body=_ADABELIEF_MOMENTS + (_ADABELIEF_AMSGRAD if amsgrad else "") + "\n"
         + update.format(s=second))
 
 
-# (amsgrad, kind of step) -> kernel
-ADABELIEF_KERNELS = {(amsgrad, kind): _adabelief_kernel(amsgrad, kind)
-                     for amsgrad in (False, True) for kind in _ADABELIEF_STEPS}
+# (amsgrad, rectify) -> kernel
+ADABELIEF_KERNELS = {(amsgrad, rectify): _adabelief_kernel(amsgrad, rectify)
+                     for amsgrad in (False, True) for rectify in (False, True)}
 
 
 class AdaBelief(Optimizer):
@@ -125,19 +132,16 @@ class AdaBelief(Optimizer):
         scalars = dict(beta1=beta1, one_minus_beta1=1.0 - beta1, beta2=beta2,
                        one_minus_beta2=1.0 - beta2, eps=eps)
         if not group["rectify"]:
-            kind = ""
             scalars.update(step_size=lr / bias_correction1,
                            sqrt_bias_correction2=math.sqrt(bias_correction2))
         else:
             rectifier = rectification(beta2, step)
             if rectifier is None:
-                kind = "_momentum"
-                scalars.update(step_size=lr / bias_correction1)
+                scalars.update(rectified=0.0, step_size=lr / bias_correction1)
             else:
-                kind = "_rectified"
-                scalars.update(step_size=lr * rectifier * math.sqrt(bias_correction2)
-                               / bias_correction1)
+                scalars.update(rectified=1.0, step_size=lr * rectifier
+                               * math.sqrt(bias_correction2) / bias_correction1)
         arrays = [grad, data, state["exp_avg"], state["exp_avg_var"]]
         if group["amsgrad"]:
             arrays.append(state["max_exp_avg_var"])
-        ADABELIEF_KERNELS[group["amsgrad"], kind](*arrays, **scalars)
+        ADABELIEF_KERNELS[group["amsgrad"], group["rectify"]](*arrays, **scalars)

@@ -28,21 +28,22 @@ def rectification(beta2: float, step: int, threshold: float = 5.0) -> float | No
                      / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t))
 
 
-_RADAM_MOMENTS = """
-exp_avg = exp_avg * beta1 + grad * one_minus_beta1;
-exp_avg_sq = exp_avg_sq * beta2 + (grad * grad) * one_minus_beta2;
-"""
-_RADAM_SCALARS = "beta1, one_minus_beta1, beta2, one_minus_beta2, "
-# rho_t > 5: the rectified adaptive step; before: the un-rectified momentum step (the host
-# decides which, from the step count)
+# rectified (1 while rho_t > 5, decided on the host from the step count): the adaptive step,
+# scaled by step_size (negative); otherwise (0) the un-rectified momentum step, lr / (1 - b1^t)
+# = momentum_step_size. One kernel for both, so that every step count launches it.
 RADAM_KERNEL = fused.ElementwiseUpdate(
     "radam_step", reads="grad", writes="param, exp_avg, exp_avg_sq",
-    scalars=_RADAM_SCALARS + "eps, step_size",
-    body=_RADAM_MOMENTS + "param = param + (exp_avg / (sqrt(exp_avg_sq) + eps)) * step_size;")
-RADAM_MOMENTUM_KERNEL = fused.ElementwiseUpdate(
-    "radam_momentum_step", reads="grad", writes="param, exp_avg, exp_avg_sq",
-    scalars=_RADAM_SCALARS + "step_size",
-    body=_RADAM_MOMENTS + "param = param - step_size * exp_avg;")
+    scalars="beta1, one_minus_beta1, beta2, one_minus_beta2, rectified, eps, step_size, "
+            "momentum_step_size",
+    body="""
+exp_avg = exp_avg * beta1 + grad * one_minus_beta1;
+exp_avg_sq = exp_avg_sq * beta2 + (grad * grad) * one_minus_beta2;
+if (rectified != 0) {
+  param = param + (exp_avg / (sqrt(exp_avg_sq) + eps)) * step_size;
+} else {
+  param = param - momentum_step_size * exp_avg;
+}
+""")
 
 
 class RAdam(Optimizer):
@@ -61,8 +62,8 @@ class RAdam(Optimizer):
 
     With the default ``b2 = 0.999`` the first five steps are un-rectified. Weight decay is L2
     (coupled, added to the gradient) unless ``decoupled_weight_decay=True`` (AdamW-style).
-    On the GPU the update is one fused kernel (minigrad.optim.fused): the rectified or the
-    un-rectified one, chosen on the host from the step count.
+    On the GPU the update is one fused kernel (minigrad.optim.fused); the host chooses the
+    rectified or the un-rectified step from the step count.
     """
 
     elementwise = True
@@ -86,16 +87,14 @@ class RAdam(Optimizer):
         beta1, beta2 = group["betas"]
         step = state["step"]
         if fused.usable(data):
-            moments = dict(beta1=beta1, one_minus_beta1=1.0 - beta1, beta2=beta2,
-                           one_minus_beta2=1.0 - beta2)
-            arrays = (grad, data, state["exp_avg"], state["exp_avg_sq"])
             step_size = lr / (1.0 - beta1 ** step)
             rect = rectification(beta2, step)
-            if rect is None:
-                RADAM_MOMENTUM_KERNEL(*arrays, **moments, step_size=step_size)
-            else:
-                RADAM_KERNEL(*arrays, **moments, eps=group["eps"],
-                             step_size=-step_size * rect * math.sqrt(1.0 - beta2 ** step))
+            RADAM_KERNEL(grad, data, state["exp_avg"], state["exp_avg_sq"], beta1=beta1,
+                         one_minus_beta1=1.0 - beta1, beta2=beta2, one_minus_beta2=1.0 - beta2,
+                         rectified=float(rect is not None), eps=group["eps"],
+                         step_size=0.0 if rect is None else
+                         -step_size * rect * math.sqrt(1.0 - beta2 ** step),
+                         momentum_step_size=step_size)
             return
         scratch = update_moments_(state, grad, group["betas"], xp)
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]

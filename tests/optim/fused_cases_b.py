@@ -15,6 +15,7 @@ CASES = [
     # rectified one; b2 = 0.9 rectifies from step 6 on too
     ("AdaBelief", {}), ("AdaBelief", {"amsgrad": True}), ("AdaBelief", {"rectify": True}),
     ("AdaBelief", {"rectify": True, "amsgrad": True, "betas": (0.8, 0.9)}),
+    ("AdaBelief", {"rectify": True, "betas": (0.8, 0.9), "weight_decay": 0.1}),
     ("AdaBelief", {"weight_decay": 0.1, "decoupled_weight_decay": False, "maximize": True}),
     ("AdaBelief", {"weight_decay": 0.1, "eps": 1e-8, "betas": (0.8, 0.9)}),
     ("Yogi", {}), ("Yogi", {"weight_decay": 0.1, "maximize": True}),
