@@ -6,9 +6,25 @@ import numbers
 from typing import Any, Callable
 
 from minigrad import backend
+from minigrad.optim import fused
 from minigrad.optim.checks import BETA, LR, NONNEGATIVE, Each, Rule
 from minigrad.optim.optimizer import Optimizer, ParamsT, _Required, hyperparameters, required
 from minigrad.tensor import Tensor
+
+
+def _kernel(count: int) -> fused.ElementwiseUpdate:
+    """The step with ``count`` velocities, the NumPy path's operations in its order (the sum
+    starts from 0, as the NumPy path's zeros)."""
+    velocities = [f"momentum_buffer_{i}" for i in range(count)]
+    body = "T total = 0;\n" + "".join(f"{v} = {v} * beta_{i} + grad;\ntotal += {v};\n"
+                                       for i, v in enumerate(velocities))
+    return fused.ElementwiseUpdate(
+        f"aggmo_{count}_step", reads="grad", writes=", ".join(["param"] + velocities),
+        scalars=", ".join([f"beta_{i}" for i in range(count)] + ["scale"]),
+        body=body + "param -= total * scale;\n")
+
+
+AGGMO_KERNELS = {count: _kernel(count) for count in range(1, 5)}  # number of betas -> kernel
 
 
 class AggMo(Optimizer):
@@ -39,6 +55,9 @@ class AggMo(Optimizer):
     Valid values: ``lr`` and ``weight_decay`` finite and >= 0; ``betas`` a non-empty list of
     finite numbers in [0, 1). The number of betas may not change once the velocities exist
     (the step refuses it, naming the group).
+
+    On the GPU the update is one fused kernel (minigrad.optim.fused) for up to 4 betas;
+    with more it keeps the array calls.
     """
 
     elementwise = True
@@ -97,6 +116,12 @@ class AggMo(Optimizer):
                 group: dict[str, Any]) -> None:
         xp = backend.xp(param.device)
         betas = group["betas"]
+        kernel = AGGMO_KERNELS.get(len(betas))
+        if kernel is not None and fused.usable(param.array):
+            kernel(grad, param.array, *[state[f"momentum_buffer_{i}"] for i in range(len(betas))],
+                   **{f"beta_{i}": beta for i, beta in enumerate(betas)},
+                   scale=group["lr"] / len(betas))
+            return
         total = xp.zeros_like(param.array)
         for i, beta in enumerate(betas):
             velocity = state[f"momentum_buffer_{i}"]

@@ -52,3 +52,9 @@ CASES += [
     ("ScheduleFreeAdamW", {"r": 1.0, "weight_lr_power": 0.0, "maximize": True}),
 ]
 REQUIRED += ["ScheduleFreeAdamW"]
+CASES += [
+    ("AggMo", {}), ("AggMo", {"betas": (0.9,), "weight_decay": 0.0}),
+    ("AggMo", {"betas": (0.0, 0.95), "maximize": True}),
+    ("AggMo", {"betas": (0.0, 0.5, 0.9, 0.99)}),
+]
+REQUIRED += ["AggMo"]
