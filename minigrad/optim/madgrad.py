@@ -53,6 +53,10 @@ class MADGRAD(Optimizer):
       only after that division); here the guard is applied to both divisions.
 
     Valid values: ``lr``, ``weight_decay``, ``eps`` finite and >= 0; ``momentum`` in [0, 1).
+
+    On the GPU the update keeps its array calls (no fused kernel, minigrad.optim.fused): the
+    cube root of each entry of ``nu`` rounds differently in CUDA and in NumPy, so a kernel
+    could not reproduce the NumPy path bit for bit.
     """
 
     elementwise = True
