@@ -8,6 +8,8 @@ CASES = [
     ("RAdam", {}), ("RAdam", {"betas": (0.8, 0.9), "weight_decay": 0.1}),
     ("RAdam", {"betas": (0.9, 0.5), "maximize": True}),
     ("RAdam", {"weight_decay": 0.1, "decoupled_weight_decay": True}),
+    # Ranger's inner optimizer is RAdam on centralised gradients: it takes RAdam's kernel
+    ("Ranger", {}), ("Ranger", {"betas": (0.8, 0.9), "weight_decay": 0.1, "maximize": True}),
     # the catalog's Lion has weight_decay=0.1 (decoupled)
     ("Lion", {}), ("Lion", {"weight_decay": 0.0, "maximize": True}),
     ("Lion", {"betas": (0.5, 0.7)}),
