@@ -5,6 +5,7 @@ import math
 from typing import Any
 
 from minigrad import backend
+from minigrad.optim import fused
 from minigrad.optim.checks import BETAS, LR, NONNEGATIVE, POSITIVE, Choice, Real
 from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, hyperparameters
 from minigrad.tensor import Tensor
@@ -33,6 +34,32 @@ def softplus_(x: Any, beta: float, threshold: float = SOFTPLUS_THRESHOLD) -> Any
     scaled /= beta
     xp.copyto(x, scaled, where=~large)
     return x
+
+
+# The Padam transformer's step, the NumPy path's operations in its order, for the exponents
+# 2 * partial that NumPy takes exactly (``d ** 0.5`` is its sqrt, ``d ** 0`` is 1, ``d ** 1``
+# is d); ``square`` is a host flag (grad_transf="square": 1, "abs": 0); the maximum keeps
+# NumPy's NaN and tie rules. The softplus transformer (exp and log1p of each entry, which
+# CUDA and NumPy round differently) and other exponents keep the array calls.
+_PADAM_BODY = """
+exp_avg = exp_avg * beta1 + grad * one_minus_beta1;
+exp_avg_sq = exp_avg_sq * beta2 + (square != 0 ? grad * grad : fabs(grad)) * one_minus_beta2;
+{amsgrad}
+const T d = (square != 0 ? sqrt({second}) : {second}) + eps;
+param -= exp_avg / {power} * step_size;
+"""
+_PADAM_SCALARS = "beta1, one_minus_beta1, beta2, one_minus_beta2, square, eps, step_size"
+_POWERS = [(0.5, "sqrt", "sqrt(d)"), (0.0, "fixed", "T(1)"), (1.0, "linear", "d")]
+PADAM_KERNELS = {
+    (amsgrad, exponent): fused.ElementwiseUpdate(
+        f"{'samsgrad' if amsgrad else 'sadam'}_padam_{name}_step", reads="grad",
+        writes="param, exp_avg, exp_avg_sq" + (", max_exp_avg_sq" if amsgrad else ""),
+        scalars=_PADAM_SCALARS, body=_PADAM_BODY.format(
+            amsgrad="max_exp_avg_sq = (max_exp_avg_sq > exp_avg_sq || max_exp_avg_sq != "
+                    "max_exp_avg_sq) ? max_exp_avg_sq : exp_avg_sq;" if amsgrad else "",
+            second="max_exp_avg_sq" if amsgrad else "exp_avg_sq", power=power))
+    for amsgrad in (False, True) for exponent, name, power in _POWERS
+}  # (amsgrad, 2 * partial) -> kernel
 
 
 class SAdam(Optimizer):
@@ -68,6 +95,12 @@ class SAdam(Optimizer):
 
     Valid values: ``lr``, ``eps``, ``weight_decay`` finite and >= 0; each beta in [0, 1);
     ``smooth`` > 0; ``partial`` in [0, 0.5].
+
+    On the GPU the default softplus transformer keeps its array calls (the exp and log1p of
+    each entry round differently in CUDA and NumPy, so a kernel could not reproduce the
+    NumPy path bit for bit); the Padam transformer is one fused kernel
+    (minigrad.optim.fused) for ``partial`` 0.25, 0 and 0.5, the exponents NumPy takes
+    exactly.
     """
 
     elementwise = True
@@ -93,6 +126,18 @@ class SAdam(Optimizer):
         beta1, beta2 = group["betas"]
         step = state["step"]
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        if group["transformer"] == "Padam" and fused.usable(param.array):
+            kernel = PADAM_KERNELS.get((bool(group["amsgrad"]), group["partial"] * 2))
+            if kernel is not None:
+                moments = [exp_avg, exp_avg_sq] + ([state["max_exp_avg_sq"]]
+                                                   if group["amsgrad"] else [])
+                kernel(grad, param.array, *moments, beta1=beta1, one_minus_beta1=1.0 - beta1,
+                       beta2=beta2, one_minus_beta2=1.0 - beta2,
+                       square=1.0 if group["grad_transf"] == "square" else 0.0,
+                       eps=group["eps"],
+                       step_size=group["lr"] * math.sqrt(1.0 - beta2 ** step)
+                       / (1.0 - beta1 ** step))
+                return
         scratch = xp.empty_like(exp_avg)
         ema_(exp_avg, grad, beta1, scratch)
         if group["grad_transf"] == "square":

@@ -58,3 +58,13 @@ CASES += [
     ("AggMo", {"betas": (0.0, 0.5, 0.9, 0.99)}),
 ]
 REQUIRED += ["AggMo"]
+# SAdam's default softplus keeps its array calls: not REQUIRED; its Padam transformer has kernels
+CASES += [
+    ("SAdam", {"transformer": "Padam"}),  # SAMSGrad, partial 0.25: sqrt
+    ("SAdam", {"transformer": "Padam", "amsgrad": False, "maximize": True}),
+    ("SAdam", {"transformer": "Padam", "partial": 0.0, "grad_transf": "abs"}),
+    ("SAdam", {"transformer": "Padam", "partial": 0.0, "amsgrad": False}),
+    ("SAdam", {"transformer": "Padam", "partial": 0.5, "weight_decay": 0.1}),
+    ("SAdam", {"transformer": "Padam", "partial": 0.5, "amsgrad": False,
+               "grad_transf": "abs", "eps": 0.1}),
+]
