@@ -35,8 +35,9 @@ ADAM_KERNEL = fused.ElementwiseUpdate(
 AMSGRAD_KERNEL = fused.ElementwiseUpdate(
     "amsgrad_step", reads="grad", writes="param, exp_avg, exp_avg_sq, max_exp_avg_sq",
     scalars=_ADAM_SCALARS,
-    body=_ADAM_BODY.format(amsgrad="max_exp_avg_sq = max(max_exp_avg_sq, exp_avg_sq);",
-                           second="max_exp_avg_sq"))
+    body=_ADAM_BODY.format(  # NumPy's maximum, NaN and ties included
+        amsgrad="max_exp_avg_sq = (max_exp_avg_sq > exp_avg_sq || max_exp_avg_sq != "
+                "max_exp_avg_sq) ? max_exp_avg_sq : exp_avg_sq;", second="max_exp_avg_sq"))
 
 
 class Adam(Optimizer):

@@ -71,6 +71,10 @@ class SGD(Optimizer):
         super().__init__(params, hyperparameters(locals()), on_nonfinite=on_nonfinite,
                          flat=flat)
 
+    def _sliceable(self, state: dict[str, Any], group: dict[str, Any]) -> bool:
+        # the momentum buffer is made at its first step; after that, updated in place
+        return not group["momentum"] or state.get("momentum_buffer") is not None
+
     def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
                 group: dict[str, Any]) -> None:
         data = param.array

@@ -39,35 +39,50 @@ def available() -> bool:
 
 
 def source(update, ctype: str) -> str:
+    """The C++ function ``update.name`` running ``update.body`` over every entry."""
     params = ["long _n"]
     params += [f"const {ctype}* _in_{name}" for name in update.reads]
     params += [f"const {ctype} {name}" for name in update.scalars]
     params += [f"{ctype}* _out_{name}" for name in update.writes]
     loads = [f"const T {name} = _in_{name}[_i];" for name in update.reads]
     loads += [f"T& {name} = _out_{name}[_i];" for name in update.writes]
-    return (f"{_PRELUDE}\nextern \"C\" void {update.name}({', '.join(params)}) {{\n"
+    return (f"extern \"C\" void {update.name}({', '.join(params)}) {{\n"
             f"  typedef {ctype} T;\n  for (long _i = 0; _i < _n; ++_i) {{\n    "
             + "\n    ".join(loads) + f"\n    {{ {update.body} }}\n  }}\n}}\n")
 
 
-def _library(update, ctype: str):
-    key = (update.name + update.body, ctype)
-    if key in _loaded:
-        return _loaded[key]
-    code = source(update, ctype)
+def _compile(updates, ctype: str) -> None:
+    """Compile ``updates`` into one library (one compiler run) and load their functions."""
+    code = _PRELUDE + "\n".join(source(u, ctype) for u in updates)
     digest = hashlib.sha256(code.encode()).hexdigest()[:16]
     os.makedirs(_CACHE_DIR, exist_ok=True)
-    path = os.path.join(_CACHE_DIR, f"{update.name}_{ctype}_{digest}.so")
+    path = os.path.join(_CACHE_DIR, f"kernels_{ctype}_{digest}.so")
     if not os.path.exists(path):
         cpp = path[:-3] + ".cpp"
         with open(cpp, "w") as f:
             f.write(code)
         partial = f"{path}.{os.getpid()}"
-        subprocess.run([compiler(), "-O2", "-std=c++17", "-ffp-contract=off", "-fno-fast-math",
+        subprocess.run([compiler(), "-O1", "-std=c++17", "-ffp-contract=off", "-fno-fast-math",
                         "-shared", "-fPIC", cpp, "-o", partial], check=True,
                        capture_output=True, text=True)
         os.replace(partial, path)
-    _loaded[key] = getattr(ctypes.CDLL(path), update.name)
+    library = ctypes.CDLL(path)
+    for u in updates:
+        function = getattr(library, u.name)
+        function.restype = None
+        _loaded[(u.name + u.body, ctype)] = function
+
+
+def _function(update, ctype: str):
+    """The compiled ``update``: at the first call, every declared kernel not compiled yet is
+    compiled with it, in one run of the compiler."""
+    key = (update.name + update.body, ctype)
+    if key not in _loaded:
+        from minigrad.optim import fused
+        batch = {u.name: u for u in fused.ElementwiseUpdate.registry
+                 if (u.name + u.body, ctype) not in _loaded}
+        batch[update.name] = update  # this one's body, if a test changed it
+        _compile(list(batch.values()), ctype)
     return _loaded[key]
 
 
@@ -79,8 +94,7 @@ def run(update, arrays, scalars) -> None:
     for a in arrays:
         assert a.dtype == first.dtype and a.shape == first.shape, (update.name, a.shape)
     dense = [np.ascontiguousarray(a) for a in arrays]
-    fn = _library(update, ctype)
-    fn.restype = None
+    fn = _function(update, ctype)
     fn(ctypes.c_long(first.size), *[ctypes.c_void_p(d.ctypes.data) for d in
                                      dense[:len(update.reads)]],
        *[scalar_type(float(s)) for s in scalars],

@@ -42,7 +42,7 @@ def trajectory(name, slice_size, monkeypatch, flat, steps=10):
 
 
 def test_the_rules_that_must_allow_slicing_do():
-    assert {"Adam", "AdamW"} <= set(NAMES)
+    assert {"Adam", "AdamW", "SGD"} <= set(NAMES)
 
 
 @pytest.mark.parametrize("flat", [False, True], ids=["per-parameter", "flat"])
@@ -50,7 +50,7 @@ def test_the_rules_that_must_allow_slicing_do():
 def test_sliced_updates_equal_whole_ones_bit_for_bit(name, flat, monkeypatch):
     whole, whole_calls = trajectory(name, 1 << 30, monkeypatch, flat)
     sliced, sliced_calls = trajectory(name, 4, monkeypatch, flat)
-    assert max(sliced_calls) <= 4 < max(whole_calls)  # it did slice
+    assert 4 in sliced_calls and 4 not in whole_calls  # it did slice (after SGD's 1st step)
     assert_same(sliced, whole)
 
 
