@@ -13,7 +13,6 @@ import math
 import os
 import re
 import sys
-import types
 import warnings
 
 import numpy as np
@@ -23,6 +22,7 @@ import minigrad as mg
 import minigrad.nn.functional as F
 from minigrad import backend, nn, optim
 from minigrad.optim.clip_grad import clip_grad_norm_
+from tests.numpy_standin import ConvertingNumpy
 
 HERE = os.path.basename(__file__)
 
@@ -439,18 +439,9 @@ def _on_device(x):
     return x
 
 
-class _DeviceNumpy(types.ModuleType):
+def _device_numpy():
     """NumPy whose functions return _DeviceArray: a stand-in for CuPy."""
-
-    def __getattr__(self, name):
-        attr = getattr(np, name)
-        if not callable(attr) or isinstance(attr, type):
-            return attr
-
-        def call(*args, **kwargs):
-            out = attr(*args, **kwargs)
-            return tuple(map(_on_device, out)) if isinstance(out, tuple) else _on_device(out)
-        return call
+    return ConvertingNumpy("device_numpy", _on_device)
 
 
 def _to_device(t):
@@ -462,7 +453,7 @@ def _to_device(t):
 def no_host_reads(monkeypatch):
     """A context manager: inside, the array module is the stand-in for CuPy and arrays made
     "device" arrays (with ``_to_device``) or computed from them refuse to be read on the host."""
-    stand_in, real = _DeviceNumpy("device_numpy"), backend.xp
+    stand_in, real = _device_numpy(), backend.xp
 
     @contextlib.contextmanager
     def armed():

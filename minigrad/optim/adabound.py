@@ -14,10 +14,7 @@ from minigrad.tensor import Tensor
 GAMMA = Real(0, 1, low_open=True, high_open=True)
 
 # the NumPy path's operations in its order; max and clip keep NumPy's NaN and tie rules
-_BODY = """
-exp_avg = exp_avg * beta1 + grad * one_minus_beta1;
-exp_avg_sq = exp_avg_sq * beta2 + (grad * grad) * one_minus_beta2;
-{amsbound}
+_BODY = fused.ADAM_MOMENTS + """{amsbound}
 T update = step_size / (sqrt({second}) + eps);
 update = update < lower ? lower : (update > upper ? upper : update);
 param -= update * exp_avg;
@@ -29,8 +26,7 @@ ADABOUND_KERNEL = fused.ElementwiseUpdate(
 AMSBOUND_KERNEL = fused.ElementwiseUpdate(
     "amsbound_step", reads="grad", writes="param, exp_avg, exp_avg_sq, max_exp_avg_sq",
     scalars=_SCALARS, body=_BODY.format(
-        amsbound="max_exp_avg_sq = (max_exp_avg_sq > exp_avg_sq || "
-                 "max_exp_avg_sq != max_exp_avg_sq) ? max_exp_avg_sq : exp_avg_sq;",
+        amsbound=fused.AMSGRAD_MAXIMUM,
         second="max_exp_avg_sq"))
 
 

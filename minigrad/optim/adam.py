@@ -22,10 +22,7 @@ def update_moments_(state: dict[str, Any], grad: Any, betas: tuple[float, float]
     return scratch
 
 
-_ADAM_BODY = """
-exp_avg = exp_avg * beta1 + grad * one_minus_beta1;
-exp_avg_sq = exp_avg_sq * beta2 + (grad * grad) * one_minus_beta2;
-{amsgrad}
+_ADAM_BODY = fused.ADAM_MOMENTS + """{amsgrad}
 param += exp_avg / (sqrt({second}) * inv_sqrt_bias2 + eps) * step_size;
 """
 _ADAM_SCALARS = "beta1, one_minus_beta1, beta2, one_minus_beta2, inv_sqrt_bias2, eps, step_size"
@@ -36,8 +33,7 @@ AMSGRAD_KERNEL = fused.ElementwiseUpdate(
     "amsgrad_step", reads="grad", writes="param, exp_avg, exp_avg_sq, max_exp_avg_sq",
     scalars=_ADAM_SCALARS,
     body=_ADAM_BODY.format(  # NumPy's maximum, NaN and ties included
-        amsgrad="max_exp_avg_sq = (max_exp_avg_sq > exp_avg_sq || max_exp_avg_sq != "
-                "max_exp_avg_sq) ? max_exp_avg_sq : exp_avg_sq;", second="max_exp_avg_sq"))
+        amsgrad=fused.AMSGRAD_MAXIMUM, second="max_exp_avg_sq"))
 
 
 class Adam(Optimizer):

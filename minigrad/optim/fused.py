@@ -19,6 +19,7 @@ for the host (``tests/optim/kernel_emulator.py``), through :data:`host_runner`.
 """
 from __future__ import annotations
 
+import os
 from typing import Any, Callable, ClassVar, Sequence
 
 import numpy
@@ -26,12 +27,26 @@ import numpy
 from minigrad import backend
 
 KERNEL_DTYPES = (numpy.dtype("float32"), numpy.dtype("float64"))
+#: False makes every rule use its array calls on the GPU too (``MINIGRAD_FUSED=0`` in the
+#: environment sets it at import): a way around a kernel that fails on some GPU or CuPy.
+enabled = os.environ.get("MINIGRAD_FUSED", "1") != "0"
 NVRTC_OPTIONS = ("--fmad=false",)
 
 # Tests set this to a function ``(update, arrays, scalars) -> None`` that runs a kernel's
 # body on NumPy arrays; then NumPy parameters take the kernel path too.
 host_runner: Callable[["ElementwiseUpdate", Sequence[Any], Sequence[Any]], None] | None = None
 launches: dict[str, int] = {}  # kernel name -> launches, for the tests and benchmarks
+
+
+# Pieces of kernel bodies several rules share.
+#: Adam's moment estimates, as ``optim.adam.update_moments_`` computes them.
+ADAM_MOMENTS = """
+exp_avg = exp_avg * beta1 + grad * one_minus_beta1;
+exp_avg_sq = exp_avg_sq * beta2 + (grad * grad) * one_minus_beta2;
+"""
+#: AMSGrad's running maximum of the second moment, with NumPy's ``maximum`` (NaN and ties).
+AMSGRAD_MAXIMUM = ("max_exp_avg_sq = (max_exp_avg_sq > exp_avg_sq || max_exp_avg_sq != "
+                   "max_exp_avg_sq) ? max_exp_avg_sq : exp_avg_sq;")
 
 
 def _names(spec: str) -> tuple[str, ...]:
@@ -84,6 +99,6 @@ class ElementwiseUpdate:
 def usable(array: Any) -> bool:
     """Whether the update of ``array`` (a parameter's or a flat buffer's) runs as a kernel:
     on the GPU in float32 or float64 (and on the CPU while a test's host runner is set)."""
-    if array.dtype not in KERNEL_DTYPES:
+    if not enabled or array.dtype not in KERNEL_DTYPES:
         return False
     return host_runner is not None or not isinstance(array, numpy.ndarray)

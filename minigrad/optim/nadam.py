@@ -14,10 +14,7 @@ NADAM_KERNEL = fused.ElementwiseUpdate(
     "nadam_step", reads="grad", writes="param, exp_avg, exp_avg_sq",
     scalars="beta1, one_minus_beta1, beta2, one_minus_beta2, bias_correction2, eps, "
             "grad_coef, momentum_coef",
-    body="""
-exp_avg = exp_avg * beta1 + grad * one_minus_beta1;
-exp_avg_sq = exp_avg_sq * beta2 + (grad * grad) * one_minus_beta2;
-const T denom = sqrt(exp_avg_sq / bias_correction2) + eps;
+    body=fused.ADAM_MOMENTS + """const T denom = sqrt(exp_avg_sq / bias_correction2) + eps;
 param = param - (grad / denom) * grad_coef;
 param = param - (exp_avg / denom) * momentum_coef;
 """)

@@ -35,10 +35,7 @@ RADAM_KERNEL = fused.ElementwiseUpdate(
     "radam_step", reads="grad", writes="param, exp_avg, exp_avg_sq",
     scalars="beta1, one_minus_beta1, beta2, one_minus_beta2, rectified, eps, step_size, "
             "momentum_step_size",
-    body="""
-exp_avg = exp_avg * beta1 + grad * one_minus_beta1;
-exp_avg_sq = exp_avg_sq * beta2 + (grad * grad) * one_minus_beta2;
-if (rectified != 0) {
+    body=fused.ADAM_MOMENTS + """if (rectified != 0) {
   param = param + (exp_avg / (sqrt(exp_avg_sq) + eps)) * step_size;
 } else {
   param = param - momentum_step_size * exp_avg;

@@ -55,8 +55,7 @@ PADAM_KERNELS = {
         f"{'samsgrad' if amsgrad else 'sadam'}_padam_{name}_step", reads="grad",
         writes="param, exp_avg, exp_avg_sq" + (", max_exp_avg_sq" if amsgrad else ""),
         scalars=_PADAM_SCALARS, body=_PADAM_BODY.format(
-            amsgrad="max_exp_avg_sq = (max_exp_avg_sq > exp_avg_sq || max_exp_avg_sq != "
-                    "max_exp_avg_sq) ? max_exp_avg_sq : exp_avg_sq;" if amsgrad else "",
+            amsgrad=fused.AMSGRAD_MAXIMUM if amsgrad else "",
             second="max_exp_avg_sq" if amsgrad else "exp_avg_sq", power=power))
     for amsgrad in (False, True) for exponent, name, power in _POWERS
 }  # (amsgrad, 2 * partial) -> kernel

@@ -24,6 +24,8 @@ import types
 
 import numpy as np
 
+from tests.numpy_standin import ConvertingNumpy
+
 # NCCL's enums (nccl.h): ncclDataType_t and ncclRedOp_t
 DTYPES = {0: np.int8, 1: np.uint8, 2: np.int32, 3: np.uint32, 4: np.int64, 5: np.uint64,
           6: np.float16, 7: np.float32, 8: np.float64}
@@ -96,23 +98,13 @@ def _cuda_namespace(gpus):
                                  get_current_stream=lambda: compute_stream)
 
 
-class DeviceNumpy(types.ModuleType):
+class DeviceNumpy(ConvertingNumpy):
     """NumPy whose functions return DeviceArrays: the stand-in for the ``cupy`` module."""
     ndarray = DeviceArray
 
     def __init__(self, gpus):
-        super().__init__("device_numpy")
+        super().__init__("device_numpy", _device)
         self.cuda = _cuda_namespace(gpus)
-
-    def __getattr__(self, name):
-        attr = getattr(np, name)
-        if not callable(attr) or isinstance(attr, type):
-            return attr
-
-        def call(*args, **kwargs):
-            out = attr(*args, **kwargs)
-            return tuple(map(_device, out)) if isinstance(out, tuple) else _device(out)
-        return call
 
 
 def _at(ptr, count, datatype):

@@ -113,6 +113,13 @@ def test_a_body_that_rounds_in_another_order_is_caught(monkeypatch):
         assert_same(wrong, plain)
 
 
+def test_kernels_can_be_switched_off(monkeypatch):
+    monkeypatch.setattr(fused, "enabled", False)
+    with kernels_on_the_host() as launches:
+        trajectory("Adam", {}, mg.float32, flat=True, steps=2)
+    assert launches == {}
+
+
 def test_float16_keeps_the_array_calls():
     with kernels_on_the_host() as launches:
         trajectory("Adam", {}, mg.float16, flat=True, steps=2)
