@@ -60,9 +60,12 @@ class BatchNorm1d(Module):
 
     def reset_running_stats(self) -> None:
         if self.track_running_stats:
-            self.running_mean.array[...] = 0.0
-            self.running_var.array[...] = 1.0
-            self.num_batches_tracked.array[...] = 0
+            mean, var, count = self.running_mean, self.running_var, self.num_batches_tracked
+            # __init__ registers the three buffers as tensors when track_running_stats is set
+            assert mean is not None and var is not None and count is not None
+            mean.array[...] = 0.0
+            var.array[...] = 1.0
+            count.array[...] = 0
 
     def forward(self, input: Tensor) -> Tensor:
         require_tensor(input, "BatchNorm1d")
@@ -72,9 +75,10 @@ class BatchNorm1d(Module):
                              f"shape {input.shape}")
         momentum = self.momentum
         if self.training and self.track_running_stats:
-            self.num_batches_tracked.array += 1
+            count = self.num_batches_tracked
+            assert count is not None  # a tensor buffer when track_running_stats is set
+            count.array += 1
             if momentum is None:  # the cumulative average
-                count = self.num_batches_tracked
                 # on the GPU 1 / count stays there: reading the count would wait for it
                 momentum = 1.0 / count.array if count.device in backend.deferring_devices \
                     else 1.0 / float(count.item())

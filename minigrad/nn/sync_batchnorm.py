@@ -102,15 +102,21 @@ class SyncBatchNorm(BatchNorm1d):
         var = all_reduce_sum((centered * centered).sum(axes), group) / count
         out = centered / (var + self.eps).sqrt().reshape(stat_shape)
         if self.weight is not None:
-            out = out * self.weight.reshape(stat_shape) + self.bias.reshape(stat_shape)
+            bias = self.bias
+            assert bias is not None  # affine sets weight and bias together
+            out = out * self.weight.reshape(stat_shape) + bias.reshape(stat_shape)
         if self.track_running_stats:
+            running_mean, running_var = self.running_mean, self.running_var
+            batches = self.num_batches_tracked
+            # __init__ registers the three buffers as tensors when track_running_stats is set
+            assert running_mean is not None and running_var is not None and batches is not None
             with no_grad():
-                self.num_batches_tracked.array += 1
+                batches.array += 1
                 momentum = self.momentum
                 if momentum is None:
-                    momentum = 1.0 / float(self.num_batches_tracked.item())
-                _blend(self.running_mean, mean.array, momentum)
-                _blend(self.running_var, var.array * (count / (count - 1)), momentum)
+                    momentum = 1.0 / float(batches.item())
+                _blend(running_mean, mean.array, momentum)
+                _blend(running_var, var.array * (count / (count - 1)), momentum)
         return out
 
     @classmethod
