@@ -23,6 +23,10 @@ class Sequential(Module):
     supports ``len``, iteration, integer indexing and slicing (a slice is a Sequential).
     """
 
+    # entries come through the typed methods below, which take modules, not Module's
+    # None placeholders; narrowing the inherited dict's value type is deliberate
+    _modules: dict[str, Module]  # type: ignore[assignment]
+
     def __init__(self, *modules: Any) -> None:
         super().__init__()
         if len(modules) == 1 and isinstance(modules[0], OrderedDict):
@@ -59,6 +63,10 @@ class ModuleList(Module):
 
     It has no ``forward``: the owner decides how to use its entries.
     """
+
+    # entries come through the typed methods below, which take modules, not Module's
+    # None placeholders; narrowing the inherited dict's value type is deliberate
+    _modules: dict[str, Module]  # type: ignore[assignment]
 
     def __init__(self, modules: Iterable[Module] | None = None) -> None:
         super().__init__()
@@ -108,6 +116,10 @@ class ModuleList(Module):
 
 class ModuleDict(Module):
     """A dict of modules, by name, whose parameters belong to the owner."""
+
+    # entries come through the typed methods below, which take modules, not Module's
+    # None placeholders; narrowing the inherited dict's value type is deliberate
+    _modules: dict[str, Module]  # type: ignore[assignment]
 
     def __init__(self, modules: "dict[str, Module] | Iterable[tuple[str, Module]] | None" = None
                  ) -> None:
