@@ -193,6 +193,13 @@ class LBFGS(Optimizer):
         if float(xp.abs(flat_grad).max()) <= tolerance_grad:
             return first_value
 
+        # the history: None before the first iteration, which sets it (arrays, lists, floats)
+        d: Any
+        t: Any
+        old_dirs: Any
+        old_stps: Any
+        ro: Any
+        h_diag: Any
         d, t = state.get("d"), state.get("t")
         old_dirs, old_stps, ro = state.get("old_dirs"), state.get("old_stps"), state.get("ro")
         h_diag, prev_flat_grad = state.get("H_diag"), state.get("prev_flat_grad")
