@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import math
 import operator
-from typing import Any
+from typing import Any, TypeAlias
 
 from minigrad import backend
 from minigrad.errors import DeviceError, ShapeError
 from minigrad.tensor import Tensor, wrap, constant, record
 
-Operand = "Tensor | float | int"
+Operand: TypeAlias = "Tensor | float | int"
 
 
 def operands(a: Any, b: Any) -> tuple[Tensor, Tensor]:

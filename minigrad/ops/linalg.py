@@ -1,6 +1,8 @@
 """Matrix products."""
 from __future__ import annotations
 
+from typing import Any
+
 from minigrad.errors import ShapeError
 from minigrad.ops.elementwise import operands
 from minigrad.ops.movement import reshape, transpose
@@ -56,18 +58,18 @@ def _shape_error(a: Tensor, b: Tensor) -> ShapeError:
                       "together")
 
 
-def _check_product(name: str, a: object, b: object, ndim: int, what: str) -> None:
+def _check_product(name: str, a: Any, b: Any, ndim: int, what: str) -> None:
     """Both operands tensors with ``ndim`` dimensions and one dtype, as PyTorch requires."""
     for label, t in (("first", a), ("second", b)):
         if not isinstance(t, Tensor):
             raise TypeError(f"{name}: the {label} operand must be a Tensor, got "
                             f"{type(t).__name__}")
-    if a.ndim != ndim or b.ndim != ndim:  # type: ignore[union-attr]
+    if a.ndim != ndim or b.ndim != ndim:
         raise ShapeError(f"{name} needs two {what} ({ndim}-D tensors), got shapes "
-                         f"{a.shape} and {b.shape}")  # type: ignore[union-attr]
-    if a.dtype != b.dtype:  # type: ignore[union-attr]
+                         f"{a.shape} and {b.shape}")
+    if a.dtype != b.dtype:
         raise TypeError(f"{name}: both operands must have the same dtype, got {a.dtype} and "
-                        f"{b.dtype}")  # type: ignore[union-attr]
+                        f"{b.dtype}")
 
 
 def mm(a: Tensor, b: Tensor) -> Tensor:

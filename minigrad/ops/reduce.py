@@ -15,6 +15,7 @@ import os
 import sys
 import warnings
 from collections import namedtuple
+from types import FrameType
 from typing import Any
 
 from minigrad import backend
@@ -28,7 +29,8 @@ Axis = "int | tuple[int, ...] | None"
 
 def _values_indices(name: str) -> type:
     """A named tuple ``(values, indices)``, like ``torch.return_types.<name>``."""
-    cls = namedtuple(name, ["values", "indices"])
+    # one class per op, named after it: the name is deliberately not a literal
+    cls = namedtuple(name, ["values", "indices"])  # type: ignore[misc]
     cls.__module__ = "minigrad.return_types"
     cls.__doc__ = f"The result of {name}: ``values`` and their ``indices`` along the dim."
     return cls
@@ -501,7 +503,8 @@ _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.
 def _outside_minigrad(stacklevel: int) -> int:
     """The stack level of the first caller outside minigrad (Tensor.softmax, nn.Softmax...),
     so that a warning names the user's line."""
-    frame = sys._getframe(stacklevel)  # 0 is this function, 1 its caller (level 1)
+    # 0 is this function, 1 its caller (level 1)
+    frame: FrameType | None = sys._getframe(stacklevel)
     while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
         frame, stacklevel = frame.f_back, stacklevel + 1
     return stacklevel
