@@ -43,6 +43,7 @@ from minigrad.autograd.engine import queue_callback
 from minigrad.distributed import collectives as C
 from minigrad.distributed.futures import Future
 from minigrad.distributed.process_group import ProcessGroup, resolve
+from minigrad.jit import tracer as _tracer
 from minigrad.nn.module import Module
 from minigrad.tensor import Tensor, wrap
 
@@ -211,7 +212,8 @@ class DistributedDataParallel(Module):
     accepted for PyTorch programs: every bucket is reduced at each synchronised backward
     anyway, a parameter without a gradient on this rank contributing zeros.
 
-    Not replayed by ``mg.compile`` (its hooks run from the engine only).
+    Not replayed by ``mg.compile`` (its hooks run from the engine only): a compiled step that
+    runs it stays eager, with a warning.
     """
 
     def __init__(self, module: Module, device_ids: Any = None, output_device: Any = None,
@@ -331,6 +333,11 @@ class DistributedDataParallel(Module):
 
     # --- the training step ------------------------------------------------------------------
     def forward(self, *inputs: Any, **kwargs: Any) -> Any:
+        recorder = _tracer.active()
+        if recorder is not None:  # a replay would skip the engine's hooks: no communication
+            recorder.refuse("DistributedDataParallel ran in the step, and mg.compile does not "
+                            "replay its gradient communication (it runs from the engine's "
+                            "hooks only)")
         if not self._homes_decided:
             self._decide_homes()
         if self.broadcast_buffers and self.module.training:

@@ -574,3 +574,24 @@ def test_share_the_cores_leaves_an_explicit_omp_num_threads_alone(monkeypatch):
     monkeypatch.delenv("OMP_NUM_THREADS")
     launch.share_the_cores(MPI.COMM_SELF)  # one rank on this machine: all its cores
     assert calls == [max(1, os.cpu_count() or 1)]
+
+
+@needs_mpi4py
+def test_mg_compile_keeps_a_ddp_step_eager_and_says_why(world_of_one):
+    mg.manual_seed(0)
+    model = mlp()
+    ddp = dist.DistributedDataParallel(model)
+    opt = mg.optim.SGD(ddp.parameters(), lr=0.1, momentum=0.9)
+    x, y = mg.randn(6, 4), mg.tensor([0, 1, 2, 0, 1, 2])
+
+    def step():
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(ddp(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+    compiled = mg.compile(step)
+    with pytest.warns(RuntimeWarning, match="DistributedDataParallel ran in the step"):
+        for _ in range(3):
+            compiled()
+    assert compiled.stats["replay"] == 0 and compiled.disabled
