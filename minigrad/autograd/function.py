@@ -128,7 +128,7 @@ class Function:
 class _FunctionBackward:
     """The backward rule of one ``Function.apply`` call, as the engine runs it."""
 
-    def __init__(self, cls: type, ctx: FunctionCtx, args: tuple, outputs: list) -> None:
+    def __init__(self, cls: type[Function], ctx: FunctionCtx, args: tuple, outputs: list) -> None:
         self.cls, self.ctx = cls, ctx
         self.tensor_positions = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
         self.input_shapes = [a.shape for a in args if isinstance(a, Tensor)]
@@ -138,7 +138,7 @@ class _FunctionBackward:
 
     def output_gradients(self, flat_grad: Tensor | None, slots: list) -> list:
         """Per output, its gradient: a slice of the joint gradient, zeros, or None."""
-        grads = []
+        grads: list[Tensor | None] = []
         for spec, slot in zip(self.output_specs, slots):
             if spec is None:
                 grads.append(None)
@@ -188,7 +188,7 @@ def _broadcast(a: tuple, b: tuple) -> tuple | None:
         return None
 
 
-def _connect(cls: type, ctx: FunctionCtx, args: tuple, outputs: list) -> None:
+def _connect(cls: type[Function], ctx: FunctionCtx, args: tuple, outputs: list) -> None:
     """Make the differentiable outputs nodes of the graph whose inputs are the tensor args."""
     parents = tuple(a for a in args if isinstance(a, Tensor))
     rule = _FunctionBackward(cls, ctx, args, outputs)
