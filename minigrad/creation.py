@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 import numbers
 import operator
-from typing import Any
+from typing import Any, Sequence
 
 from minigrad import backend
 from minigrad.checks import require_tensor
@@ -13,7 +13,7 @@ from minigrad.tensor import Tensor, to_array, wrap
 
 # --- argument checks ----------------------------------------------------------------------
 
-def size_arg(func: str, size: tuple[Any, ...], arg: str = "size") -> tuple[int, ...]:
+def size_arg(func: str, size: Sequence[Any], arg: str = "size") -> tuple[int, ...]:
     """``f(2, 3)`` and ``f((2, 3))`` both as the shape (2, 3), checked: a TypeError naming
     ``func`` and ``arg`` for a size that is not an int, a ValueError for a negative one
     (NumPy's own messages name neither). Python ints pass with one cheap look each."""
@@ -102,7 +102,8 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None,
 def _explain_bad_data(data: Any, dtype: Any) -> None:
     """After a failed (or suspicious) conversion of nested Python data: raise naming the
     first element that is no number, or an int too large for int64; return if none is."""
-    stack = [((), data)] if isinstance(data, (list, tuple)) else []
+    stack: list[tuple[tuple[int, ...], Any]] = \
+        [((), data)] if isinstance(data, (list, tuple)) else []
     if not stack:
         _explain_element((), data, dtype)
         return
