@@ -30,6 +30,7 @@ import minigrad as mg
 from minigrad import backend
 from minigrad.data import DataLoader, StandardScaler, TensorDataset
 from minigrad.datasets.digits import NUM_CLASSES, load_digits
+from minigrad.errors import DeviceError
 from minigrad.nn import BatchNorm1d, Dropout, LayerNorm, Linear, Module, ReLU, Sequential
 from minigrad.nn.functional import cross_entropy
 from minigrad.optim.adabelief import AdaBelief
@@ -110,6 +111,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="data-parallel on the MPI processes (mpiexec -n N python -m mpi4py "
                              "-m minigrad.train --distributed): each of N ranks trains on 1/N "
                              "of every batch of --batch-size; rank 0 prints and saves")
+    parser.add_argument("--dist-backend", choices=["mpi", "nccl"], default="mpi",
+                        help="with --distributed: how gradients travel (nccl: GPU to GPU, "
+                             "with --device cuda and one GPU per rank)")
     return parser
 
 
@@ -353,7 +357,10 @@ def _join_ranks(args: argparse.Namespace) -> int:
     progress bar, checkpoints and logs (rank 0 does them for the run). Returns the world
     size."""
     from minigrad import distributed as dist
-    dist.init_process_group("mpi")
+    try:
+        dist.init_process_group(args.dist_backend)
+    except (ImportError, DeviceError, RuntimeError) as error:
+        sys.exit(f"error: --dist-backend {args.dist_backend}: {error}")
     dist.abort_on_exception()  # a rank that fails takes the others down, not into a hang
     world = dist.get_world_size()
     if args.batch_size % world:

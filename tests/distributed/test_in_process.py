@@ -595,3 +595,14 @@ def test_mg_compile_keeps_a_ddp_step_eager_and_says_why(world_of_one):
         for _ in range(3):
             compiled()
     assert compiled.stats["replay"] == 0 and compiled.disabled
+
+
+@needs_mpi4py
+def test_train_with_nccl_but_no_gpu_exits_naming_the_flag_and_what_is_missing(capsys):
+    from minigrad import train
+    if dist.is_nccl_available():
+        pytest.skip("CuPy with NCCL is installed here")
+    with pytest.raises(SystemExit, match="--dist-backend nccl: backend='nccl' needs one CUDA "
+                                         "GPU per rank"):
+        train.main(["--distributed", "--dist-backend", "nccl", "--epochs", "1"])
+    assert not dist.is_initialized()

@@ -129,6 +129,19 @@ def test_train_module_runs_distributed_and_rank0_alone_prints_and_saves(tmp_path
     assert saved["args"]["distributed"] is True
 
 
+def test_train_module_runs_distributed_over_nccl(tmp_path):
+    """The CLI's --dist-backend nccl, in the CPU stand-in for CuPy and NCCL: the gradients of
+    every step travel over the (stand-in) NCCL communicator."""
+    script = os.path.join(os.path.dirname(WORKER), "nccl_train.py")
+    done = run(2, script, "--distributed", "--dist-backend", "nccl", "--epochs", "2",
+               "--hidden", "32", "--batch-size", "64", "--no-progress", "--checkpoint", "")
+    assert done.stdout.count("test accuracy") == 1 and "2 processes" in done.stdout
+    assert float(done.stdout.split("test accuracy")[1].split("%")[0]) > 75.0
+    for rank in (0, 1):
+        line = next(l for l in done.stderr.splitlines() if l.startswith(f"rank {rank}:"))
+        assert int(line.split("allReduce ")[1].split()[0]) >= 2 * 13  # a bucket a step at least
+
+
 def test_odd_batch_split_is_refused_on_every_rank():
     from tests.distributed.mpi import mpiexec
     import subprocess
