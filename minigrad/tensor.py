@@ -22,6 +22,9 @@ import os
 import traceback
 from types import SimpleNamespace
 from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence, Union
+# Tensor's methods bool, int and float shadow the builtins in annotations of the class body
+# after them (PyTorch's stubs use the same aliases)
+from builtins import bool as _bool, float as _float, int as _int
 
 from minigrad import backend
 from minigrad.grad_mode import ANOMALY, enabled as _grad_enabled
@@ -182,7 +185,7 @@ class Tensor:
     _retains_grad = False
     _history: "list[tuple[int, Tensor]] | None" = None  # see minigrad.ops.inplace
     _grad_fn_name: str | None = None
-    _anomaly_stack: traceback.StackSummary | None = None  # where the op was called, in anomaly mode
+    _anomaly_stack: list[traceback.FrameSummary] | None = None  # where the op was called, in anomaly mode
     # where backward writes this leaf's next gradient when .grad is None: a view into an
     # optimizer's flat gradient buffer (see minigrad.optim.flat)
     _grad_home: "GradHome | None" = None
@@ -447,7 +450,7 @@ class Tensor:
         return self if self.array.flags.c_contiguous else _ops.clone(self)
 
     def new_tensor(self, data: Any, dtype: Any = None, device: DeviceLike = None,
-                   requires_grad: bool = False) -> "Tensor":
+                   requires_grad: _bool = False) -> "Tensor":
         array, device = to_array(data, dtype or self.dtype, device or self.device)
         return wrap(array, device).requires_grad_(requires_grad)
 
@@ -465,8 +468,8 @@ class Tensor:
         return _new_filled(self, size, 0, dtype, device)
 
     # --- autograd ------------------------------------------------------------------------
-    def backward(self, gradient: "Tensor | None" = None, retain_graph: bool | None = None,
-                 create_graph: bool = False, inputs: Sequence["Tensor"] | None = None) -> None:
+    def backward(self, gradient: "Tensor | None" = None, retain_graph: _bool | None = None,
+                 create_graph: _bool = False, inputs: Sequence["Tensor"] | None = None) -> None:
         """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
 
         ``gradient`` is needed for a non-scalar tensor (the vector of the vector-Jacobian
@@ -486,7 +489,7 @@ class Tensor:
         self._backward, self._parents, self.requires_grad = None, (), False
         return self
 
-    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+    def requires_grad_(self, requires_grad: _bool = True) -> "Tensor":
         if requires_grad and self.array.dtype.kind not in "fc":
             raise TypeError(f"only floating-point tensors can require gradients, not {self.dtype}")
         if not requires_grad and self._backward is not None:
@@ -500,7 +503,7 @@ class Tensor:
         self._retains_grad = True
 
     @property
-    def retains_grad(self) -> bool:
+    def retains_grad(self) -> _bool:
         return bool(self._retains_grad) and self._backward is not None
 
     def register_post_accumulate_grad_hook(
@@ -572,9 +575,9 @@ class Tensor:
     def le(self, other: Operand) -> "Tensor": return _ops.le(self, other)
     def gt(self, other: Operand) -> "Tensor": return _ops.gt(self, other)
     def ge(self, other: Operand) -> "Tensor": return _ops.ge(self, other)
-    def equal(self, other: "Tensor") -> bool:
+    def equal(self, other: "Tensor") -> _bool:
         return self.shape == other.shape and bool((self.array == other.array).all())
-    def allclose(self, other: "Tensor", rtol: float = 1e-5, atol: float = 1e-8) -> bool:
+    def allclose(self, other: "Tensor", rtol: _float = 1e-5, atol: _float = 1e-8) -> _bool:
         return bool(backend.xp(self.device).allclose(self.array, other.array, rtol, atol))
 
     def __getitem__(self, index: Any) -> "Tensor": return _ops.getitem(self, index)
@@ -584,9 +587,9 @@ class Tensor:
         _ops.setitem(self, index, value)
 
     # --- elementwise math ----------------------------------------------------------------
-    def add(self, other: Operand, alpha: float = 1) -> "Tensor":
+    def add(self, other: Operand, alpha: _float = 1) -> "Tensor":
         return _ops.add(self, other if alpha == 1 else other * alpha)
-    def sub(self, other: Operand, alpha: float = 1) -> "Tensor":
+    def sub(self, other: Operand, alpha: _float = 1) -> "Tensor":
         return _ops.sub(self, other if alpha == 1 else other * alpha)
     def mul(self, other: Operand) -> "Tensor": return _ops.mul(self, other)
     def div(self, other: Operand) -> "Tensor": return _ops.div(self, other)
@@ -606,7 +609,7 @@ class Tensor:
     def sign(self) -> "Tensor": return _ops.sign(self)
     def floor(self) -> "Tensor": return _ops.floor(self)
     def ceil(self) -> "Tensor": return _ops.ceil(self)
-    def round(self, decimals: int = 0) -> "Tensor": return _ops.round(self, decimals)
+    def round(self, decimals: _int = 0) -> "Tensor": return _ops.round(self, decimals)
     def sin(self) -> "Tensor": return _ops.sin(self)
     def cos(self) -> "Tensor": return _ops.cos(self)
     def tan(self) -> "Tensor": return _ops.tan(self)
@@ -628,15 +631,15 @@ class Tensor:
         return _ops.where(condition, self, other)
     def masked_fill(self, mask: Any, value: Operand) -> "Tensor":
         return _ops.masked_fill(self, mask, value)
-    def softmax(self, dim: int | None = None, **kw: Any) -> "Tensor":
+    def softmax(self, dim: _int | None = None, **kw: Any) -> "Tensor":
         return _ops.softmax(self, dim, **kw)
-    def log_softmax(self, dim: int | None = None, **kw: Any) -> "Tensor":
+    def log_softmax(self, dim: _int | None = None, **kw: Any) -> "Tensor":
         return _ops.log_softmax(self, dim, **kw)
 
     # --- in-place versions (PyTorch's trailing underscore) ---------------------------------
-    def add_(self, other: Operand, alpha: float = 1) -> "Tensor":
+    def add_(self, other: Operand, alpha: _float = 1) -> "Tensor":
         return _ops.add_(self, other if alpha == 1 else other * alpha)
-    def sub_(self, other: Operand, alpha: float = 1) -> "Tensor":
+    def sub_(self, other: Operand, alpha: _float = 1) -> "Tensor":
         return _ops.sub_(self, other if alpha == 1 else other * alpha)
     def mul_(self, other: Operand) -> "Tensor": return _ops.mul_(self, other)
     def div_(self, other: Operand) -> "Tensor": return _ops.div_(self, other)
@@ -656,57 +659,57 @@ class Tensor:
     def zero_(self) -> "Tensor": return _ops.fill_(self, 0)
     def fill_(self, value: Operand) -> "Tensor": return _ops.fill_(self, value)
     def copy_(self, src: Any) -> "Tensor": return _ops.copy_(self, src)
-    def uniform_(self, a: float = 0.0, b: float = 1.0) -> "Tensor":
+    def uniform_(self, a: _float = 0.0, b: _float = 1.0) -> "Tensor":
         return _ops.uniform_(self, a, b)
-    def normal_(self, mean: float = 0.0, std: float = 1.0) -> "Tensor":
+    def normal_(self, mean: _float = 0.0, std: _float = 1.0) -> "Tensor":
         return _ops.normal_(self, mean, std)
 
     # --- reductions ----------------------------------------------------------------------
-    def sum(self, dim: Dims = None, keepdim: bool = False, **kw: Any) -> "Tensor":
+    def sum(self, dim: Dims = None, keepdim: _bool = False, **kw: Any) -> "Tensor":
         return _ops.sum(self, dim, keepdim, **kw)
-    def mean(self, dim: Dims = None, keepdim: bool = False, **kw: Any) -> "Tensor":
+    def mean(self, dim: Dims = None, keepdim: _bool = False, **kw: Any) -> "Tensor":
         return _ops.mean(self, dim, keepdim, **kw)
-    def prod(self, dim: int | None = None, keepdim: bool = False, **kw: Any) -> "Tensor":
+    def prod(self, dim: _int | None = None, keepdim: _bool = False, **kw: Any) -> "Tensor":
         return _ops.prod(self, dim, keepdim, **kw)
-    def var(self, dim: Dims = None, unbiased: bool = True, keepdim: bool = False,
+    def var(self, dim: Dims = None, unbiased: _bool = True, keepdim: _bool = False,
             **kw: Any) -> "Tensor":
         return _ops.var(self, dim, unbiased, keepdim, **kw)
-    def std(self, dim: Dims = None, unbiased: bool = True, keepdim: bool = False,
+    def std(self, dim: Dims = None, unbiased: _bool = True, keepdim: _bool = False,
             **kw: Any) -> "Tensor":
         return _ops.std(self, dim, unbiased, keepdim, **kw)
-    def norm(self, p: Any = "fro", dim: Dims = None, keepdim: bool = False,
+    def norm(self, p: Any = "fro", dim: Dims = None, keepdim: _bool = False,
              **kw: Any) -> "Tensor":
         return _ops.norm(self, p, dim, keepdim, **kw)
-    def logsumexp(self, dim: Dims = None, keepdim: bool = False, **kw: Any) -> "Tensor":
+    def logsumexp(self, dim: Dims = None, keepdim: _bool = False, **kw: Any) -> "Tensor":
         return _ops.logsumexp(self, dim, keepdim, **kw)
-    def cumsum(self, dim: int | None = None, **kw: Any) -> "Tensor":
+    def cumsum(self, dim: _int | None = None, **kw: Any) -> "Tensor":
         return _ops.cumsum(self, dim, **kw)
-    def max(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:
+    def max(self, dim: Any = None, keepdim: _bool = False, **kw: Any) -> Any:
         """The largest value; with ``dim``, the named tuple (values, indices) as in PyTorch;
         with another tensor, the elementwise maximum. NumPy's ``axis=`` gives values only."""
         return _ops.max(self, dim, keepdim, **kw)
-    def min(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:
+    def min(self, dim: Any = None, keepdim: _bool = False, **kw: Any) -> Any:
         """The smallest value; with ``dim``, (values, indices); see :meth:`max`."""
         return _ops.min(self, dim, keepdim, **kw)
-    def amax(self, dim: Dims = None, keepdim: bool = False, **kw: Any) -> "Tensor":
+    def amax(self, dim: Dims = None, keepdim: _bool = False, **kw: Any) -> "Tensor":
         return _ops.amax(self, dim, keepdim, **kw)
-    def amin(self, dim: Dims = None, keepdim: bool = False, **kw: Any) -> "Tensor":
+    def amin(self, dim: Dims = None, keepdim: _bool = False, **kw: Any) -> "Tensor":
         return _ops.amin(self, dim, keepdim, **kw)
-    def argmax(self, dim: int | None = None, keepdim: bool = False, **kw: Any) -> "Tensor":
+    def argmax(self, dim: _int | None = None, keepdim: _bool = False, **kw: Any) -> "Tensor":
         return _ops.argmax(self, dim, keepdim, **kw)
-    def argmin(self, dim: int | None = None, keepdim: bool = False, **kw: Any) -> "Tensor":
+    def argmin(self, dim: _int | None = None, keepdim: _bool = False, **kw: Any) -> "Tensor":
         return _ops.argmin(self, dim, keepdim, **kw)
-    def any(self, dim: Dims = None, keepdim: bool = False, **kw: Any) -> "Tensor":
+    def any(self, dim: Dims = None, keepdim: _bool = False, **kw: Any) -> "Tensor":
         return _ops.any(self, dim, keepdim, **kw)
-    def all(self, dim: Dims = None, keepdim: bool = False, **kw: Any) -> "Tensor":
+    def all(self, dim: Dims = None, keepdim: _bool = False, **kw: Any) -> "Tensor":
         return _ops.all(self, dim, keepdim, **kw)
-    def topk(self, k: int, dim: int | None = None, largest: bool = True, sorted: bool = True,
+    def topk(self, k: _int, dim: _int | None = None, largest: _bool = True, sorted: _bool = True,
              **kw: Any) -> Any:
         return _ops.topk(self, k, dim, largest, sorted, **kw)
-    def sort(self, dim: int | None = None, descending: bool = False, stable: bool = False,
+    def sort(self, dim: _int | None = None, descending: _bool = False, stable: _bool = False,
              **kw: Any) -> Any:
         return _ops.sort(self, dim, descending, stable, **kw)
-    def argsort(self, dim: int | None = None, descending: bool = False, stable: bool = False,
+    def argsort(self, dim: _int | None = None, descending: _bool = False, stable: _bool = False,
                 **kw: Any) -> "Tensor":
         return _ops.argsort(self, dim, descending, stable, **kw)
 
@@ -723,7 +726,7 @@ class Tensor:
     def view_as(self, other: "Tensor") -> "Tensor": return _ops.view(self, other.shape)
     def reshape_as(self, other: "Tensor") -> "Tensor": return _ops.reshape(self, other.shape)
     def permute(self, *dims: Any) -> "Tensor": return _ops.permute(self, *dims)
-    def transpose(self, dim0: int | None = None, dim1: int | None = None) -> "Tensor":
+    def transpose(self, dim0: _int | None = None, dim1: _int | None = None) -> "Tensor":
         return _ops.transpose(self, dim0, dim1)
     def t(self) -> "Tensor":
         if self.array.ndim > 2:
@@ -734,33 +737,33 @@ class Tensor:
         return _ops.transpose(self, 0, 1) if self.array.ndim == 2 else _ops.transpose(self)
     @property
     def mT(self) -> "Tensor": return _ops.transpose(self, -1, -2)
-    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> "Tensor":
+    def flatten(self, start_dim: _int = 0, end_dim: _int = -1) -> "Tensor":
         return _ops.flatten(self, start_dim, end_dim)
-    def squeeze(self, dim: int | None = None, **kw: Any) -> "Tensor":
+    def squeeze(self, dim: _int | None = None, **kw: Any) -> "Tensor":
         return _ops.squeeze(self, dim, **kw)
-    def unsqueeze(self, dim: int | None = None, **kw: Any) -> "Tensor":
+    def unsqueeze(self, dim: _int | None = None, **kw: Any) -> "Tensor":
         return _ops.unsqueeze(self, dim, **kw)
     def expand(self, *sizes: Any) -> "Tensor": return _ops.expand(self, *sizes)
     def expand_as(self, other: "Tensor") -> "Tensor": return _ops.expand(self, other.shape)
     def broadcast_to(self, *shape: Any) -> "Tensor": return _ops.broadcast_to(self, *shape)
-    def sum_to(self, shape: tuple[int, ...]) -> "Tensor": return _ops.sum_to(self, shape)
+    def sum_to(self, shape: tuple[_int, ...]) -> "Tensor": return _ops.sum_to(self, shape)
     def repeat(self, *sizes: Any) -> "Tensor": return _ops.repeat(self, *sizes)
-    def split(self, split_size_or_sections: Any, dim: int | None = None,
+    def split(self, split_size_or_sections: Any, dim: _int | None = None,
               **kw: Any) -> tuple["Tensor", ...]:
         return _ops.split(self, split_size_or_sections, dim, **kw)
-    def chunk(self, chunks: int, dim: int | None = None, **kw: Any) -> tuple["Tensor", ...]:
+    def chunk(self, chunks: _int, dim: _int | None = None, **kw: Any) -> tuple["Tensor", ...]:
         return _ops.chunk(self, chunks, dim, **kw)
-    def unbind(self, dim: int | None = None, **kw: Any) -> tuple["Tensor", ...]:
+    def unbind(self, dim: _int | None = None, **kw: Any) -> tuple["Tensor", ...]:
         return _ops.unbind(self, dim, **kw)
-    def tril(self, diagonal: int = 0) -> "Tensor": return _ops.tril(self, diagonal)
-    def triu(self, diagonal: int = 0) -> "Tensor": return _ops.triu(self, diagonal)
-    def isclose(self, other: Operand, rtol: float = 1e-05, atol: float = 1e-08,
-                equal_nan: bool = False) -> "Tensor":
+    def tril(self, diagonal: _int = 0) -> "Tensor": return _ops.tril(self, diagonal)
+    def triu(self, diagonal: _int = 0) -> "Tensor": return _ops.triu(self, diagonal)
+    def isclose(self, other: Operand, rtol: _float = 1e-05, atol: _float = 1e-08,
+                equal_nan: _bool = False) -> "Tensor":
         return _ops.isclose(self, other, rtol, atol, equal_nan)
-    def gather(self, dim: int | None = None, index: "Tensor | None" = None,
+    def gather(self, dim: _int | None = None, index: "Tensor | None" = None,
                **kw: Any) -> "Tensor":
         return _ops.gather(self, dim, index, **kw)
-    def index_select(self, dim: int | None = None, index: "Tensor | None" = None,
+    def index_select(self, dim: _int | None = None, index: "Tensor | None" = None,
                      **kw: Any) -> "Tensor":
         return _ops.index_select(self, dim, index, **kw)
 
@@ -898,7 +901,7 @@ def record(array: Any, device: str, parents: tuple[Tensor, ...], backward: Backw
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
-def user_frame(stack: traceback.StackSummary) -> str:
+def user_frame(stack: Sequence[traceback.FrameSummary]) -> str:
     """Where in the user's code (outside minigrad) the stack was: 'file:line in fn: code'."""
     for frame in reversed(stack):
         if not os.path.abspath(frame.filename).startswith(_PACKAGE_DIR + os.sep):
