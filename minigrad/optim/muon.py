@@ -102,7 +102,8 @@ class Muon(Optimizer):
         if not self._uses_muon(param, group):
             adamw = self._adamw_group(group)
             grad = apply_weight_decay(param.array, grad, adamw["lr"], adamw["weight_decay"], True)
-            Adam._update(self, param, grad, state, adamw)
+            # Adam's rule reads nothing from the instance, so it runs unbound on this Muon
+            Adam._update(self, param, grad, state, adamw)  # type: ignore[arg-type]
             return
         data, buf = param.array, state["momentum_buffer"]
         lr, momentum = group["lr"], group["momentum"]
