@@ -138,6 +138,7 @@ class DataLoader:
         return backend.to_device(t.array, device), device
 
     def _gathered_batches(self, order: Any) -> Iterator[tuple[Tensor, ...]]:
+        assert self._sources is not None  # __iter__ comes here only for a TensorDataset
         orders = {device: backend.to_device(order, device) for _, device in self._sources}
         for start in self._batch_bounds():
             stop = start + self.batch_size

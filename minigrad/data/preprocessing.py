@@ -53,6 +53,7 @@ class StandardScaler:
     def transform(self, X: Any) -> Tensor:
         """``X`` standardised with the fitted statistics."""
         X = self._checked(X, "transform")
+        assert self.mean_ is not None and self.scale_ is not None  # _checked: fitted
         return (X - self.mean_.to(X.device, X.dtype)) / self.scale_.to(X.device, X.dtype)
 
     def fit_transform(self, X: Any) -> Tensor:
@@ -62,6 +63,7 @@ class StandardScaler:
     def inverse_transform(self, X: Any) -> Tensor:
         """Undo :meth:`transform`: ``x = x' * scale + mean``."""
         X = self._checked(X, "inverse_transform")
+        assert self.mean_ is not None and self.scale_ is not None  # _checked: fitted
         return X * self.scale_.to(X.device, X.dtype) + self.mean_.to(X.device, X.dtype)
 
     def _checked(self, X: Any, method: str) -> Tensor:
