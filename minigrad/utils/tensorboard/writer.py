@@ -23,7 +23,9 @@ from minigrad.tensor import Tensor
 
 def _writer_class() -> Any:
     try:
-        from tensorboardX import SummaryWriter as Writer
+        # the optional extra "tensorboard": no stubs when installed, absent when not
+        from tensorboardX import (  # type: ignore[import-untyped, import-not-found]
+            SummaryWriter as Writer)
     except ImportError:
         raise ImportError('minigrad.utils.tensorboard needs tensorboardX: pip install '
                           '"minigrad[tensorboard]" (or pip install tensorboardX)') from None
