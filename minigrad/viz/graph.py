@@ -31,7 +31,8 @@ def dot_available() -> bool:
     """Whether the ``graphviz`` Python package and Graphviz's ``dot`` program are both
     present, so that :func:`draw_graph` can render a picture."""
     try:
-        import graphviz  # noqa: F401  (only whether it is there)
+        # only whether it is there; the optional extra "graph": untyped, or absent
+        import graphviz  # type: ignore[import-untyped, import-not-found]  # noqa: F401
     except ImportError:
         return False
     return shutil.which("dot") is not None

@@ -11,7 +11,7 @@ from minigrad.utils.history import History
 from minigrad.viz._figure import new_figure, save
 
 
-def smooth(values: Sequence[float], weight: float = 0.9) -> np.ndarray:
+def smooth(values: Sequence[float] | np.ndarray, weight: float = 0.9) -> np.ndarray:
     """TensorBoard's smoothing: an exponential moving average with weight ``weight`` on the
     past, divided by ``1 - weight**t`` so that the first points are not pulled towards zero.
     Non-finite values are left out of the average (their entry is NaN)."""
@@ -72,8 +72,8 @@ def plot_history(history: History | str | os.PathLike, path: str | os.PathLike |
     colours: dict[str, str] = {}  # one colour per split: train_loss and train_accuracy alike
     positive_loss = True
     for name in names:
-        xs, values = history.series(name, by=by)
-        xs, values = np.asarray(xs, dtype=float), np.asarray(values, dtype=float)
+        logged_xs, logged_values = history.series(name, by=by)
+        xs, values = np.asarray(logged_xs, dtype=float), np.asarray(logged_values, dtype=float)
         numbers[name] = (xs, values)
         role = roles[name]
         if role == "lr":
@@ -86,6 +86,7 @@ def plot_history(history: History | str | os.PathLike, path: str | os.PathLike |
                 lr_axes.set_yscale("log")
             continue
         axes = accuracy_axes if role == "accuracy" else loss_axes
+        assert axes is not None  # an accuracy metric set has_accuracy: accuracy_axes exists
         colour = colours.setdefault(name.split("_")[0], f"C{len(colours) % 10}")
         if role == "loss":
             positive_loss &= bool(np.all(values[np.isfinite(values)] > 0))
