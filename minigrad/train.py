@@ -24,7 +24,7 @@ import math
 import os
 import sys
 import time
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, cast
 
 import minigrad as mg
 from minigrad import backend
@@ -47,8 +47,8 @@ from minigrad.random import Generator, get_rng_state, set_rng_state
 from minigrad.serialization import load, save
 from minigrad.utils.history import History
 
-try:
-    from tqdm import tqdm
+try:  # untyped (no types-tqdm), or absent
+    from tqdm import tqdm  # type: ignore[import-untyped, import-not-found]
 except ImportError:  # the progress bar is the optional extra "train"
     tqdm = None
 
@@ -205,8 +205,9 @@ def build_model(in_features: int, hidden: Iterable[int], num_classes: int, norm:
     width = in_features
     for size in hidden:
         layers.append(Linear(width, size))
-        if NORMS[norm] is not None:
-            layers.append(NORMS[norm](size))
+        norm_layer = NORMS[norm]
+        if norm_layer is not None:
+            layers.append(norm_layer(size))
         layers.append(ReLU())
         if dropout > 0:
             layers.append(Dropout(dropout))
@@ -294,15 +295,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     # Shuffling, like initialisation and dropout, draws from the global generator: its state
     # in the checkpoint is also the data order's.
     loaders, scaler = load_data(args.batch_size, args.device)
-    in_features = loaders["train"].dataset.tensors[0].shape[1]
-    model = build_model(in_features, args.hidden, NUM_CLASSES, args.norm, args.dropout)
+    # load_data's loaders are over TensorDatasets
+    in_features = cast(TensorDataset, loaders["train"].dataset).tensors[0].shape[1]
+    model: Module = build_model(in_features, args.hidden, NUM_CLASSES, args.norm, args.dropout)
     model.to(args.device)
     trained = model  # what the steps run through: model itself, or its DDP wrapper
     if args.distributed:
         model, trained, loaders["train"] = _data_parallel(model, loaders["train"], args, world)
     optimizer = make_optimizer(args.optimizer, model, args.lr, args.weight_decay, args.momentum)
     scheduler = make_scheduler(args.scheduler, optimizer, args.epochs)
-    run = {"epoch": 0, "metrics": {}}
+    run: dict[str, Any] = {"epoch": 0, "metrics": {}}
     if resumed is not None:
         run = _restore(resumed, model, optimizer, scheduler, args.device)
         print(f"resumed {args.resume} after epoch {run['epoch']}/{args.epochs}")
