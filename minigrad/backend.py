@@ -16,7 +16,7 @@ import secrets
 import sys
 import threading
 import warnings
-from types import ModuleType
+from types import FrameType, ModuleType
 from typing import Any, Iterator
 
 import numpy
@@ -52,8 +52,9 @@ class device(str):
     def type(self) -> str:
         return str.__str__(self)
 
+    # PyTorch's device.index, a property, deliberately shadows str.index
     @property
-    def index(self) -> int | None:
+    def index(self) -> int | None:  # type: ignore[override]
         return 0 if self == "cuda" else None
 
     def __repr__(self) -> str:
@@ -91,8 +92,8 @@ _default_device = CPU
 def _load_cupy() -> ModuleType:
     global _cupy
     if _cupy is None:
-        try:
-            import cupy
+        try:  # the optional extra "gpu": absent, or untyped
+            import cupy  # type: ignore[import-not-found, import-untyped]
         except ImportError:
             raise DeviceError(
                 "device 'cuda' needs CuPy, which is not installed. Install the GPU extra with "
@@ -179,7 +180,7 @@ def scatter_add(out: Any, index: Any, values: Any) -> None:
     if isinstance(out, numpy.ndarray):
         numpy.add.at(out, index, values)
     else:
-        import cupyx
+        import cupyx  # type: ignore[import-not-found, import-untyped]  # CuPy's, as above
         cupyx.scatter_add(out, index, values)
 
 
@@ -210,7 +211,7 @@ def as_dtype(dtype: Any) -> numpy.dtype:
 # (which is how it is tested on a machine without a GPU).
 
 MAX_PENDING_CHECKS = 256  # more pending than this: they are examined (one wait)
-_pending_checks: list[tuple[Any, type, Any, tuple[str, int, dict]]] = []
+_pending_checks: list[tuple[Any, type[BaseException], Any, tuple[str, int, dict]]] = []
 _pending_lock = threading.Lock()
 # The devices whose checks are deferred: "cuda", and "cpu" inside force_deferred_checks()
 # (which alone changes the set). ``device in backend.deferring_devices`` is the question
@@ -226,7 +227,7 @@ def defers_checks(device: str) -> bool:
     return device in deferring_devices
 
 
-def defer_check(failed: Any, category: type, message: Any) -> None:
+def defer_check(failed: Any, category: type[BaseException], message: Any) -> None:
     """Register a check that ran on the device: ``failed`` is a 0-d boolean array (any
     device), true when it failed. Nothing is read now. At the next synchronisation (see
     :func:`flush_deferred_checks`) a failed check raises ``category(message)`` (``message`` a
@@ -308,6 +309,7 @@ def _caller() -> tuple[str, int, dict]:
     """The file, line and module globals of the innermost call from outside minigrad (or of
     the outermost call in minigrad, for a program run from it, as ``python -m
     minigrad.train``)."""
+    frame: FrameType | None
     frame = inner = sys._getframe(2)
     while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
         inner, frame = frame, frame.f_back
