@@ -169,9 +169,9 @@ class CompiledStep:
                                 f"{MAX_TRACES} traces in all); new cases run eagerly")
             self.stats["eager"] += 1
             return self.fn(*args, **kwargs)
-        result, program = self._trace(args, kwargs)
-        if program is not None:
-            variants.append(program)
+        result, traced = self._trace(args, kwargs)
+        if traced is not None:
+            variants.append(traced)
         return result
 
     # --- keys ---------------------------------------------------------------------------
