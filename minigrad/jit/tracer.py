@@ -44,7 +44,7 @@ import contextlib
 import os
 import sys
 import threading
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy
 
@@ -136,6 +136,15 @@ class TracedArray(_np):
 
     def __iter__(self) -> Iterator[Any]:
         return (self[i] for i in range(len(self)))
+
+
+if TYPE_CHECKING:
+    class _Tracked(TracedArray):
+        """For the type checker: a TracedArray the recorder made, whose slot is set."""
+
+        _slot: Slot
+else:  # at run time the very same class: _Tracked only tells mypy that the slot is set
+    _Tracked = TracedArray
 
 
 def _plain(x: Any) -> Any:
@@ -319,21 +328,21 @@ class Recorder:
             self.traced_groups.add(slot.group)
         return slot
 
-    def traced(self, buf: Any, kind: str) -> TracedArray:
+    def traced(self, buf: Any, kind: str) -> _Tracked:
         """A new slot around the plain array ``buf``, as the traced array code sees."""
         if not isinstance(buf, _np):
             buf = _asarray(buf)
         slot = self.new_slot(buf, kind)
-        view = _np.view(buf, TracedArray)
+        view = _np.view(buf, _Tracked)
         view._slot = slot
         return view
 
-    def view_of(self, base: Slot, view: Any) -> TracedArray:
+    def view_of(self, base: Slot, view: Any) -> _Tracked:
         """A fixed view of a slot's memory (no instruction: the view is made once)."""
         slot = Slot(view, "view", len(self.slots))
         slot.group = base.group
         self.slots.append(slot)
-        traced = _np.view(view, TracedArray)
+        traced = _np.view(view, _Tracked)
         traced._slot = slot
         return traced
 
@@ -366,8 +375,8 @@ class Recorder:
             pairs = [self.operand(v) for v in x]
             return type(x)(p for p, _ in pairs), type(x)(s for _, s in pairs)
         if isinstance(x, dict):
-            pairs = {k: self.operand(v) for k, v in x.items()}
-            return {k: p for k, (p, _) in pairs.items()}, {k: s for k, (_, s) in pairs.items()}
+            named = {k: self.operand(v) for k, v in x.items()}
+            return {k: p for k, (p, _) in named.items()}, {k: s for k, (_, s) in named.items()}
         if isinstance(x, _SIMPLE) or callable(x) and getattr(x, "__module__", "") == "numpy":
             return x, x
         raise Refused(f"an argument of type {type(x).__name__} was passed to a NumPy call")
@@ -446,10 +455,10 @@ class Recorder:
         if isinstance(result, tuple) and all(isinstance(r, _np) for r in result):
             if any(self._input_view(r, specs) is not None for r in result):
                 raise Refused(f"{name} returned views of its inputs in a tuple")
-            traced = [self.traced(r, "out") for r in result]
-            self.record("call", _assign_all, (tuple(t._slot for t in traced), fn, specs),
-                        spec_kwargs, [t._slot for t in traced], sig=name)
-            return tuple(traced)
+            outs = [self.traced(r, "out") for r in result]
+            self.record("call", _assign_all, (tuple(t._slot for t in outs), fn, specs),
+                        spec_kwargs, [t._slot for t in outs], sig=name)
+            return tuple(outs)
         if isinstance(result, numpy.generic):
             result = _asarray(result)
         if not isinstance(result, _np):
@@ -528,7 +537,7 @@ class Recorder:
                     data=slot.buf.tobytes())
         return value
 
-    def creation(self, result: Any, name: str) -> TracedArray:
+    def creation(self, result: Any, name: str) -> _Tracked:
         """An array made by a creation call: a constant, remade at replay only if the step
         writes into it (``empty``: left as it is, its values are undefined)."""
         traced = self.traced(result, "const")
@@ -666,11 +675,11 @@ class Recorder:
             _remove_patches(patches)
             _patch_lock.release()
 
-    def _leaf_view(self, leaf: Tensor, original: Any) -> TracedArray:
+    def _leaf_view(self, leaf: Tensor, original: Any) -> _Tracked:
         slot = self.new_slot(original, "ext")
         self.externals[id(original)] = slot
         self.leaf_slots[leaf] = slot
-        traced = _np.view(original, TracedArray)
+        traced = _np.view(original, _Tracked)
         traced._slot = slot
         return traced
 
@@ -702,8 +711,8 @@ def _assign_all(dsts: tuple, fn: Callable[..., Any], args: tuple, **kwargs: Any)
         dst[...] = value
 
 
-def _as_traced(slot: Slot) -> TracedArray:
-    traced = _np.view(slot.buf, TracedArray)
+def _as_traced(slot: Slot) -> _Tracked:
+    traced = _np.view(slot.buf, _Tracked)
     traced._slot = slot
     return traced
 
