@@ -189,6 +189,9 @@ class Tensor:
     # where backward writes this leaf's next gradient when .grad is None: a view into an
     # optimizer's flat gradient buffer (see minigrad.optim.flat)
     _grad_home: "GradHome | None" = None
+    # the array of this leaf's last gradient, kept by zero_grad() when nothing else refers to
+    # it, for the next gradient to be computed into (see Optimizer.zero_grad)
+    _grad_spare: Any = None
     # register_post_accumulate_grad_hook's hooks, by handle id (None: none, the engine's test)
     _post_accumulate_grad_hooks: "dict[int, Callable[[Tensor], None]] | None" = None
 

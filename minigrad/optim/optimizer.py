@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import functools
 import math
+import sys
 import warnings
 from collections import defaultdict
 from typing import Any, Callable, ClassVar, Iterable, Mapping
@@ -262,7 +263,14 @@ class Optimizer:
 
     # --- stepping --------------------------------------------------------------------------
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Forget the gradients: ``grad = None`` (default, frees memory) or zero-filled."""
+        """Forget the gradients: ``grad = None`` (default) or zero-filled.
+
+        With ``set_to_none``, a parameter outside the flat buffers whose gradient array
+        nothing else refers to keeps that array as its spare, for the next backward to
+        compute the new gradient into (``nn.functional.linear`` does): a fresh array of a
+        large layer's size costs a page fault per 4 KiB at its first touch, every step. The
+        gradient is None all the same, and a kept ``.grad`` (or its array, or a view of it)
+        keeps its values: its array is then not reused."""
         for group in self.param_groups:
             chunks, params = self._flat_parts(group)
             for chunk in chunks:
@@ -276,6 +284,7 @@ class Optimizer:
                 if p.grad is None:
                     continue
                 if set_to_none:
+                    _keep_spare(p)
                     p.grad = None
                 else:
                     p.grad = p.grad.detach()
@@ -729,6 +738,19 @@ Optimizer.step = _counted(Optimizer.step)  # type: ignore[method-assign]
 def zeros_state(param: Tensor) -> Any:
     """A zero-filled buffer shaped like ``param``, on its device and in its dtype."""
     return backend.xp(param.device).zeros_like(param.array)
+
+
+def _keep_spare(p: Tensor) -> None:
+    """Keep ``p``'s gradient array as its spare (see :meth:`Optimizer.zero_grad`) when only
+    ``p`` refers to it: its ``.grad`` tensor has no graph and no other holder, the array no
+    holder but that tensor and is not a view."""
+    grad = p._grad
+    # references: p's slot, ``grad`` and getrefcount's argument; the array: grad's slot and
+    # the argument
+    if grad is not None and grad._backward is None and sys.getrefcount(grad) == 3:
+        array = grad.array
+        if array.base is None and sys.getrefcount(array) == 3:  # + the local name
+            p._grad_spare = array
 
 
 def add_zero_state(slots: tuple[str | tuple[str, str], ...], param: Tensor,

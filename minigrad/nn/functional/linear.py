@@ -1,8 +1,9 @@
 """The affine map of a fully connected layer, as one op."""
 from __future__ import annotations
 
+from minigrad import backend, grad_mode
 from minigrad.errors import DeviceError, ShapeError
-from minigrad.tensor import Tensor, record
+from minigrad.tensor import Tensor, record, wrap
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -31,6 +32,18 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             rows = g if g.array.ndim == 2 else g.reshape(-1, g.shape[-1])
             inputs = for_weight if for_weight.array.ndim == 2 else \
                 for_weight.reshape(-1, for_weight.shape[-1])
+            spare = weight._grad_spare
+            if spare is not None:
+                weight._grad_spare = None
+                # into the weight's last gradient array (kept by zero_grad) when it is the
+                # only gradient of a plain backward: the same numbers, no fresh memory. (Not
+                # while mg.compile records: its arrays are of another type.)
+                if weight._grad is None and not grad_mode.is_grad_enabled() and \
+                        type(spare) is type(g.array) is type(inputs.array) and \
+                        spare.dtype == g.array.dtype == inputs.array.dtype:
+                    xp = backend.xp(g.device)
+                    return ((grad_input, wrap(xp.matmul(rows.array.T, inputs.array, out=spare),
+                                              g.device)) + ((g,) if has_bias else ()))
             grad_weight = rows.T @ inputs
         return (grad_input, grad_weight, g) if has_bias else (grad_input, grad_weight)
 
