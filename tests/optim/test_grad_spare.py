@@ -79,3 +79,17 @@ def test_flat_parameters_and_a_graph_of_gradients_use_no_spare():
     assert w.grad.requires_grad and w._grad_spare is None
     opt.zero_grad()
     assert w._grad_spare is None  # that gradient had a graph: its array is not kept
+
+
+def test_the_weight_is_not_among_the_tensors_the_backward_needs():
+    """Its gradient needs the input only: an in-place change of the weight after the forward
+    pass is not refused (the spare is found through the node, not saved with the rule)."""
+    model, opt = model_and_optimizer()
+    train(model, opt, 2)
+    opt.zero_grad()
+    layer = nn.Linear(5, 7)
+    out = layer(mg.randn(4, 5)).sum()
+    with mg.no_grad():
+        layer.weight.mul_(2.0)
+    out.backward()
+    assert layer.weight.grad is not None

@@ -32,13 +32,14 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             rows = g if g.array.ndim == 2 else g.reshape(-1, g.shape[-1])
             inputs = for_weight if for_weight.array.ndim == 2 else \
                 for_weight.reshape(-1, for_weight.shape[-1])
-            spare = weight._grad_spare
+            weight_leaf = out._parents[1]  # not from the closure: its values are not needed
+            spare = weight_leaf._grad_spare
             if spare is not None:
-                weight._grad_spare = None
+                weight_leaf._grad_spare = None
                 # into the weight's last gradient array (kept by zero_grad) when it is the
                 # only gradient of a plain backward: the same numbers, no fresh memory. (Not
                 # while mg.compile records: its arrays are of another type.)
-                if weight._grad is None and not grad_mode.is_grad_enabled() and \
+                if weight_leaf._grad is None and not grad_mode.is_grad_enabled() and \
                         type(spare) is type(g.array) is type(inputs.array) and \
                         spare.dtype == g.array.dtype == inputs.array.dtype:
                     xp = backend.xp(g.device)
