@@ -1,6 +1,8 @@
 """The affine map of a fully connected layer, as one op."""
 from __future__ import annotations
 
+import weakref
+
 from minigrad import backend, grad_mode
 from minigrad.errors import DeviceError, ShapeError
 from minigrad.tensor import Tensor, record, wrap
@@ -24,6 +26,9 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     for_input = weight if input.requires_grad else None
     for_weight = input if weight.requires_grad else None
     has_bias = bias is not None  # the bias itself is not needed: its gradient is g
+    # the weight's values are not needed for its gradient: a weak reference finds its spare
+    # array (see Optimizer.zero_grad) without making it a tensor the rule saves
+    weight_ref = weakref.ref(weight) if for_weight is not None else None
 
     def backward(g: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
         grad_input = None if for_input is None else g @ for_input
@@ -32,8 +37,8 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             rows = g if g.array.ndim == 2 else g.reshape(-1, g.shape[-1])
             inputs = for_weight if for_weight.array.ndim == 2 else \
                 for_weight.reshape(-1, for_weight.shape[-1])
-            weight_leaf = out._parents[1]  # not from the closure: its values are not needed
-            spare = weight_leaf._grad_spare
+            weight_leaf = weight_ref() if weight_ref is not None else None
+            spare = None if weight_leaf is None else weight_leaf._grad_spare
             if spare is not None:
                 weight_leaf._grad_spare = None
                 # into the weight's last gradient array (kept by zero_grad) when it is the
