@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import weakref
+from typing import Any
 
 from minigrad import backend, grad_mode
 from minigrad.errors import DeviceError, ShapeError
@@ -37,26 +38,37 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             rows = g if g.array.ndim == 2 else g.reshape(-1, g.shape[-1])
             inputs = for_weight if for_weight.array.ndim == 2 else \
                 for_weight.reshape(-1, for_weight.shape[-1])
-            weight_leaf = weight_ref() if weight_ref is not None else None
-            spare = None if weight_leaf is None else weight_leaf._grad_spare
-            if spare is not None:
-                weight_leaf._grad_spare = None
-                # into the weight's last gradient array (kept by zero_grad) when it is the
-                # only gradient of a plain backward: the same numbers, no fresh memory. (Not
-                # while mg.compile records: its arrays are of another type.)
-                if weight_leaf._grad is None and not grad_mode.is_grad_enabled() and \
-                        type(spare) is type(g.array) is type(inputs.array) and \
-                        spare.dtype == g.array.dtype == inputs.array.dtype:
-                    xp = backend.xp(g.device)
-                    return ((grad_input, wrap(xp.matmul(rows.array.T, inputs.array, out=spare),
-                                              g.device)) + ((g,) if has_bias else ()))
-            grad_weight = rows.T @ inputs
+            assert weight_ref is not None  # made whenever for_weight is
+            into = _spare_for(weight_ref(), rows, inputs)
+            if into is None:
+                grad_weight = rows.T @ inputs
+            else:
+                grad_weight = wrap(backend.xp(g.device).matmul(rows.array.T, inputs.array,
+                                                               out=into), g.device)
         return (grad_input, grad_weight, g) if has_bias else (grad_input, grad_weight)
 
     if bias is None:
         return record(data, input.device, (input, weight), backward)
     data += bias.array
     return record(data, input.device, (input, weight, bias), backward)
+
+
+def _spare_for(weight: Tensor | None, rows: Tensor, inputs: Tensor) -> Any:
+    """The array to compute ``weight``'s gradient ``rowsᵀ inputs`` into: its last gradient's
+    array, kept by ``zero_grad()`` (see Optimizer.zero_grad), when this is the only gradient
+    of a plain backward (none accumulated yet, no graph wanted) of the same array type and
+    dtype (not while mg.compile records: its arrays are of another type); else None. The
+    spare is used once either way."""
+    spare = None if weight is None else weight._grad_spare
+    if spare is None:
+        return None
+    assert weight is not None
+    weight._grad_spare = None
+    a, b = rows.array, inputs.array
+    if weight._grad is None and not grad_mode.is_grad_enabled() and \
+            type(spare) is type(a) is type(b) and spare.dtype == a.dtype == b.dtype:
+        return spare
+    return None
 
 
 def _check(input: Tensor, weight: Tensor, bias: Tensor | None) -> None:
