@@ -338,7 +338,7 @@ def check_inputs_current(node: Tensor, parents: Sequence[Tensor]) -> None:
 _uses_output: dict[CodeType, bool] = {}
 
 
-def uses_output(rule: Callable[..., Any]) -> bool:
+def uses_output(rule: Callable[..., Any] | None) -> bool:
     """True when a backward rule ``rule(grad, out)`` reads its ``out`` argument."""
     code = getattr(rule, "__code__", None)
     if code is None or code.co_argcount < 2:

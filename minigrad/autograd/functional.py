@@ -51,6 +51,7 @@ def _gradient_with_graph(f: Callable[[Tensor], Tensor], x: Tensor,
     if y.numel() != 1:
         raise ValueError(f"{name} needs a scalar function, but f(x) has shape {y.shape}")
     (g,) = grad(y, x, create_graph=True)
+    assert g is not None  # x is y's input: grad() returns its gradient (allow_unused=False)
     return x, y, g
 
 
