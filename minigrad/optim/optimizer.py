@@ -513,9 +513,11 @@ class Optimizer:
         if fused.usable(data):  # one kernel already makes one pass
             self._update(param, grad, state, group)
             return
-        shape = data.shape
-        arrays = [k for k, v in state.items() if isinstance(v, numpy.ndarray) and
-                  v.shape == shape and v.flags.c_contiguous]
+        arrays = [k for k, v in state.items() if backend.is_array(v)]
+        if any(state[k].shape != data.shape or not state[k].flags.c_contiguous
+               for k in arrays):  # a buffer of another shape or layout: not sliced alike
+            self._update(param, grad, state, group)
+            return
         flat_grad = numpy.ascontiguousarray(grad).reshape(-1)
         flat_data = data.reshape(-1)
         flat_state = {k: state[k].reshape(-1) for k in arrays}
@@ -745,11 +747,11 @@ def _keep_spare(p: Tensor) -> None:
     ``p`` refers to it: its ``.grad`` tensor has no graph and no other holder, the array no
     holder but that tensor and is not a view."""
     grad = p._grad
-    # references: p's slot, ``grad`` and getrefcount's argument; the array: grad's slot and
-    # the argument
+    # the tensor's references: p's slot, ``grad`` and getrefcount's argument; the array's:
+    # the tensor's slot, ``array`` and the argument
     if grad is not None and grad._backward is None and sys.getrefcount(grad) == 3:
         array = grad.array
-        if array.base is None and sys.getrefcount(array) == 3:  # + the local name
+        if array.base is None and sys.getrefcount(array) == 3:
             p._grad_spare = array
 
 

@@ -60,3 +60,18 @@ def test_a_rule_that_creates_state_is_not_sliced(monkeypatch):
         pytest.skip("Lion declares slicing")
     _, calls = trajectory("Lion", 4, monkeypatch, False)
     assert max(calls) == 35
+
+
+def test_a_state_buffer_of_another_layout_keeps_the_update_whole(monkeypatch):
+    monkeypatch.setattr(Optimizer, "UPDATE_SLICE", 4)
+    p = mg.tensor(np.linspace(-1, 1, 35).reshape(5, 7), requires_grad=True)
+    opt = optim.Adam([p], lr=0.1, flat=False)
+    p.grad = mg.ones(5, 7, dtype=mg.float64)
+    opt.step()
+    state = opt.state[p]
+    state["exp_avg"] = np.asfortranarray(state["exp_avg"])  # replaced by hand, F-ordered
+    sizes = []
+    real = opt._update
+    monkeypatch.setattr(opt, "_update", lambda *a: (sizes.append(a[0].array.size), real(*a)))
+    opt.step()
+    assert sizes == [35]
