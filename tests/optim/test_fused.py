@@ -136,3 +136,10 @@ def test_on_the_gpu_the_kernels_give_the_cpu_trajectory(name, options, dtype):
     gpu = trajectory(name, options, dtype, flat=True, device="cuda")
     assert fused.launches, f"{name} launched no kernel on the GPU"
     assert_same(gpu, cpu)
+
+
+def test_a_kernel_called_with_the_wrong_arguments_names_what_it_takes():
+    from minigrad.optim.adam import ADAM_KERNEL
+    a = np.zeros(3, dtype=np.float32)
+    with pytest.raises(TypeError, match=r"kernel adam_step takes arrays .*'grad', 'param'"):
+        ADAM_KERNEL(a, a, a, beta1=0.9)
