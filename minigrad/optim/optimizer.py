@@ -103,9 +103,9 @@ class Optimizer:
     #: The rule treats every entry on its own (no norm, shape or sum over a parameter), so
     #: one call of :meth:`_update` may update all the parameters of a flat buffer at once.
     elementwise: ClassVar[bool] = False
-    #: On the CPU an elementwise update of more than ``2 * UPDATE_SLICE`` entries runs
-    #: slice by slice (see :meth:`_sliceable`).
-    UPDATE_SLICE: ClassVar[int] = 1 << 16
+    #: On the CPU an elementwise update of more than ``8 * UPDATE_SLICE`` entries (arrays
+    #: larger than the cache) runs slice by slice (see :meth:`_update_in_slices`).
+    UPDATE_SLICE: ClassVar[int] = 1 << 17
     #: How the base class applies the group's ``weight_decay`` before :meth:`_update`:
     #: ``"l2"`` adds ``wd * p`` to the gradient, ``"decoupled"`` shrinks ``p *= 1 - lr * wd``
     #: (a group's ``decoupled_weight_decay`` entry, where there is one, chooses between the
@@ -500,12 +500,16 @@ class Optimizer:
         large, on the CPU, and the rule allows it (:meth:`_sliceable`).
 
         An update is several passes over its arrays (Adam's, about ten); slice by slice they
-        run in the cache instead of memory, twice as fast for Adam on 16M entries, with the
-        same results bit for bit since every entry is computed alone. (On the GPU each rule
+        run in the cache instead of memory: Adam's step on the 21M parameters of a
+        1024-4096-4096-10 MLP took 152 ms whole, 91 ms in slices of 65,536 and 81 ms in
+        slices of 131,072. Arrays that fit in the cache gain nothing and pay a call per
+        slice (the 670K parameters of a 784-512-512-10 MLP: 3.0 ms whole, 3.6 ms in slices
+        of 65,536), hence the threshold. The results are the same bit for bit: every entry is
+        computed alone. (On the GPU each rule
         is one fused kernel instead, see minigrad.optim.fused.)"""
         data = param.array
         size = self.UPDATE_SLICE
-        if data.size <= 2 * size or not isinstance(data, numpy.ndarray) or \
+        if data.size <= 8 * size or not isinstance(data, numpy.ndarray) or \
                 not data.flags.c_contiguous or not self._sliceable(state, group):
             self._update(param, grad, state, group)
             return
