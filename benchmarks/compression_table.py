@@ -42,6 +42,10 @@ SETTINGS = {
     "majority_vote": ("`signsgd_majority_vote_hook`", "signs only"),
     "qsgd_s16": ("`qsgd_hook`", "s = 16 levels, chunks of 512, int8"),
     "qsgd_s4": ("`qsgd_hook`", "s = 4 levels, chunks of 512, int8"),
+    "allreduce_sgd": ("`allreduce_hook`", "float32; SGD momentum 0.9 (the baseline below)"),
+    "topk_1pct_warmup_sgd": ("`topk_hook`", "1%, warm-up; SGD momentum 0.9"),
+    "topk_1pct_dgc": ("`topk_hook`", "1%, warm-up, DGC's momentum correction (0.9, masking) "
+                      "and clipping (5); SGD without momentum"),
 }
 
 

@@ -8,7 +8,8 @@ compares them with the in-process (threads) run of the same hooks.
 
 ``--train HOOKS --epochs E``: for each named hook (see ``CONFIGS``), the digits MLP of
 ``python -m minigrad.train`` (64-128-128-10, BatchNorm, ReLU, dropout 0.1, AdamW lr 1e-3,
-weight decay 1e-4, cosine schedule, global batch 64 split over the ranks by
+weight decay 1e-4 unless ``OPTIMIZERS`` names another optimizer for the hook, cosine
+schedule, global batch 64 split over the ranks by
 DistributedSampler) is trained inside DistributedDataParallel with that hook; rank r writes
 OUTDIR/train_rank{r}.json with, per hook, the test accuracy, the bytes sent per step against
 the dense allreduce, the seconds taken, and a digest of the final parameters (every rank
@@ -50,6 +51,23 @@ CONFIGS = {
     "qsgd_s4": lambda steps: (H.qsgd_hook, H.QSGDState(None, num_levels=4)),
     "powersgd_r1_buckets": lambda steps: (powerSGD.powerSGD_hook, powerSGD.PowerSGDState(
         None, matrix_approximation_rank=1, start_powerSGD_iter=max(2, steps // 10))),
+    # momentum SGD, dense and with 1% top-k: plain, and with Deep Gradient Compression's
+    # momentum correction (the momentum in the hook, the optimizer without) and clipping
+    "allreduce_sgd": lambda steps: (H.allreduce_hook, H.DefaultState(None)),
+    "topk_1pct_warmup_sgd": lambda steps: (H.topk_hook, H.TopKState(
+        None, compress_ratio=0.01, warmup_steps=steps * 4 // 15)),
+    "topk_1pct_dgc": lambda steps: (H.topk_hook, H.TopKState(
+        None, compress_ratio=0.01, warmup_steps=steps * 4 // 15, momentum=0.9,
+        clip_norm=5.0)),
+}
+# the optimizer, where not AdamW(lr=1e-3, weight_decay=1e-4)
+SGD_LR = 0.05
+OPTIMIZERS = {
+    "allreduce_sgd": lambda params, optim: optim.SGD(params, lr=SGD_LR, momentum=0.9,
+                                                     weight_decay=1e-4),
+    "topk_1pct_warmup_sgd": lambda params, optim: optim.SGD(params, lr=SGD_LR, momentum=0.9,
+                                                            weight_decay=1e-4),
+    "topk_1pct_dgc": lambda params, optim: optim.SGD(params, lr=SGD_LR, weight_decay=1e-4),
 }
 # DistributedDataParallel arguments other than the defaults (small buckets: several a step)
 DDP_KWARGS = {"powersgd_r1_buckets": {"bucket_cap_mb": 0.02}}
@@ -124,7 +142,9 @@ def train(out: str, names: list[str], epochs: int) -> None:
         ddp = dist.DistributedDataParallel(model, **DDP_KWARGS.get(name, {}))
         hook, state = CONFIGS[name](steps)
         ddp.register_comm_hook(state, hook)
-        opt = optim.AdamW(ddp.parameters(), lr=1e-3, weight_decay=1e-4)
+        make_opt = OPTIMIZERS.get(name)
+        opt = make_opt(ddp.parameters(), optim) if make_opt else \
+            optim.AdamW(ddp.parameters(), lr=1e-3, weight_decay=1e-4)
         sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
         loss_fn = nn.CrossEntropyLoss()
         mg.manual_seed(1 + rank)  # each rank its own dropout masks

@@ -453,6 +453,89 @@ def test_topk_warmup_sends_deep_gradient_compression_fractions(fake):
         assert sent == [math.ceil(ratio * NUMEL) * (4 + 4) for ratio in expected]
 
 
+def test_dgc_momentum_correction_sending_everything_is_momentum_sgd_on_the_mean(fake):
+    """With every entry sent and no masking, the hook hands out the mean of the ranks'
+    velocities u = m u + g, which is PyTorch's momentum buffer of the mean gradient."""
+    n, steps, m = 3, 6, 0.9
+
+    def rank(r, grp):
+        state = sp.TopKState(grp, compress_ratio=1.0, momentum=m, momentum_masking=False)
+        return [run_hook(sp.topk_hook, state, grads(r, t)).copy() for t in range(steps)]
+    outs = run_ranks(n, rank)
+    buf = None
+    for t in range(steps):
+        mean = np.mean([grads(r, t) for r in range(n)], axis=0)
+        buf = mean.copy() if buf is None else m * buf + mean
+        for r in range(n):
+            np.testing.assert_allclose(outs[r][t], buf, rtol=1e-12, atol=1e-14)
+
+
+def test_dgc_accumulates_the_velocity_and_masks_what_was_sent(fake):
+    """Per rank and step: what it sent plus its residual is its velocity plus the previous
+    residual (DGC's v = v + u), and the velocity is zero exactly where it sent."""
+    m, ratio = 0.9, 0.05
+    state = sp.TopKState(None, compress_ratio=ratio, momentum=m)
+    comp = sp.TopKCompressor(ratio)
+
+    def one_rank(r, grp):
+        state.process_group = grp
+        residual, velocity = np.zeros(NUMEL), np.zeros(NUMEL)
+        for t in range(5):
+            g = grads(r, t)
+            velocity = m * velocity + g
+            v = velocity + residual
+            idx, vals = comp.compress(v)
+            out = run_hook(sp.topk_hook, state, g.copy())
+            np.testing.assert_array_equal(out, comp.decompress(idx, vals, NUMEL))  # N = 1
+            residual = v.copy()
+            residual[idx] = 0
+            velocity[idx] = 0
+            np.testing.assert_allclose(state.error_dict[0], residual, rtol=1e-15, atol=1e-15)
+            np.testing.assert_allclose(state.velocity_dict[0], velocity, rtol=1e-15,
+                                       atol=1e-15)
+            assert not state.velocity_dict[0][idx].any()
+    run_ranks(1, one_rank)
+
+
+def test_dgc_local_clipping_scales_each_rank_to_clip_norm_over_sqrt_n(fake):
+    n, clip = 4, 1.5
+
+    def rank(r, grp):
+        g = grads(r, 0) * (10.0 if r % 2 else 1e-3)  # ranks 1, 3 above the bound, 0, 2 below
+        state = sp.TopKState(grp, compress_ratio=1.0, clip_norm=clip)
+        out = run_hook(sp.topk_hook, state, g.copy())
+        return g, out
+    results = run_ranks(n, rank)
+    bound = clip / math.sqrt(n)
+    clipped = [g * min(1.0, bound / np.linalg.norm(g)) for g, _ in results]
+    np.testing.assert_allclose(results[0][1], np.mean(clipped, axis=0), rtol=1e-12)
+    assert np.array_equal(clipped[0], results[0][0])  # below the bound: not scaled at all
+    assert np.linalg.norm(clipped[1]) == pytest.approx(bound, rel=1e-12)
+
+
+def test_dgc_velocity_of_another_bucket_shape_is_an_error_until_reset(fake):
+    state = sp.TopKState(None, compress_ratio=0.1, momentum=0.9)
+
+    def one_rank(r, grp):
+        state.process_group = grp
+        run_hook(sp.topk_hook, state, grads(0, 0))
+        with pytest.raises(ValueError, match="velocity kept from the last step"):
+            run_hook(sp.topk_hook, state, grads(0, 1, n=30), shapes=[(30,)])
+        state.reset_error()
+        assert state.velocity_dict == {} and state.error_dict == {}
+        run_hook(sp.topk_hook, state, grads(0, 1, n=30), shapes=[(30,)])
+    run_ranks(1, one_rank)
+
+
+@pytest.mark.parametrize("kwargs, error", [
+    (dict(momentum=1.0), ValueError), (dict(momentum=-0.1), ValueError),
+    (dict(momentum=True), ValueError), (dict(clip_norm=0), ValueError),
+    (dict(clip_norm=math.inf), ValueError), (dict(momentum_masking=1), TypeError)])
+def test_dgc_options_are_checked(kwargs, error):
+    with pytest.raises(error, match=next(iter(kwargs))):
+        sp.TopKState(None, compress_ratio=0.01, **kwargs)
+
+
 @pytest.mark.parametrize("bad", [-1, 1.5, True, None])
 def test_topk_warmup_steps_must_be_a_count(bad):
     with pytest.raises(ValueError, match="warmup_steps"):
