@@ -417,6 +417,57 @@ def test_error_feedback_conserves_the_sum_of_gradients(fake, name):
     assert np.abs(residual).max() > 1e-3  # the compression did leave something behind
 
 
+MEMORY_HOOKS = {
+    "topk": lambda grp: (sp.topk_hook, sp.TopKState(grp, compress_ratio=0.05)),
+    "topk_dgc": lambda grp: (sp.topk_hook, sp.TopKState(grp, compress_ratio=0.05,
+                                                        momentum=0.9)),
+    "onebit": lambda grp: (sh.onebit_sgd_hook, sh.OneBitState(grp)),
+    "efsign": lambda grp: (sh.ef_signsgd_hook, sh.EFSignSGDState(grp)),
+}
+
+
+def _memory(state):
+    return {name: {k: v.copy() for k, v in getattr(state, name, {}).items()}
+            for name in ("error_dict", "velocity_dict")}
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+@pytest.mark.parametrize("name", list(MEMORY_HOOKS))
+def test_a_non_finite_step_leaves_the_memory_as_it_was_on_every_rank(fake, name):
+    """A NaN in one rank's gradient at step 2 reaches every rank (the optimizers refuse the
+    step), and every rank's residual (and velocity) stays as after step 1, so step 3 is what
+    it would have been without step 2."""
+    n = 3
+
+    def rank(r, grp, skip):
+        hook, state = MEMORY_HOOKS[name](grp)
+        outs, memories = [], []
+        for t in range(4):
+            if skip and t == 2:
+                continue
+            g = grads(r, t)
+            if t == 2 and r == 1:
+                g[5] = np.nan
+            outs.append(run_hook(hook, state, g).copy())
+            memories.append(_memory(state))
+        return outs, memories
+    with_nan = run_ranks(n, lambda r, grp: rank(r, grp, False))
+    without = run_ranks(n, lambda r, grp: rank(r, grp, True))
+    for (outs, memories), (clean_outs, clean_memories) in zip(with_nan, without):
+        assert not np.isfinite(outs[2]).all()
+        assert_same_memory(memories[2], memories[1])
+        np.testing.assert_array_equal(outs[3], clean_outs[2])
+        assert_same_memory(memories[3], clean_memories[2])
+
+
+def assert_same_memory(a, b):
+    assert a.keys() == b.keys()
+    for name in a:
+        assert a[name].keys() == b[name].keys(), name
+        for k in a[name]:
+            np.testing.assert_array_equal(a[name][k], b[name][k])
+
+
 def test_error_feedback_off_keeps_no_residual(fake):
     def rank(r, grp):
         state = sp.TopKState(grp, compress_ratio=0.1, use_error_feedback=False)

@@ -27,8 +27,11 @@ implementation (a ring allreduce moves about 2 (N-1)/N times the message per ran
 """
 from __future__ import annotations
 
+import math
 from types import ModuleType
 from typing import Any
+
+import numpy
 
 from minigrad import backend
 from minigrad.tensor import Tensor, wrap
@@ -159,6 +162,16 @@ class CommState:
                 "compression_ratio": self.compression_ratio}
 
 
+def _finite(array: Any) -> bool:
+    """Whether every entry of the 1-D ``array`` is finite (a dot product first, the exact
+    test only when that overflows or is not finite)."""
+    xp = backend.xp(backend.device_of(array))
+    with numpy.errstate(all="ignore"):
+        if math.isfinite(float(xp.dot(array, array))):
+            return True
+    return bool(xp.isfinite(array).all())
+
+
 def account(state: Any, bucket: Any, sent: int, received: int, dense: int) -> None:
     """Count bytes when the hook's state keeps counters (a bare process group does not)."""
     if isinstance(state, CommState):
@@ -173,6 +186,11 @@ class ErrorFeedbackState(CommState):
     step, so every part of every gradient is sent eventually: summed over steps, what was
     sent plus the residual left equals the sum of the gradients. ``error_dict`` maps a
     bucket's index to its residual (its own array, the bucket's length and dtype).
+
+    A step whose averaged result is not finite (some rank's gradient held a NaN or inf: the
+    optimizer will refuse it) leaves the memory as it was (:meth:`finish_step`), so that the
+    NaN is not carried into every later step: every rank sees the same result, so all of
+    them keep their memory alike.
     """
 
     def __init__(self, process_group: Any = None, use_error_feedback: bool = True) -> None:
@@ -181,6 +199,8 @@ class ErrorFeedbackState(CommState):
             raise TypeError(f"use_error_feedback must be a bool, got {use_error_feedback!r}")
         self.use_error_feedback = use_error_feedback
         self.error_dict: dict[int, Any] = {}
+        # bucket -> {id(memory dict): (that dict, its entry before this step)}
+        self._before: dict[int, dict[int, tuple[dict[int, Any], Any]]] = {}
 
     def add_error(self, bucket: Any, array: Any) -> None:
         """``array += e`` for this bucket's residual (none before its first step)."""
@@ -197,8 +217,29 @@ class ErrorFeedbackState(CommState):
 
     def keep_error(self, bucket: Any, residual: Any) -> None:
         if self.use_error_feedback:
+            self._remember(bucket, self.error_dict)
             self.error_dict[bucket.index()] = residual
+
+    def _remember(self, bucket: Any, memory: dict[int, Any]) -> None:
+        """Note ``memory``'s entry for ``bucket`` before the step replaces it (with a new
+        array: the old one stays as it was), for :meth:`finish_step` to put back."""
+        key = bucket.index()
+        self._before.setdefault(key, {})[id(memory)] = (memory, memory.get(key))
+
+    def finish_step(self, bucket: Any, result: Any) -> None:
+        """End the bucket's step: if ``result`` (the averaged gradient every rank gets) is
+        not finite, put back the memory the step replaced."""
+        before = self._before.pop(bucket.index(), None)
+        if not before or _finite(result):
+            return
+        key = bucket.index()
+        for memory, old in before.values():
+            if old is None:
+                memory.pop(key, None)
+            else:
+                memory[key] = old
 
     def reset_error(self) -> None:
         """Forget every residual."""
         self.error_dict.clear()
+        self._before.clear()

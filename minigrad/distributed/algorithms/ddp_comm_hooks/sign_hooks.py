@@ -159,6 +159,7 @@ def _error_feedback_sign_hook(state: _SignState, bucket: Any, name: str) -> Any:
     for r in range(size):
         p += compressor.decompress(all_packed[r], all_floats[r].view(p.dtype), sizes, p.dtype)
     p /= size
+    state.finish_step(bucket, p)
     return _comm.completed_future(buffer)
 
 

@@ -137,17 +137,19 @@ def topk_hook(state: TopKState, bucket: Any) -> Any:
         _clip_(p, state.clip_norm / math.sqrt(size))
     velocity = None
     if state.momentum:
-        velocity = state.velocity_dict.get(bucket.index())
-        if velocity is None:
-            velocity = state.velocity_dict[bucket.index()] = p.copy()
-        elif velocity.shape != p.shape or velocity.dtype != p.dtype:
+        previous = state.velocity_dict.get(bucket.index())
+        if previous is None:
+            velocity = p.copy()
+        elif previous.shape != p.shape or previous.dtype != p.dtype:
             raise ValueError(f"bucket {bucket.index()}: the velocity kept from the last step has "
-                             f"shape {velocity.shape} and dtype {velocity.dtype}, the bucket now "
+                             f"shape {previous.shape} and dtype {previous.dtype}, the bucket now "
                              f"{p.shape} and {p.dtype}; call reset_error() after changing the "
                              "buckets")
         else:
-            velocity *= state.momentum
+            velocity = previous * state.momentum  # a new array: the old one is kept as it was
             velocity += p
+        state._remember(bucket, state.velocity_dict)
+        state.velocity_dict[bucket.index()] = velocity
         p[...] = velocity
     state.add_error(bucket, p)
     state.compressor.ratio = state.ratio_at(state.steps)
@@ -166,6 +168,7 @@ def topk_hook(state: TopKState, bucket: Any) -> Any:
     for r in range(size):
         TopKCompressor.decompress(all_indices[r], all_values[r], n, out=p)
     p /= size
+    state.finish_step(bucket, p)
     return _comm.completed_future(buffer)
 
 
