@@ -417,36 +417,45 @@ def test_error_feedback_conserves_the_sum_of_gradients(fake, name):
     assert np.abs(residual).max() > 1e-3  # the compression did leave something behind
 
 
-MEMORY_HOOKS = {
-    "topk": lambda grp: (sp.topk_hook, sp.TopKState(grp, compress_ratio=0.05)),
-    "topk_dgc": lambda grp: (sp.topk_hook, sp.TopKState(grp, compress_ratio=0.05,
-                                                        momentum=0.9)),
-    "onebit": lambda grp: (sh.onebit_sgd_hook, sh.OneBitState(grp)),
-    "efsign": lambda grp: (sh.ef_signsgd_hook, sh.EFSignSGDState(grp)),
+MEMORY_HOOKS = {  # name -> (hook and state for a group, the step that gets the NaN)
+    "topk": (lambda grp: (sp.topk_hook, sp.TopKState(grp, compress_ratio=0.05)), 2),
+    "topk_dgc": (lambda grp: (sp.topk_hook, sp.TopKState(grp, compress_ratio=0.05,
+                                                         momentum=0.9)), 2),
+    "onebit": (lambda grp: (sh.onebit_sgd_hook, sh.OneBitState(grp)), 2),
+    "efsign": (lambda grp: (sh.ef_signsgd_hook, sh.EFSignSGDState(grp)), 2),
+    "majority_momentum": (lambda grp: (sh.signsgd_majority_vote_hook,
+                                       sh.MajorityVoteState(grp, momentum=0.9)), 2),
+    # compressing from step 2 (two plain allreduces first): the NaN in the second compressed
+    "powersgd": (lambda grp: (powerSGD.powerSGD_hook, powerSGD.PowerSGDState(
+        grp, matrix_approximation_rank=1, start_powerSGD_iter=2)), 3),
+    "batched_powersgd": (lambda grp: (powerSGD.batched_powerSGD_hook, powerSGD.PowerSGDState(
+        grp, matrix_approximation_rank=2, start_powerSGD_iter=2)), 3),
 }
+MEMORIES = ("error_dict", "velocity_dict", "momentum_dict", "p_memory_dict", "q_memory_dict")
 
 
 def _memory(state):
     return {name: {k: v.copy() for k, v in getattr(state, name, {}).items()}
-            for name in ("error_dict", "velocity_dict")}
+            for name in MEMORIES}
 
 
 @pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
 @pytest.mark.parametrize("name", list(MEMORY_HOOKS))
 def test_a_non_finite_step_leaves_the_memory_as_it_was_on_every_rank(fake, name):
-    """A NaN in one rank's gradient at step 2 reaches every rank (the optimizers refuse the
-    step), and every rank's residual (and velocity) stays as after step 1, so step 3 is what
-    it would have been without step 2."""
+    """A NaN in one rank's gradient at step k reaches every rank (the optimizers refuse the
+    step), and every rank's memory (residuals, velocities, momenta, PowerSGD's factors)
+    stays as after step k - 1, so step k + 1 is what it would have been without step k."""
     n = 3
+    make, bad = MEMORY_HOOKS[name]
 
     def rank(r, grp, skip):
-        hook, state = MEMORY_HOOKS[name](grp)
+        hook, state = make(grp)
         outs, memories = [], []
-        for t in range(4):
-            if skip and t == 2:
+        for t in range(bad + 2):
+            if skip and t == bad:
                 continue
             g = grads(r, t)
-            if t == 2 and r == 1:
+            if t == bad and r == 1:
                 g[5] = np.nan
             outs.append(run_hook(hook, state, g).copy())
             memories.append(_memory(state))
@@ -454,10 +463,11 @@ def test_a_non_finite_step_leaves_the_memory_as_it_was_on_every_rank(fake, name)
     with_nan = run_ranks(n, lambda r, grp: rank(r, grp, False))
     without = run_ranks(n, lambda r, grp: rank(r, grp, True))
     for (outs, memories), (clean_outs, clean_memories) in zip(with_nan, without):
-        assert not np.isfinite(outs[2]).all()
-        assert_same_memory(memories[2], memories[1])
-        np.testing.assert_array_equal(outs[3], clean_outs[2])
-        assert_same_memory(memories[3], clean_memories[2])
+        assert not np.isfinite(outs[bad]).all()
+        assert_same_memory(memories[bad], memories[bad - 1])
+        np.testing.assert_array_equal(outs[bad + 1], clean_outs[bad])
+        assert_same_memory(memories[bad + 1], clean_memories[bad])
+        assert any(memories[bad + 1].values())  # the hook does keep memory
 
 
 def assert_same_memory(a, b):

@@ -135,6 +135,30 @@ class CommState:
         self.last_step_dense_bytes = 0
         self._step_sent = 0
         self._step_dense = 0
+        # bucket -> {id(memory dict): (that dict, its entry before this step)}
+        self._before: dict[int, dict[int, tuple[dict[int, Any], Any]]] = {}
+
+    def _remember(self, bucket: Any, memory: dict[int, Any]) -> None:
+        """Note ``memory``'s entry for ``bucket`` before the step replaces it (with a new
+        array: the old one stays as it was), for :meth:`finish_step` to put back."""
+        key = bucket.index()
+        self._before.setdefault(key, {}).setdefault(id(memory), (memory, memory.get(key)))
+
+    def finish_step(self, bucket: Any, result: Any) -> None:
+        """End the bucket's step. A step whose ``result`` (the averaged gradient every rank
+        gets) is not finite (some rank's gradient held a NaN or inf: the optimizer will
+        refuse it) gets the memory it replaced (residuals, velocities, warm-start factors)
+        put back, so that the NaN is not carried into every later step; every rank sees
+        the same result, so all of them keep their memory alike."""
+        before = self._before.pop(bucket.index(), None)
+        if not before or _finite(result):
+            return
+        key = bucket.index()
+        for memory, old in before.values():
+            if old is None:
+                memory.pop(key, None)
+            else:
+                memory[key] = old
 
     def account(self, bucket: Any, sent: int, received: int, dense: int) -> None:
         """Add one bucket's bytes; the bucket whose ``is_last()`` is true ends the step."""
@@ -187,10 +211,8 @@ class ErrorFeedbackState(CommState):
     sent plus the residual left equals the sum of the gradients. ``error_dict`` maps a
     bucket's index to its residual (its own array, the bucket's length and dtype).
 
-    A step whose averaged result is not finite (some rank's gradient held a NaN or inf: the
-    optimizer will refuse it) leaves the memory as it was (:meth:`finish_step`), so that the
-    NaN is not carried into every later step: every rank sees the same result, so all of
-    them keep their memory alike.
+    A step whose averaged result is not finite leaves the residual as it was (see
+    :meth:`CommState.finish_step`).
     """
 
     def __init__(self, process_group: Any = None, use_error_feedback: bool = True) -> None:
@@ -199,8 +221,6 @@ class ErrorFeedbackState(CommState):
             raise TypeError(f"use_error_feedback must be a bool, got {use_error_feedback!r}")
         self.use_error_feedback = use_error_feedback
         self.error_dict: dict[int, Any] = {}
-        # bucket -> {id(memory dict): (that dict, its entry before this step)}
-        self._before: dict[int, dict[int, tuple[dict[int, Any], Any]]] = {}
 
     def add_error(self, bucket: Any, array: Any) -> None:
         """``array += e`` for this bucket's residual (none before its first step)."""
@@ -219,25 +239,6 @@ class ErrorFeedbackState(CommState):
         if self.use_error_feedback:
             self._remember(bucket, self.error_dict)
             self.error_dict[bucket.index()] = residual
-
-    def _remember(self, bucket: Any, memory: dict[int, Any]) -> None:
-        """Note ``memory``'s entry for ``bucket`` before the step replaces it (with a new
-        array: the old one stays as it was), for :meth:`finish_step` to put back."""
-        key = bucket.index()
-        self._before.setdefault(key, {})[id(memory)] = (memory, memory.get(key))
-
-    def finish_step(self, bucket: Any, result: Any) -> None:
-        """End the bucket's step: if ``result`` (the averaged gradient every rank gets) is
-        not finite, put back the memory the step replaced."""
-        before = self._before.pop(bucket.index(), None)
-        if not before or _finite(result):
-            return
-        key = bucket.index()
-        for memory, old in before.values():
-            if old is None:
-                memory.pop(key, None)
-            else:
-                memory[key] = old
 
     def reset_error(self) -> None:
         """Forget every residual."""

@@ -210,6 +210,7 @@ def _add_residual(state: PowerSGDState, index: int, values: Any) -> Any:
     if not state.use_error_feedback:
         return None
     error = state.error_dict.get(index)
+    state._remember(_Index(index), state.error_dict)  # replaced below or at the end
     if error is None:
         state.error_dict[index] = backend.xp(backend.device_of(values)).zeros_like(values)
     else:
@@ -269,6 +270,7 @@ def powerSGD_hook(state: PowerSGDState, bucket: Any) -> Any:
 
     # Step III: the factors, in one contiguous P and one Q memory per bucket.
     need_random_q = not state.warm_start or index not in state.p_memory_dict
+    _fresh_factors(state, bucket, copy=not need_random_q)
     if need_random_q:
         state.p_memory_dict[index] = xp.empty(total_p, dtype=dtype)
         state.q_memory_dict[index] = xp.empty(total_q, dtype=dtype)
@@ -338,8 +340,30 @@ def powerSGD_hook(state: PowerSGDState, bucket: Any) -> Any:
     if not state.warm_start:
         state.p_memory_dict.clear()
         state.q_memory_dict.clear()
+    state.finish_step(bucket, flat)
     state.maybe_increase_iter(bucket)
     return _comm.completed_future(buffer)
+
+
+class _Index:
+    """A stand-in for a bucket where only its index is known (for ``_remember``)."""
+
+    def __init__(self, index: int) -> None:
+        self._index = index
+
+    def index(self) -> int:
+        return self._index
+
+
+def _fresh_factors(state: PowerSGDState, bucket: Any, copy: bool) -> None:
+    """Note the kept P and Q memories (or their absence) before the step, and with
+    ``copy`` make this step's memories copies of them, which the step then changes in
+    place, so that the kept ones can be put back (see ``finish_step``)."""
+    index = bucket.index()
+    for memory in (state.p_memory_dict, state.q_memory_dict):
+        state._remember(bucket, memory)
+        if copy:
+            memory[index] = memory[index].copy()
 
 
 def batched_powerSGD_hook(state: PowerSGDState, bucket: Any) -> Any:
@@ -374,7 +398,9 @@ def batched_powerSGD_hook(state: PowerSGDState, bucket: Any) -> Any:
     padded_copy = _add_residual(state, index, padded)
     matrix = padded.reshape(side, side)
 
-    if not state.warm_start or index not in state.p_memory_dict:
+    fresh = not state.warm_start or index not in state.p_memory_dict
+    _fresh_factors(state, bucket, copy=not fresh)
+    if fresh:
         state.p_memory_dict[index] = xp.empty((side, rank), dtype=dtype)
         draws = numpy.random.default_rng(state.rng.randint(1_000_000_000))
         normal: Any = draws.standard_normal((side, rank), dtype=numpy.float64
@@ -395,6 +421,7 @@ def batched_powerSGD_hook(state: PowerSGDState, bucket: Any) -> Any:
         state.p_memory_dict.clear()
         state.q_memory_dict.clear()
     flat[...] = padded[:length]
+    state.finish_step(bucket, flat)
     state.maybe_increase_iter(bucket)
     return _comm.completed_future(buffer)
 

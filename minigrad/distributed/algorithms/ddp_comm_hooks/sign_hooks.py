@@ -207,11 +207,11 @@ def signsgd_majority_vote_hook(state: MajorityVoteState, bucket: Any) -> Any:
     n = p.shape[0]
     vote = p
     if state.momentum:
-        m = state.momentum_dict.get(bucket.index())
-        if m is None:
-            m = state.momentum_dict[bucket.index()] = xp.zeros_like(p)
-        m *= state.momentum
+        previous = state.momentum_dict.get(bucket.index())
+        m = xp.zeros_like(p) if previous is None else previous * state.momentum  # a new array
         m += (1 - state.momentum) * p
+        state._remember(bucket, state.momentum_dict)
+        state.momentum_dict[bucket.index()] = m
         vote = m
     packed, _ = state.compressor.compress(vote, [n])
     # One more byte says whether this rank's gradient had a NaN or inf, which a sign bit
@@ -224,4 +224,5 @@ def signsgd_majority_vote_hook(state: MajorityVoteState, bucket: Any) -> Any:
         total += xp.unpackbits(all_packed[r])[:n].astype(numpy.int32)
     # total = number of +1 votes; the sum of signs is 2 total - N.
     p[...] = xp.where(flags.any(), p.dtype.type(numpy.nan), xp.sign(2 * total - size))
+    state.finish_step(bucket, p)
     return _comm.completed_future(buffer)
