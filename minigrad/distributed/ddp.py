@@ -45,6 +45,7 @@ from minigrad.distributed.futures import Future
 from minigrad.distributed.process_group import ProcessGroup, resolve
 from minigrad.jit import tracer as _tracer
 from minigrad.nn.module import Module
+from minigrad.optim.flat import entry_bounds
 from minigrad.tensor import Tensor, wrap
 
 FIRST_BUCKET_BYTES = 1 << 20  # PyTorch's dist._DEFAULT_FIRST_BUCKET_BYTES
@@ -111,12 +112,7 @@ class _Bucket:
 
     def __init__(self, params: list[Tensor]) -> None:
         self.params = params
-        self.bounds: list[tuple[int, int]] = []
-        start = 0
-        for p in params:
-            self.bounds.append((start, start + p.array.size))
-            start += p.array.size
-        self.size = start
+        self.bounds, self.size = entry_bounds(params)
         self.buffer: Any = None  # the grad homes' memory, when DDP gives them (give_homes)
         self.homes: list[Tensor] = []  # views of it, one per parameter
         self.scratch: Any = None  # where gradients living elsewhere are gathered

@@ -45,13 +45,8 @@ class FlatChunk:
         self.device, self.dtype = first.device, first.array.dtype
         xp = backend.xp(self.device)
         self.shapes = [p.array.shape for p in params]
-        self.bounds: list[tuple[int, int]] = []
-        start = 0
-        for p in params:
-            self.bounds.append((start, start + p.array.size))
-            start += p.array.size
-        self.size = start
-        flat = xp.empty(start, dtype=self.dtype)
+        self.bounds, self.size = entry_bounds(params)
+        flat = xp.empty(self.size, dtype=self.dtype)
         for p, view in zip(params, self.views_of(flat)):
             view[...] = p.array
             count = p._version
@@ -201,6 +196,16 @@ class FlatChunk:
             s[key] = view
         self.slots[key] = views
         self.state[key] = flat
+
+
+def entry_bounds(params: list[Tensor]) -> tuple[list[tuple[int, int]], int]:
+    """Where each of ``params`` sits in one flat buffer of all their entries, in order:
+    ``(start, end)`` per parameter, and the buffer's length."""
+    bounds, start = [], 0
+    for p in params:
+        bounds.append((start, start + p.array.size))
+        start += p.array.size
+    return bounds, start
 
 
 class GradSlot:
