@@ -20,6 +20,7 @@ import numpy
 
 from minigrad import backend, grad_mode
 from minigrad.grad_mode import enable_grad
+from minigrad.optim import fused
 from minigrad.optim.checks import Check, Choice, Rule, check_values
 from minigrad.optim.flat import FlatChunk, flatten_group
 from minigrad.tensor import Tensor, bump_version, wrap
@@ -513,7 +514,6 @@ class Optimizer:
                 not data.flags.c_contiguous or not self._sliceable(state, group):
             self._update(param, grad, state, group)
             return
-        from minigrad.optim import fused
         if fused.usable(data):  # one kernel already makes one pass
             self._update(param, grad, state, group)
             return
