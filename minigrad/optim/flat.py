@@ -181,8 +181,15 @@ class FlatChunk:
     def adopt_new_state(self, flat_state: dict[str, Any], states: list[dict[str, Any]]) -> None:
         """After a flat update: buffers the rule created become the state of every parameter
         (as views); the other entries it wrote are copied into every state dict."""
+        slots = self.slots
+        if len(flat_state) == len(slots) + 1 and slots.keys() <= flat_state.keys():
+            # the usual case: the slots and the step count
+            step = flat_state["step"]
+            for s in states:
+                s["step"] = step
+            return
         for key, value in flat_state.items():
-            if key in self.slots:
+            if key in slots:
                 continue
             if backend.is_array(value) and value.shape == (self.size,):
                 self._adopt(key, value, states)

@@ -354,8 +354,9 @@ class Optimizer:
         (``on_nonfinite``)."""
         arrays, devices = [], set()
         intact = self._intact
+        flat_groups = self._flat_groups
         for group in self.param_groups:
-            chunks, params = self._flat_parts(group)
+            chunks, params = flat_groups.get(id(group["params"])) or ((), group["params"])
             for chunk in chunks:
                 if chunk.intact() if intact is None else id(chunk) in intact:
                     arrays.append(chunk.grad)
@@ -363,7 +364,7 @@ class Optimizer:
                 else:
                     params = params + chunk.params
             for p in params:
-                g = p.grad
+                g = p._grad
                 if g is not None:
                     arrays.append(g.array)
                     devices.add(g.device)
@@ -371,7 +372,7 @@ class Optimizer:
             if not arrays:
                 finite = True
             elif len(arrays) == 1 and arrays[0].size < _SMALL_ELEMENTS:  # all_finite's test
-                finite = bool(backend.xp(devices.pop()).isfinite(arrays[0]).all())
+                finite = entries_finite(arrays[0])
             else:
                 finite = all_finite(arrays, backend.xp(devices.pop()))
         else:
@@ -473,8 +474,12 @@ class Optimizer:
         grad = chunk.grad
         if group.get("maximize", False):
             grad = -grad
-        grad = self._decayed(chunk.param.array, grad, group)
-        self._update_in_slices(chunk.param, grad, flat_state, group)
+        if self.weight_decay_kind is not None and group.get("weight_decay"):
+            grad = self._decayed(chunk.param.array, grad, group)
+        if chunk.size > 8 * self.UPDATE_SLICE:
+            self._update_in_slices(chunk.param, grad, flat_state, group)
+        else:  # (what _update_in_slices would do: small arrays are updated whole)
+            self._update(chunk.param, grad, flat_state, group)
         chunk.adopt_new_state(flat_state, states)
         chunk.bump_versions()
         return True
@@ -816,12 +821,23 @@ def ema_(average: Any, value: Any, decay: float, scratch: Any = None) -> None:
     average += weighted
 
 
+def entries_finite(array: Any) -> bool:
+    """Whether every entry of ``array`` is finite, tested entry by entry (on the CPU without
+    ``ndarray.all``'s Python wrapper, a third of the cost for a small array)."""
+    if isinstance(array, numpy.ndarray):
+        return bool(_ALL_TRUE(numpy.isfinite(array), None))
+    return bool(backend.xp(backend.device_of(array)).isfinite(array).all())
+
+
+_ALL_TRUE = numpy.logical_and.reduce
+
+
 def nonfinite_kind(array: Any) -> str | None:
     """``"NaN"`` if ``array`` holds a NaN, else ``"inf"`` if it holds an infinity, else None
     (an exact check: one full pass)."""
-    xp = backend.xp(backend.device_of(array))
-    if bool(xp.isfinite(array).all()):
+    if entries_finite(array):
         return None
+    xp = backend.xp(backend.device_of(array))
     return "NaN" if bool(xp.isnan(array).any()) else "inf"
 
 
@@ -847,7 +863,7 @@ def all_finite(arrays: list[Any], xp: Any) -> bool:
     overflow warning: the guard would cost more than the test.
     """
     if len(arrays) == 1 and arrays[0].size < _SMALL_ELEMENTS:
-        return bool(xp.isfinite(arrays[0]).all())
+        return entries_finite(arrays[0])
     total = 0.0
     batch: list[Any] = []
     size = 0
