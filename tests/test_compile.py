@@ -537,6 +537,30 @@ def test_gradients_outside_flat_chunks_are_handed_over_without_a_copy():
     assert len(fresh) == 4 and all(f.current is None for f in fresh)
 
 
+def test_replay_computes_gradients_outside_flat_chunks_into_their_spares():
+    """A weight outside the flat buffers gets at each replay the array its last gradient
+    had (zero_grad keeps it when nothing else refers to it), as in eager; a .grad kept by
+    the caller is not reused and keeps its values."""
+    import weakref
+    model, opt, _, _ = _build(1, sizes=(8, 16, 4), flat=False)
+    weights = [model[0].weight, model[2].weight]
+    compiled = mg.compile(_step_with()(model, opt))
+    last, reused, kept = None, [], None
+    for i, (x, y) in enumerate(_batches(8, features=8, classes=4)):
+        compiled(x, y)
+        now = [weakref.ref(w.grad.array) for w in weights]
+        if last is not None:
+            reused.append([a() is b() for a, b in zip(now, last)])
+        last = now
+        if i == 5:
+            kept = (weights[0].grad, weights[0].grad.numpy().copy())
+    assert compiled.stats["replay"] >= 4
+    assert all(all(r) for r in reused[2:5]), reused  # from the first replays on
+    assert reused[5] == [False, True]  # the .grad kept at step 5: its array is not reused
+    assert reused[6] == [True, True]
+    assert np.array_equal(kept[0].numpy(), kept[1])
+
+
 @pytest.mark.parametrize("flat", [True, False])
 def test_gradients_accumulated_over_two_calls(flat):
     def zero_every_other(i, model):

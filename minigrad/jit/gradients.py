@@ -18,7 +18,9 @@ backward's) into one :class:`Accumulation`, and where it can avoids the copies:
   nothing but its accumulation gets a new array at each replay, which the engine receives as
   eager gives it: not owned, so adopted as ``.grad`` when the leaf has none. The program
   keeps no buffer for it between calls, and no copy is made (80 MB of each for the
-  1024-4096-4096-10 network).
+  1024-4096-4096-10 network). The new array is the leaf's spare when it has one (its last
+  gradient's array, which ``Optimizer.zero_grad`` keeps when nothing else refers to it), as
+  in eager ``nn.functional.linear``: a fresh array that large page-faults at every step.
 
 Every other case runs the engine's own accumulation, leaf by leaf, in the trace's order.
 """
@@ -45,11 +47,12 @@ class FreshOutput:
     appears among its positional arguments or as its ``out`` keyword (alone or in a
     1-tuple): each replay puts the new array there instead."""
 
-    __slots__ = ("slot", "fn", "args", "keywords", "positions", "out_keyword", "shape",
-                 "dtype", "current")
+    __slots__ = ("slot", "leaf", "fn", "args", "keywords", "positions", "out_keyword",
+                 "shape", "dtype", "current")
 
-    def __init__(self, slot: Slot) -> None:
+    def __init__(self, slot: Slot, leaf: Tensor) -> None:
         self.slot: Slot | None = slot
+        self.leaf = leaf  # whose gradient this is: its spare array, if any, is reused
         self.shape, self.dtype = slot.buf.shape, slot.buf.dtype
         self.current: Any = None
         self.fn: Callable[..., Any] | None = None
@@ -69,7 +72,14 @@ class FreshOutput:
         return self
 
     def __call__(self) -> None:
-        out = self.current = numpy.empty(self.shape, self.dtype)
+        leaf = self.leaf
+        out = leaf._grad_spare
+        if out is not None:  # used once either way, as in eager
+            leaf._grad_spare = None
+        if out is None or type(out) is not numpy.ndarray or out.shape != self.shape or \
+                out.dtype != self.dtype:
+            out = numpy.empty(self.shape, self.dtype)
+        self.current = out
         args = self.args
         for k in self.positions:
             args[k] = out
@@ -227,7 +237,7 @@ def _accumulation(run: list[Instr], context: _Context,
             continue
         writer = _only_writer(slot, context, uses) if leaf._grad_home is None else None
         if writer is not None:
-            source = fresh[id(writer)] = FreshOutput(slot)
+            source = fresh[id(writer)] = FreshOutput(slot, leaf)
         groups.append((None, [leaf], [], None, [(leaf, source)]))
     return Accumulation(groups, run[0].args[2])
 
