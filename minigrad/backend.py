@@ -17,7 +17,7 @@ import sys
 import threading
 import warnings
 from types import FrameType, ModuleType
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import numpy
 
@@ -242,17 +242,22 @@ def defer_check(failed: Any, category: type[BaseException], message: Any) -> Non
         flush_deferred_checks()
 
 
-def flush_deferred_checks() -> None:
+def flush_deferred_checks(also: Sequence[Any] = ()) -> list[bool]:
     """Examine every pending deferred check (one wait for the device and one copy of all
     their flags) and forget them; issue the warnings of the failed ones and raise the error
-    of the first failed one, if any. Cheap when nothing is pending."""
+    of the first failed one, if any. Cheap when nothing is pending.
+
+    ``also``: more 0-d boolean arrays (a caller's own flags, such as an optimizer's "some
+    gradient is not finite") read in the same copy; their host values are returned, in
+    order, when no check failed. The copy is then the caller's one synchronisation."""
     global _pending_checks
     if not _pending_checks:
-        return
+        return _read_flags([(flag,) for flag in also]) if also else []
     with _pending_lock:
         pending, _pending_checks = _pending_checks, []
+    flags = _read_flags([*pending, *((flag,) for flag in also)])
     error, more = None, 0
-    for (_, category, message, (path, line, where)), bad in zip(pending, _read_flags(pending)):
+    for (_, category, message, (path, line, where)), bad in zip(pending, flags):
         if not bad:
             continue
         text = (f"{message() if callable(message) else message} (this check ran on the "
@@ -270,6 +275,7 @@ def flush_deferred_checks() -> None:
             error.args = (f"{error.args[0]}; {more} more deferred check"
                           f"{'s' if more > 1 else ''} failed as well",) + error.args[1:]
         raise error
+    return flags[len(pending):]
 
 
 def discard_deferred_checks() -> int:

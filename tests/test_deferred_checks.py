@@ -573,3 +573,78 @@ def test_the_stand_in_catches_the_host_reads_of_the_cpu_path(steps, no_host_read
     with no_host_reads(), pytest.raises(AssertionError, match="host read"):
         call()
 
+
+
+# --- the optimizer's step: one read of the device -----------------------------------------
+
+def _optimizer_steps():
+    """SGD over small parameters (concatenated for the test) and a large one (reduced in
+    place), each gradient on the "device"; a bad target's check pending from the loss."""
+    shapes = [(3, 4), (5,), (200, 60)]  # 12,000 entries: the large one
+    params = [mg.zeros(*shape, requires_grad=True) for shape in shapes]
+    for k, p in enumerate(params):
+        p.grad = _to_device(mg.full(shape=p.shape, fill_value=0.5 + k))
+    opt = optim.SGD(params, lr=0.1, momentum=0.9, flat=False)
+    x = _to_device(mg.randn(6, 5, requires_grad=True))
+    t = _to_device(mg.tensor([0, 1, 2, 3, 4, 0]))
+    return params, opt, lambda: F.cross_entropy(x, t).backward()
+
+
+def _counting_reads(monkeypatch):
+    """backend's one copy of device flags, counted, and allowed to read the stand-in."""
+    reads, real = [], backend._read_flags
+
+    def read(pending):
+        reads.append(len(pending))
+        armed, _DeviceArray.armed = _DeviceArray.armed, False
+        try:
+            return real(pending)
+        finally:
+            _DeviceArray.armed = armed
+    monkeypatch.setattr(backend, "_read_flags", read)
+    return reads
+
+
+def test_an_optimizer_step_reads_the_device_once(no_host_reads, monkeypatch):
+    """Where checks are deferred, step() computes its test of the gradients on the device
+    and reads it in the same copy as the pending checks' flags: one read a step (the CPU
+    path reads each large gradient's sum on its own)."""
+    params, opt, loss = _optimizer_steps()
+    reads = _counting_reads(monkeypatch)
+    with deferred(), no_host_reads():
+        for expected in (2, 1):  # the pending check and the gradients' flag; then the flag
+            if expected == 2:
+                loss()
+            opt.step()
+            assert reads[-1] == expected
+        assert len(reads) == 2  # one read a step, nothing else read on the host
+    np.testing.assert_allclose(params[2].numpy(), -0.1 * 2.5 * (1 + 1.9))
+
+
+@pytest.mark.parametrize("mode", ["raise", "skip"])
+@pytest.mark.parametrize("where", [(0, (1, 2)), (2, (7, 3))])  # batched; reduced in place
+def test_a_nonfinite_gradient_found_on_the_device_changes_nothing(mode, where):
+    """(Once the device's flag says so, the parameter at fault is looked for on the host.)"""
+    params, opt, _ = _optimizer_steps()
+    opt.on_nonfinite = mode
+    index, entry = where
+    params[index].grad.array[entry] = np.nan
+    with deferred():
+        if mode == "raise":
+            with pytest.raises(optim.NonFiniteError, match=f"parameter {index} "):
+                opt.step()
+        else:
+            with pytest.warns(RuntimeWarning, match="skipped"):
+                opt.step()
+    assert all(not p.numpy().any() for p in params) and not opt.state
+
+
+def test_a_failed_deferred_check_raises_at_the_step_before_any_update():
+    params, opt, _ = _optimizer_steps()
+    x = mg.randn(6, 5, requires_grad=True)
+    bad = mg.tensor([0, 1, 2, 3, 9, 0])
+    with deferred():
+        F.cross_entropy(x, bad).backward()
+        with pytest.raises(ValueError, match="target contains class 9"):
+            opt.step()
+    assert all(not p.numpy().any() for p in params) and not opt.state

@@ -74,10 +74,13 @@ class Optimizer:
     **Non-finite gradients.** Before updating anything, :meth:`step` checks that every
     gradient is finite, with one fused reduction: the sum of squares of all gradients (small
     tensors concatenated into batches, large ones reduced in place; see :func:`all_finite`),
-    so the cost is one read of the gradients and one device synchronisation per step, about
-    7% of an Adam step on 100 small CPU tensors. A sum that overflows although every entry is
-    finite is recognised as such. What happens with a NaN or inf is set by ``on_nonfinite``,
-    a keyword of every optimizer's constructor (and an attribute that can be changed later):
+    so the cost is one read of the gradients and, on the GPU, one device synchronisation per
+    step: there the sum stays on the device and is read in the same copy as the flags of the
+    checks deferred until then (a loss's bad target raises at this step, before any update).
+    On the CPU it is about 7% of an Adam step on 100 small tensors. A sum that overflows
+    although every entry is finite is recognised as such. What happens with a NaN or inf is
+    set by ``on_nonfinite``, a keyword of every optimizer's constructor (and an attribute
+    that can be changed later):
 
     * ``"raise"`` (the default): raise :class:`NonFiniteError` naming the first parameter
       holding NaN or inf (its index in its group, and its shape). No parameter and no state
@@ -310,8 +313,6 @@ class Optimizer:
             if closure is not None:
                 with enable_grad():
                     loss = closure()
-            # a check deferred on the device (a bad target) is reported before anything changes
-            backend.flush_deferred_checks()
             # which flat buffers can be used is looked at once, for the check and the update
             intact = self._intact = set()
             flat_groups = self._flat_groups
@@ -351,7 +352,10 @@ class Optimizer:
 
     def _gradients_ok(self) -> bool:
         """True when every gradient is finite; otherwise raise, or warn and return False
-        (``on_nonfinite``)."""
+        (``on_nonfinite``). The checks deferred on a device (a bad target of a loss) are
+        examined first, and raise before anything changes: on such a device (the GPU) the
+        gradients' test is computed there and read in the same copy as their flags, so a
+        step synchronises once."""
         arrays, devices = [], set()
         intact = self._intact
         flat_groups = self._flat_groups
@@ -368,16 +372,18 @@ class Optimizer:
                 if g is not None:
                     arrays.append(g.array)
                     devices.add(g.device)
-        if len(devices) <= 1:
-            if not arrays:
-                finite = True
-            elif len(arrays) == 1 and arrays[0].size < _SMALL_ELEMENTS:  # all_finite's test
-                finite = entries_finite(arrays[0])
-            else:
-                finite = all_finite(arrays, backend.xp(devices.pop()))
-        else:
-            finite = all(all_finite([a for a in arrays if backend.device_of(a) == d],
-                                    backend.xp(d)) for d in devices)
+        finite, on_devices = True, []
+        for device in devices:
+            xp = backend.xp(device)
+            mine = arrays if len(devices) == 1 else \
+                [a for a in arrays if backend.device_of(a) == device]
+            if device in backend.deferring_devices:  # read with the deferred checks below
+                on_devices.append(nonfinite_flag(mine, xp))
+            elif finite:
+                finite = all_finite(mine, xp)
+        # a deferred check that failed raises here; else the devices' flags come back
+        if any(backend.flush_deferred_checks(on_devices)):
+            finite = False
         if finite:
             return True
         found = self._first_nonfinite_gradient()
@@ -855,7 +861,8 @@ def all_finite(arrays: list[Any], xp: Any) -> bool:
     A NaN or inf anywhere makes the reduction NaN or inf. False means that some entry is not
     finite, or (rarely) that the reduction overflowed: confirm with :func:`nonfinite_kind`.
     The reduction is the sum of squares (a BLAS dot product, the fastest pass on the CPU)
-    for real float32/float64 data, the plain sum otherwise (float16 summed in float32). One
+    for float32/float64 data, of absolute squares for complex data, the plain sum for
+    float16 (in float32). One
     pass over the data: small arrays are first concatenated into batches (one copy), larger
     ones reduced where they are. The partial results are added as Python floats, which give
     inf rather than an overflow warning. A single small array (the flat gradient buffer of
@@ -864,23 +871,43 @@ def all_finite(arrays: list[Any], xp: Any) -> bool:
     """
     if len(arrays) == 1 and arrays[0].size < _SMALL_ELEMENTS:
         return entries_finite(arrays[0])
-    total = 0.0
+    with numpy.errstate(all="ignore"):  # an overflowing dot warns; it is re-checked instead
+        return math.isfinite(sum(map(float, _partial_reductions(arrays, xp))))
+
+
+def nonfinite_flag(arrays: list[Any], xp: Any) -> Any:
+    """:func:`all_finite`'s test left on the device: a 0-d boolean array, true where
+    :func:`all_finite` would be False, computed without reading anything on the host (the
+    partial results are added on the device, in float64)."""
+    if len(arrays) == 1 and arrays[0].size < _SMALL_ELEMENTS:
+        return ~xp.isfinite(arrays[0]).all()
+    with numpy.errstate(all="ignore"):  # (NumPy arrays, where a test forces this path)
+        partials = [xp.asarray(part, dtype=xp.float64)
+                    for part in _partial_reductions(arrays, xp)]
+        if not partials:
+            return xp.zeros((), dtype=bool)
+        return ~xp.isfinite(xp.stack(partials).sum())
+
+
+def _partial_reductions(arrays: list[Any], xp: Any) -> list[Any]:
+    """:func:`all_finite`'s partial reductions of ``arrays``, as 0-d arrays on their device
+    (one per large array, one per batch of small ones)."""
+    partials: list[Any] = []
     batch: list[Any] = []
     size = 0
-    with numpy.errstate(all="ignore"):  # an overflowing dot warns; it is re-checked instead
-        for array in arrays:
-            n = array.size
-            if n >= _SMALL_ELEMENTS:
-                total += _reduce(array.reshape(-1), xp)
-                continue
-            batch.append(array)
-            size += n
-            if size >= _BATCH_ELEMENTS:
-                total += _reduce(_flatten(batch, xp), xp)
-                batch, size = [], 0
-        if batch:
-            total += _reduce(_flatten(batch, xp), xp)
-    return math.isfinite(total)
+    for array in arrays:
+        n = array.size
+        if n >= _SMALL_ELEMENTS:
+            partials.append(_reduce(array.reshape(-1), xp))
+            continue
+        batch.append(array)
+        size += n
+        if size >= _BATCH_ELEMENTS:
+            partials.append(_reduce(_flatten(batch, xp), xp))
+            batch, size = [], 0
+    if batch:
+        partials.append(_reduce(_flatten(batch, xp), xp))
+    return partials
 
 
 def _flatten(arrays: list[Any], xp: Any) -> Any:
@@ -890,9 +917,12 @@ def _flatten(arrays: list[Any], xp: Any) -> Any:
     return xp.concatenate(arrays, axis=None)  # NumPy and CuPy flatten each array
 
 
-def _reduce(flat: Any, xp: Any) -> float:
-    """The sum of squares (or the sum) of the 1-D array ``flat``, as a Python float."""
+def _reduce(flat: Any, xp: Any) -> Any:
+    """The sum of squares (or the sum) of the 1-D array ``flat``, a 0-d array (or a NumPy
+    scalar) on its device."""
     code = flat.dtype.char
     if code in "fd":  # float32, float64: one BLAS dot
-        return float(xp.dot(flat, flat))
-    return float(flat.sum(dtype=xp.float32) if code == "e" else flat.sum())
+        return xp.dot(flat, flat)
+    if code in "FD":  # complex: the sum of |z|^2, NaN when either part holds NaN or inf
+        return xp.vdot(flat, flat).real
+    return flat.sum(dtype=xp.float32)  # float16

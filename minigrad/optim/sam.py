@@ -140,8 +140,7 @@ class SAM(OptimizerWrapper):
         ``rho``), keeping ``w``; then forget the gradients if ``zero_grad``."""
         self._check_groups()
         self.base_optimizer._check_hyperparameters()
-        backend.flush_deferred_checks()
-        self._first_skipped = not self.base_optimizer._gradients_ok()
+        self._first_skipped = not self.base_optimizer._gradients_ok()  # (and deferred checks)
         if not self._first_skipped:
             with no_grad():
                 grad_norm = self._grad_norm()

@@ -154,11 +154,26 @@ def test_the_fused_check_itself():
     assert all_finite([half], np)
     assert all_finite([np.ones((2, 3)), np.zeros(0), np.float64(2.0) * np.ones(())], np)
     assert all_finite([], np)
-    for dtype in (np.float16, np.float32, np.float64, np.complex64):
-        for bad in (np.nan, np.inf, -np.inf):
-            spoilt = np.ones(5, dtype=dtype)
-            spoilt[3] = bad
-            assert not all_finite([np.ones(4, dtype=dtype), spoilt], np)
+    for dtype in (np.float16, np.float32, np.float64, np.complex64, np.complex128):
+        imaginary = (complex(1, math.nan), complex(1, -math.inf))  # a finite real part
+        for bad in (np.nan, np.inf, -np.inf) + (imaginary if dtype().dtype.kind == "c" else ()):
+            for size in (5, 9000):  # batched with the others; reduced in place
+                spoilt = np.ones(size, dtype=dtype)
+                spoilt[3] = bad
+                assert not all_finite([np.ones(4, dtype=dtype), spoilt], np), (dtype, bad)
+
+
+@pytest.mark.parametrize("arrays", [
+    [np.full(70000, 60000.0, dtype=np.float16)], [np.ones((2, 3)), np.zeros(0)], [],
+    [np.ones(4), np.ones(9000, np.float32)], [np.ones(9000, np.complex64)],
+    [np.ones(4), np.r_[np.ones(9000), np.nan]], [np.r_[np.ones(3), np.inf]],
+    [np.full(9000, 1e200), np.ones(3)],  # the sum of squares overflows: False, as all_finite
+    [np.r_[np.ones(9000, np.complex128), complex(1, math.nan)]]])
+def test_the_check_left_on_the_device_agrees_with_the_host_one(arrays):
+    from minigrad.optim.optimizer import all_finite, nonfinite_flag
+    flag = nonfinite_flag(arrays, np)
+    assert flag.shape == () and flag.dtype == bool
+    assert bool(flag) == (not all_finite(arrays, np))
 
 
 def test_many_large_and_small_gradients_are_checked_in_batches():
