@@ -4,8 +4,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from minigrad import backend
-from minigrad.optim import fused
+from minigrad import backend, kernels
 from minigrad.optim.checks import BETAS, LR, NONNEGATIVE
 from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, hyperparameters
 from minigrad.optim.radam import rectification
@@ -32,10 +31,10 @@ if (rectified != 0) {{
 }
 
 
-def _adabelief_kernel(amsgrad: bool, rectify: bool) -> fused.ElementwiseUpdate:
+def _adabelief_kernel(amsgrad: bool, rectify: bool) -> kernels.ElementwiseKernel:
     scalars, update = _ADABELIEF_STEPS[rectify]
     second = "max_exp_avg_var" if amsgrad else "exp_avg_var"
-    return fused.ElementwiseUpdate(
+    return kernels.ElementwiseKernel(
         f"adabelief{'_amsgrad' if amsgrad else ''}{'_rectified' if rectify else ''}_step",
         reads="grad",
         writes="param, exp_avg, exp_avg_var" + (", max_exp_avg_var" if amsgrad else ""),
@@ -98,7 +97,7 @@ class AdaBelief(Optimizer):
         beta1, beta2 = group["betas"]
         step = state["step"]
         exp_avg, belief = state["exp_avg"], state["exp_avg_var"]
-        if fused.usable(data):
+        if kernels.usable(data):
             self._fused_update(data, grad, state, group)
             return
         ema_(exp_avg, grad, beta1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from minigrad import backend
+from minigrad import backend, kernels
 from minigrad.optim import fused
 from minigrad.optim.checks import BETAS, LR, NONNEGATIVE, POSITIVE, Real
 from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, hyperparameters
@@ -20,10 +20,10 @@ update = update < lower ? lower : (update > upper ? upper : update);
 param -= update * exp_avg;
 """
 _SCALARS = "beta1, one_minus_beta1, beta2, one_minus_beta2, eps, step_size, lower, upper"
-ADABOUND_KERNEL = fused.ElementwiseUpdate(
+ADABOUND_KERNEL = kernels.ElementwiseKernel(
     "adabound_step", reads="grad", writes="param, exp_avg, exp_avg_sq", scalars=_SCALARS,
     body=_BODY.format(amsbound="", second="exp_avg_sq"))
-AMSBOUND_KERNEL = fused.ElementwiseUpdate(
+AMSBOUND_KERNEL = kernels.ElementwiseKernel(
     "amsbound_step", reads="grad", writes="param, exp_avg, exp_avg_sq, max_exp_avg_sq",
     scalars=_SCALARS, body=_BODY.format(
         amsbound=fused.AMSGRAD_MAXIMUM,
@@ -115,7 +115,7 @@ class AdaBound(Optimizer):
         final_lr = group["final_lr"] * lr / group["base_lr"]
         lower = final_lr * (1.0 - 1.0 / (gamma * step + 1.0))
         upper = final_lr * (1.0 + 1.0 / (gamma * step))
-        if fused.usable(param.array):
+        if kernels.usable(param.array):
             scalars = dict(beta1=beta1, one_minus_beta1=1.0 - beta1, beta2=beta2,
                            one_minus_beta2=1.0 - beta2, eps=group["eps"], step_size=step_size,
                            lower=lower, upper=upper)

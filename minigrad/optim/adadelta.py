@@ -3,13 +3,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from minigrad import backend
-from minigrad.optim import fused
+from minigrad import backend, kernels
 from minigrad.optim.checks import LR, NONNEGATIVE, UNIT
 from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, hyperparameters
 from minigrad.tensor import Tensor
 
-ADADELTA_KERNEL = fused.ElementwiseUpdate(
+ADADELTA_KERNEL = kernels.ElementwiseKernel(
     "adadelta_step", reads="grad", writes="param, square_avg, acc_delta",
     scalars="rho, one_minus_rho, eps, lr", body="""
 square_avg = square_avg * rho + (grad * grad) * one_minus_rho;
@@ -54,7 +53,7 @@ class Adadelta(Optimizer):
         xp = backend.xp(param.device)
         data = param.array
         rho, eps = group["rho"], group["eps"]
-        if fused.usable(data):
+        if kernels.usable(data):
             ADADELTA_KERNEL(grad, data, state["square_avg"], state["acc_delta"], rho=rho,
                             one_minus_rho=1.0 - rho, eps=eps, lr=group["lr"])
             return

@@ -3,13 +3,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from minigrad import backend
-from minigrad.optim import fused
+from minigrad import backend, kernels
 from minigrad.optim.checks import LR, NONNEGATIVE
 from minigrad.optim.optimizer import Optimizer, ParamsT, hyperparameters
 from minigrad.tensor import Tensor
 
-ADAGRAD_KERNEL = fused.ElementwiseUpdate(
+ADAGRAD_KERNEL = kernels.ElementwiseKernel(
     "adagrad_step", reads="grad", writes="param, state_sum", scalars="eps, lr",
     body="""
 state_sum += grad * grad;
@@ -56,7 +55,7 @@ class Adagrad(Optimizer):
         xp = backend.xp(param.device)
         data = param.array
         lr = group["lr"] / (1.0 + (state["step"] - 1) * group["lr_decay"])
-        if fused.usable(data):
+        if kernels.usable(data):
             ADAGRAD_KERNEL(grad, data, state["sum"], eps=group["eps"], lr=lr)
             return
         scratch = xp.multiply(grad, grad, out=xp.empty_like(data))

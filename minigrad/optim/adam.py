@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from minigrad import backend
+from minigrad import backend, kernels
 from minigrad.optim import fused
 from minigrad.optim.checks import BETAS, LR, NONNEGATIVE
 from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, hyperparameters
@@ -26,10 +26,10 @@ _ADAM_BODY = fused.ADAM_MOMENTS + """{amsgrad}
 param += exp_avg / (sqrt({second}) * inv_sqrt_bias2 + eps) * step_size;
 """
 _ADAM_SCALARS = "beta1, one_minus_beta1, beta2, one_minus_beta2, inv_sqrt_bias2, eps, step_size"
-ADAM_KERNEL = fused.ElementwiseUpdate(
+ADAM_KERNEL = kernels.ElementwiseKernel(
     "adam_step", reads="grad", writes="param, exp_avg, exp_avg_sq", scalars=_ADAM_SCALARS,
     body=_ADAM_BODY.format(amsgrad="", second="exp_avg_sq"))
-AMSGRAD_KERNEL = fused.ElementwiseUpdate(
+AMSGRAD_KERNEL = kernels.ElementwiseKernel(
     "amsgrad_step", reads="grad", writes="param, exp_avg, exp_avg_sq, max_exp_avg_sq",
     scalars=_ADAM_SCALARS,
     body=_ADAM_BODY.format(  # NumPy's maximum, NaN and ties included
@@ -81,7 +81,7 @@ class Adam(Optimizer):
         lr = group["lr"]
         beta1, beta2 = group["betas"]
         step = state["step"]
-        if fused.usable(data):
+        if kernels.usable(data):
             scalars = dict(beta1=beta1, one_minus_beta1=1.0 - beta1, beta2=beta2,
                            one_minus_beta2=1.0 - beta2,
                            inv_sqrt_bias2=1.0 / math.sqrt(1.0 - beta2 ** step),

@@ -3,13 +3,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from minigrad import backend
-from minigrad.optim import fused
+from minigrad import backend, kernels
 from minigrad.optim.checks import BETAS, LR, NONNEGATIVE
 from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, hyperparameters
 from minigrad.tensor import Tensor
 
-ADAMAX_KERNEL = fused.ElementwiseUpdate(
+ADAMAX_KERNEL = kernels.ElementwiseKernel(
     "adamax_step", reads="grad", writes="param, exp_avg, exp_inf",
     scalars="beta1, one_minus_beta1, beta2, eps, step_size", body="""
 exp_avg = exp_avg * beta1 + grad * one_minus_beta1;
@@ -52,7 +51,7 @@ class Adamax(Optimizer):
         data = param.array
         beta1, beta2 = group["betas"]
         exp_avg, exp_inf = state["exp_avg"], state["exp_inf"]
-        if fused.usable(data):
+        if kernels.usable(data):
             ADAMAX_KERNEL(grad, data, exp_avg, exp_inf, beta1=beta1, one_minus_beta1=1.0 - beta1,
                           beta2=beta2, eps=group["eps"],
                           step_size=group["lr"] / (1.0 - beta1 ** state["step"]))

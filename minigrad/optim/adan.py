@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from minigrad import backend
-from minigrad.optim import fused
+from minigrad import backend, kernels
 from minigrad.optim.checks import BETA, LR, NONNEGATIVE, Tuple
 from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, hyperparameters
 from minigrad.tensor import Tensor
@@ -13,7 +12,7 @@ BETAS3 = Tuple(BETA, BETA, BETA,
                text="a triple (beta1, beta2, beta3) of finite numbers in [0, 1)")
 
 # the NumPy path's operations in its order; first != 0 at step 1, where the difference is 0
-ADAN_KERNEL = fused.ElementwiseUpdate(
+ADAN_KERNEL = kernels.ElementwiseKernel(
     "adan_step", reads="grad", writes="param, exp_avg, exp_avg_diff, exp_avg_sq, prev_grad",
     scalars="first, beta1, one_minus_beta1, beta2, one_minus_beta2, beta3, one_minus_beta3, "
             "inv_bias3, eps_root, eps, diff_scale, inv_bias1, lr",
@@ -82,7 +81,7 @@ class Adan(Optimizer):
         step = state["step"]
         exp_avg, exp_avg_diff = state["exp_avg"], state["exp_avg_diff"]
         exp_avg_sq, prev_grad = state["exp_avg_sq"], state["prev_grad"]
-        if fused.usable(param.array):
+        if kernels.usable(param.array):
             ADAN_KERNEL(grad, param.array, exp_avg, exp_avg_diff, exp_avg_sq, prev_grad,
                         first=1.0 if step == 1 else 0.0, beta1=beta1,
                         one_minus_beta1=1.0 - beta1, beta2=beta2, one_minus_beta2=1.0 - beta2,

@@ -4,8 +4,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from minigrad import backend
-from minigrad.optim import fused
+from minigrad import backend, kernels
 from minigrad.optim.adan import BETAS3
 from minigrad.optim.checks import LR, NONNEGATIVE, Integer, Maybe
 from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, hyperparameters
@@ -14,7 +13,7 @@ from minigrad.tensor import Tensor
 WARMUP = Maybe(Integer(0))
 
 # the NumPy path's operations in its order (beta3 and alpha are this step's, from the host)
-ADEMAMIX_KERNEL = fused.ElementwiseUpdate(
+ADEMAMIX_KERNEL = kernels.ElementwiseKernel(
     "ademamix_step", reads="grad", writes="param, exp_avg_fast, exp_avg_slow, exp_avg_sq",
     scalars="beta1, one_minus_beta1, beta2, one_minus_beta2, beta3, one_minus_beta3, "
             "inv_sqrt_bias2, eps, inv_bias1, alpha, lr",
@@ -103,7 +102,7 @@ class AdEMAMix(Optimizer):
         alpha = alpha_at(step, group["alpha"], group["alpha_warmup"])
         beta3 = beta3_at(step, beta1, beta3, group["beta3_warmup"])
         fast, slow, exp_avg_sq = state["exp_avg_fast"], state["exp_avg_slow"], state["exp_avg_sq"]
-        if fused.usable(param.array):
+        if kernels.usable(param.array):
             ADEMAMIX_KERNEL(grad, param.array, fast, slow, exp_avg_sq, beta1=beta1,
                             one_minus_beta1=1.0 - beta1, beta2=beta2,
                             one_minus_beta2=1.0 - beta2, beta3=beta3,

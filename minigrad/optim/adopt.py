@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from minigrad import backend
-from minigrad.optim import fused
+from minigrad import backend, kernels
 from minigrad.optim.checks import BETAS, LR, NONNEGATIVE, Check
 from minigrad.optim.optimizer import Optimizer, ParamsT, hyperparameters
 from minigrad.tensor import Tensor
@@ -19,7 +18,7 @@ def default_clip(step: int) -> float:
 
 # the NumPy path's operations in its order; the flags (l2, first, decoupled, clip) are host
 # values 0 or 1. max and clip as NumPy's: a NaN propagates, a tie keeps the bound.
-ADOPT_KERNEL = fused.ElementwiseUpdate(
+ADOPT_KERNEL = kernels.ElementwiseKernel(
     "adopt_step", reads="grad", writes="param, exp_avg, exp_avg_sq",
     scalars="l2, weight_decay, first, decoupled, decay, eps, clip, lower, upper, "
             "one_minus_beta1, lr, beta2, one_minus_beta2",
@@ -108,7 +107,7 @@ class ADOPT(Optimizer):
         decoupled = group["decoupled_weight_decay"]
         step = state["step"] - 1  # the reference's count: 0 at the first update
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-        if fused.usable(data):
+        if kernels.usable(data):
             clip_lambda = group["clip_lambda"]
             bound = clip_lambda(step) if clip_lambda is not None and step != 0 else 0.0
             ADOPT_KERNEL(grad, data, exp_avg, exp_avg_sq,

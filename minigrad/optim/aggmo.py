@@ -5,20 +5,19 @@ import math
 import numbers
 from typing import Any, Callable
 
-from minigrad import backend
-from minigrad.optim import fused
+from minigrad import backend, kernels
 from minigrad.optim.checks import BETA, LR, NONNEGATIVE, Each, Rule
 from minigrad.optim.optimizer import Optimizer, ParamsT, _Required, hyperparameters, required
 from minigrad.tensor import Tensor
 
 
-def _kernel(count: int) -> fused.ElementwiseUpdate:
+def _kernel(count: int) -> kernels.ElementwiseKernel:
     """The step with ``count`` velocities, the NumPy path's operations in its order (the sum
     starts from 0, as the NumPy path's zeros)."""
     velocities = [f"momentum_buffer_{i}" for i in range(count)]
     body = "T total = 0;\n" + "".join(f"{v} = {v} * beta_{i} + grad;\ntotal += {v};\n"
                                        for i, v in enumerate(velocities))
-    return fused.ElementwiseUpdate(
+    return kernels.ElementwiseKernel(
         f"aggmo_{count}_step", reads="grad", writes=", ".join(["param"] + velocities),
         scalars=", ".join([f"beta_{i}" for i in range(count)] + ["scale"]),
         body=body + "param -= total * scale;\n")
@@ -117,7 +116,7 @@ class AggMo(Optimizer):
         xp = backend.xp(param.device)
         betas = group["betas"]
         kernel = AGGMO_KERNELS.get(len(betas))
-        if kernel is not None and fused.usable(param.array):
+        if kernel is not None and kernels.usable(param.array):
             kernel(grad, param.array, *[state[f"momentum_buffer_{i}"] for i in range(len(betas))],
                    **{f"beta_{i}": beta for i, beta in enumerate(betas)},
                    scale=group["lr"] / len(betas))

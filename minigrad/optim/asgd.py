@@ -4,15 +4,14 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Any, Iterator
 
-from minigrad import backend
-from minigrad.optim import fused
+from minigrad import backend, kernels
 from minigrad.optim.checks import LR, NONNEGATIVE, Real
 from minigrad.optim.optimizer import Optimizer, ParamsT, hyperparameters, zeros_state
 from minigrad.tensor import Tensor
 
 # averaging: 1 once averaging has started (mu != 1, decided on the host in double; mu in
 # float32 may round to 1); before, ax just follows the parameter
-ASGD_KERNEL = fused.ElementwiseUpdate(
+ASGD_KERNEL = kernels.ElementwiseKernel(
     "asgd_step", reads="grad", writes="param, ax", scalars="decay, eta, mu, averaging",
     body="""
 param = param * decay - eta * grad;
@@ -65,7 +64,7 @@ class ASGD(Optimizer):
                 group: dict[str, Any]) -> None:
         data = param.array
         lr, lambd, eta, mu = group["lr"], group["lambd"], state["eta"], state["mu"]
-        if fused.usable(data):
+        if kernels.usable(data):
             ASGD_KERNEL(grad, data, state["ax"], decay=1.0 - lambd * eta, eta=eta, mu=mu,
                         averaging=1.0 if mu != 1.0 else 0.0)
         else:

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from minigrad import backend
-from minigrad.optim import fused
+from minigrad import backend, kernels
 from minigrad.optim.checks import NONNEGATIVE, Real
 from minigrad.optim.optimizer import Optimizer, ParamsT, hyperparameters, zeros_state
 from minigrad.tensor import Tensor
@@ -23,7 +22,7 @@ const T quadratic = (new_root + beta) / lr + l2_twice;
 param = ((linear < lower ? lower : (linear > upper ? upper : linear)) - linear) / quadratic;
 """
 FTRL_KERNELS = {
-    power: fused.ElementwiseUpdate(
+    power: kernels.ElementwiseKernel(
         f"ftrl_{name}_step", reads="grad", writes="param, accumulator, linear",
         scalars="shrink, shrinkage, lr, beta, l2_twice, lower, upper",
         body=_BODY.format(root=root))
@@ -81,7 +80,7 @@ class FTRL(Optimizer):
         data, accumulator, linear = param.array, state["accumulator"], state["linear"]
         lr, power, l1 = group["lr"], -group["lr_power"], group["l1"]
         kernel = FTRL_KERNELS.get(power)
-        if kernel is not None and fused.usable(data):
+        if kernel is not None and kernels.usable(data):
             kernel(grad, data, accumulator, linear,
                    shrink=1.0 if group["l2_shrinkage"] else 0.0,
                    shrinkage=2.0 * group["l2_shrinkage"], lr=lr, beta=group["beta"],

@@ -3,14 +3,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from minigrad import backend
-from minigrad.optim import fused
+from minigrad import backend, kernels
 from minigrad.optim.checks import BETAS, LR, NONNEGATIVE
 from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, hyperparameters
 from minigrad.tensor import Tensor
 
 # np.sign's: +0 for either zero, NaN for NaN
-LION_KERNEL = fused.ElementwiseUpdate(
+LION_KERNEL = kernels.ElementwiseKernel(
     "lion_step", reads="grad", writes="param, exp_avg",
     scalars="beta1, one_minus_beta1, beta2, one_minus_beta2, lr",
     body="""
@@ -55,7 +54,7 @@ class Lion(Optimizer):
         data, exp_avg = param.array, state["exp_avg"]
         lr = group["lr"]
         beta1, beta2 = group["betas"]
-        if fused.usable(data):
+        if kernels.usable(data):
             LION_KERNEL(grad, data, exp_avg, beta1=beta1, one_minus_beta1=1.0 - beta1,
                         beta2=beta2, one_minus_beta2=1.0 - beta2, lr=lr)
             return

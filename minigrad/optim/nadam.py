@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from minigrad import backend
+from minigrad import backend, kernels
 from minigrad.optim import fused
 from minigrad.optim.adam import update_moments_
 from minigrad.optim.checks import BETAS, LR, NONNEGATIVE
 from minigrad.optim.optimizer import Optimizer, ParamsT, hyperparameters
 from minigrad.tensor import Tensor
 
-NADAM_KERNEL = fused.ElementwiseUpdate(
+NADAM_KERNEL = kernels.ElementwiseKernel(
     "nadam_step", reads="grad", writes="param, exp_avg, exp_avg_sq",
     scalars="beta1, one_minus_beta1, beta2, one_minus_beta2, bias_correction2, eps, "
             "grad_coef, momentum_coef",
@@ -66,7 +66,7 @@ class NAdam(Optimizer):
         mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * psi))
         mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * psi))
         mu_product = state["mu_product"] = state["mu_product"] * mu
-        if fused.usable(data):
+        if kernels.usable(data):
             NADAM_KERNEL(grad, data, state["exp_avg"], state["exp_avg_sq"],
                          beta1=beta1, one_minus_beta1=1.0 - beta1, beta2=beta2,
                          one_minus_beta2=1.0 - beta2, bias_correction2=1.0 - beta2 ** step,

@@ -18,9 +18,8 @@ from typing import Any, Callable, ClassVar, Iterable, Mapping
 
 import numpy
 
-from minigrad import backend, grad_mode
+from minigrad import backend, grad_mode, kernels
 from minigrad.grad_mode import enable_grad
-from minigrad.optim import fused
 from minigrad.optim.checks import Check, Choice, Rule, check_values
 from minigrad.optim.flat import FlatChunk, flatten_group
 from minigrad.tensor import Tensor, bump_version, wrap
@@ -525,7 +524,7 @@ class Optimizer:
                 not data.flags.c_contiguous or not self._sliceable(state, group):
             self._update(param, grad, state, group)
             return
-        if fused.usable(data):  # one kernel already makes one pass
+        if kernels.usable(data):  # one kernel already makes one pass
             self._update(param, grad, state, group)
             return
         arrays = [k for k, v in state.items() if backend.is_array(v)]

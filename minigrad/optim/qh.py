@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from minigrad import backend
-from minigrad.optim import fused
+from minigrad import backend, kernels
 from minigrad.optim.checks import BETAS, LR, NONNEGATIVE, UNIT, Real, Tuple
 from minigrad.optim.optimizer import Optimizer, ParamsT, _Required, hyperparameters, required
 from minigrad.tensor import Tensor
@@ -13,7 +12,7 @@ from minigrad.tensor import Tensor
 NU = Real()  # any finite number (the paper uses [0, 1]; the reference checks nothing)
 NUS = Tuple(NU, NU, text="a pair (nu1, nu2) of finite numbers")
 
-QHM_KERNEL = fused.ElementwiseUpdate(
+QHM_KERNEL = kernels.ElementwiseKernel(
     "qhm_step", reads="grad", writes="param, momentum_buffer",
     scalars="momentum, one_minus_momentum, lr_nu, lr_one_minus_nu",
     body="""
@@ -23,7 +22,7 @@ param = param - grad * lr_one_minus_nu;
 """)
 # mix_grad, mix_grad_sq, add_eps: 1 or 0, the NumPy path's tests nu1 != 1, nu2 != 1, eps != 0
 # made on the host (a term it skips is not added as a zero, which could flip a zero's sign)
-QHADAM_KERNEL = fused.ElementwiseUpdate(
+QHADAM_KERNEL = kernels.ElementwiseKernel(
     "qhadam_step", reads="grad", writes="param, exp_avg, exp_avg_sq",
     scalars="beta1_adj, one_minus_beta1_adj, beta2_adj, one_minus_beta2_adj, nu1, "
             "one_minus_nu1, mix_grad, nu2, one_minus_nu2, mix_grad_sq, eps, add_eps, lr",
@@ -80,7 +79,7 @@ class QHM(Optimizer):
         xp = backend.xp(param.device)
         lr, momentum, nu = group["lr"], group["momentum"], group["nu"]
         buf = state["momentum_buffer"]
-        if fused.usable(param.array):
+        if kernels.usable(param.array):
             QHM_KERNEL(grad, param.array, buf, momentum=momentum,
                        one_minus_momentum=1.0 - momentum, lr_nu=lr * nu,
                        lr_one_minus_nu=lr * (1.0 - nu))
@@ -150,7 +149,7 @@ class QHAdam(Optimizer):
         beta1_adj = 1.0 - 1.0 / state["beta1_weight"]
         beta2_adj = 1.0 - 1.0 / state["beta2_weight"]
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-        if fused.usable(param.array):
+        if kernels.usable(param.array):
             QHADAM_KERNEL(grad, param.array, exp_avg, exp_avg_sq, beta1_adj=beta1_adj,
                           one_minus_beta1_adj=1.0 - beta1_adj, beta2_adj=beta2_adj,
                           one_minus_beta2_adj=1.0 - beta2_adj, nu1=nu1,

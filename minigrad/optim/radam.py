@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from minigrad import backend
+from minigrad import backend, kernels
 from minigrad.optim import fused
 from minigrad.optim.adam import update_moments_
 from minigrad.optim.checks import BETAS, LR, NONNEGATIVE
@@ -31,7 +31,7 @@ def rectification(beta2: float, step: int, threshold: float = 5.0) -> float | No
 # rectified (1 while rho_t > 5, decided on the host from the step count): the adaptive step,
 # scaled by step_size (negative); otherwise (0) the un-rectified momentum step, lr / (1 - b1^t)
 # = momentum_step_size. One kernel for both, so that every step count launches it.
-RADAM_KERNEL = fused.ElementwiseUpdate(
+RADAM_KERNEL = kernels.ElementwiseKernel(
     "radam_step", reads="grad", writes="param, exp_avg, exp_avg_sq",
     scalars="beta1, one_minus_beta1, beta2, one_minus_beta2, rectified, eps, step_size, "
             "momentum_step_size",
@@ -83,7 +83,7 @@ class RAdam(Optimizer):
         lr = group["lr"]
         beta1, beta2 = group["betas"]
         step = state["step"]
-        if fused.usable(data):
+        if kernels.usable(data):
             step_size = lr / (1.0 - beta1 ** step)
             rect = rectification(beta2, step)
             RADAM_KERNEL(grad, data, state["exp_avg"], state["exp_avg_sq"], beta1=beta1,

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from minigrad import backend
-from minigrad.optim import fused
+from minigrad import backend, kernels
 from minigrad.optim.checks import LR, NONNEGATIVE, UNIT
 from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, hyperparameters, zeros_state
 from minigrad.tensor import Tensor
@@ -22,18 +21,18 @@ _PLAIN_APPLY = "param -= update * lr;"
 _MOMENTUM_APPLY = """momentum_buffer = momentum_buffer * momentum + update;
 param -= momentum_buffer * lr;"""
 _RMSPROP_SCALARS = "alpha, one_minus_alpha, eps, lr"
-RMSPROP_KERNEL = fused.ElementwiseUpdate(
+RMSPROP_KERNEL = kernels.ElementwiseKernel(
     "rmsprop_step", reads="grad", writes="param, square_avg", scalars=_RMSPROP_SCALARS,
     body=_RMSPROP_BODY.format(denom=_PLAIN_DENOM, apply=_PLAIN_APPLY))
-RMSPROP_CENTERED_KERNEL = fused.ElementwiseUpdate(
+RMSPROP_CENTERED_KERNEL = kernels.ElementwiseKernel(
     "rmsprop_centered_step", reads="grad", writes="param, square_avg, grad_avg",
     scalars=_RMSPROP_SCALARS, body=_RMSPROP_BODY.format(denom=_CENTERED_DENOM,
                                                         apply=_PLAIN_APPLY))
-RMSPROP_MOMENTUM_KERNEL = fused.ElementwiseUpdate(
+RMSPROP_MOMENTUM_KERNEL = kernels.ElementwiseKernel(
     "rmsprop_momentum_step", reads="grad", writes="param, square_avg, momentum_buffer",
     scalars=_RMSPROP_SCALARS + ", momentum",
     body=_RMSPROP_BODY.format(denom=_PLAIN_DENOM, apply=_MOMENTUM_APPLY))
-RMSPROP_CENTERED_MOMENTUM_KERNEL = fused.ElementwiseUpdate(
+RMSPROP_CENTERED_MOMENTUM_KERNEL = kernels.ElementwiseKernel(
     "rmsprop_centered_momentum_step", reads="grad",
     writes="param, square_avg, grad_avg, momentum_buffer",
     scalars=_RMSPROP_SCALARS + ", momentum",
@@ -76,7 +75,7 @@ class RMSprop(Optimizer):
         xp = backend.xp(param.device)
         data = param.array
         alpha, momentum = group["alpha"], group["momentum"]
-        if fused.usable(data):
+        if kernels.usable(data):
             scalars = dict(alpha=alpha, one_minus_alpha=1.0 - alpha, eps=group["eps"],
                            lr=group["lr"])
             arrays = [grad, data, state["square_avg"]]

@@ -3,14 +3,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from minigrad import backend
-from minigrad.optim import fused
+from minigrad import backend, kernels
 from minigrad.optim.checks import LR, NONNEGATIVE, Real, Tuple
 from minigrad.optim.optimizer import Optimizer, ParamsT, hyperparameters, zeros_state
 from minigrad.tensor import Tensor
 
 # the sign is NumPy's: +0 for either zero, NaN for NaN
-RPROP_KERNEL = fused.ElementwiseUpdate(
+RPROP_KERNEL = kernels.ElementwiseKernel(
     "rprop_step", reads="grad", writes="param, prev, step_size",
     scalars="eta_minus, eta_plus, step_size_min, step_size_max", body="""
 const T agreement = grad * prev;
@@ -70,7 +69,7 @@ class Rprop(Optimizer):
         xp = backend.xp(param.device)
         eta_minus, eta_plus = group["etas"]
         prev, step_size = state["prev"], state["step_size"]
-        if fused.usable(param.array):
+        if kernels.usable(param.array):
             step_size_min, step_size_max = group["step_sizes"]
             RPROP_KERNEL(grad, param.array, prev, step_size, eta_minus=eta_minus,
                          eta_plus=eta_plus, step_size_min=step_size_min,

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from minigrad import backend
+from minigrad import backend, kernels
 from minigrad.optim import fused
 from minigrad.optim.checks import BETAS, LR, NONNEGATIVE, POSITIVE, Choice, Real
 from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, hyperparameters
@@ -51,7 +51,7 @@ param -= exp_avg / {power} * step_size;
 _PADAM_SCALARS = "beta1, one_minus_beta1, beta2, one_minus_beta2, square, eps, step_size"
 _POWERS = [(0.5, "sqrt", "sqrt(d)"), (0.0, "fixed", "T(1)"), (1.0, "linear", "d")]
 PADAM_KERNELS = {
-    (amsgrad, exponent): fused.ElementwiseUpdate(
+    (amsgrad, exponent): kernels.ElementwiseKernel(
         f"{'samsgrad' if amsgrad else 'sadam'}_padam_{name}_step", reads="grad",
         writes="param, exp_avg, exp_avg_sq" + (", max_exp_avg_sq" if amsgrad else ""),
         scalars=_PADAM_SCALARS, body=_PADAM_BODY.format(
@@ -125,7 +125,7 @@ class SAdam(Optimizer):
         beta1, beta2 = group["betas"]
         step = state["step"]
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-        if group["transformer"] == "Padam" and fused.usable(param.array):
+        if group["transformer"] == "Padam" and kernels.usable(param.array):
             kernel = PADAM_KERNELS.get((bool(group["amsgrad"]), group["partial"] * 2))
             if kernel is not None:
                 moments = [exp_avg, exp_avg_sq] + ([state["max_exp_avg_sq"]]

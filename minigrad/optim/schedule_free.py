@@ -3,14 +3,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from minigrad import backend
-from minigrad.optim import fused
+from minigrad import backend, kernels
 from minigrad.optim.checks import BETA, LR, NONNEGATIVE, Integer, Real, Tuple
 from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, hyperparameters, zeros_state
 from minigrad.tensor import Tensor
 
 # the NumPy path's operations in its order (y is the parameter; decay is a host flag 0 or 1)
-SCHEDULE_FREE_ADAMW_KERNEL = fused.ElementwiseUpdate(
+SCHEDULE_FREE_ADAMW_KERNEL = kernels.ElementwiseKernel(
     "schedule_free_adamw_step", reads="grad", writes="param, z, exp_avg_sq",
     scalars="beta2, one_minus_beta2, bias2, eps, decay, weight_decay, c, y_scale, lr",
     body="""
@@ -120,7 +119,7 @@ class ScheduleFreeAdamW(Optimizer):
         y, z, exp_avg_sq = param.array, state["z"], state["exp_avg_sq"]
         lr, c = group["scheduled_lr"], group["average_weight"]
         beta1, beta2 = group["betas"]
-        if fused.usable(y):
+        if kernels.usable(y):
             SCHEDULE_FREE_ADAMW_KERNEL(
                 grad, y, z, exp_avg_sq, beta2=beta2, one_minus_beta2=1.0 - beta2,
                 bias2=1.0 - beta2 ** group["k"], eps=group["eps"],

@@ -3,13 +3,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from minigrad import backend
-from minigrad.optim import fused
+from minigrad import backend, kernels
 from minigrad.optim.checks import LR, NONNEGATIVE, UNIT, Rule
 from minigrad.optim.optimizer import Optimizer, ParamsT, hyperparameters
 from minigrad.tensor import Tensor
 
-SGD_KERNEL = fused.ElementwiseUpdate(
+SGD_KERNEL = kernels.ElementwiseKernel(
     "sgd_step", reads="grad", writes="param", scalars="lr", body="param -= lr * grad;")
 # first: 1 at the buffer's first step, where it becomes a copy of the gradient (the host
 # allocates it uninitialised); one_minus_dampening is 1.0 without dampening, and 1.0 * grad
@@ -23,10 +22,10 @@ if (first != 0) {{
 param -= lr * {direction};
 """
 _SGD_MOMENTUM_SCALARS = "lr, momentum, one_minus_dampening, first"
-SGD_MOMENTUM_KERNEL = fused.ElementwiseUpdate(
+SGD_MOMENTUM_KERNEL = kernels.ElementwiseKernel(
     "sgd_momentum_step", reads="grad", writes="param, momentum_buffer",
     scalars=_SGD_MOMENTUM_SCALARS, body=_SGD_MOMENTUM_BODY.format(direction="momentum_buffer"))
-SGD_NESTEROV_KERNEL = fused.ElementwiseUpdate(
+SGD_NESTEROV_KERNEL = kernels.ElementwiseKernel(
     "sgd_nesterov_step", reads="grad", writes="param, momentum_buffer",
     scalars=_SGD_MOMENTUM_SCALARS,
     body=_SGD_MOMENTUM_BODY.format(direction="(grad + momentum * momentum_buffer)"))
@@ -79,7 +78,7 @@ class SGD(Optimizer):
                 group: dict[str, Any]) -> None:
         data = param.array
         momentum = group["momentum"]
-        if fused.usable(data):
+        if kernels.usable(data):
             if not momentum:
                 SGD_KERNEL(grad, data, lr=group["lr"])
                 return

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from minigrad import backend
-from minigrad.optim import fused
+from minigrad import backend, kernels
 from minigrad.optim.checks import BETA, LR, NONNEGATIVE
 from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, hyperparameters
 from minigrad.tensor import Tensor
 
 # np.sign of x: +0 for either zero, NaN for NaN
 _SIGN = "({x} > 0 ? T(1) : ({x} < 0 ? T(-1) : ({x} == 0 ? T(0) : {x})))"
-SIGNSGD_KERNEL = fused.ElementwiseUpdate(
+SIGNSGD_KERNEL = kernels.ElementwiseKernel(
     "signsgd_step", reads="grad", writes="param", scalars="lr",
     body=f"param = param - {_SIGN.format(x='grad')} * lr;")
-SIGNUM_KERNEL = fused.ElementwiseUpdate(
+SIGNUM_KERNEL = kernels.ElementwiseKernel(
     "signum_step", reads="grad", writes="param, momentum_buffer",
     scalars="momentum, one_minus_momentum, lr",
     body=f"""
@@ -54,7 +53,7 @@ class SignSGD(Optimizer):
     def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
                 group: dict[str, Any]) -> None:
         xp = backend.xp(param.device)
-        if fused.usable(param.array):
+        if kernels.usable(param.array):
             SIGNSGD_KERNEL(grad, param.array, lr=group["lr"])
             return
         direction = xp.sign(grad)
@@ -95,7 +94,7 @@ class Signum(Optimizer):
                 group: dict[str, Any]) -> None:
         xp = backend.xp(param.device)
         buf = state["momentum_buffer"]
-        if fused.usable(param.array):
+        if kernels.usable(param.array):
             momentum = group["momentum"]
             SIGNUM_KERNEL(grad, param.array, buf, momentum=momentum,
                           one_minus_momentum=1.0 - momentum, lr=group["lr"])

@@ -3,14 +3,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from minigrad import backend
-from minigrad.optim import fused
+from minigrad import backend, kernels
 from minigrad.optim.checks import BETAS, LR, NONNEGATIVE
 from minigrad.optim.optimizer import Optimizer, ParamsT, ema_, hyperparameters
 from minigrad.tensor import Tensor
 
 # the sign is np.sign's (+0 for either zero, NaN for NaN)
-YOGI_KERNEL = fused.ElementwiseUpdate(
+YOGI_KERNEL = kernels.ElementwiseKernel(
     "yogi_step", reads="grad", writes="param, exp_avg, exp_avg_sq",
     scalars="beta1, one_minus_beta1, one_minus_beta2, inv_bias_correction2, eps, step_size",
     body="""
@@ -76,7 +75,7 @@ class Yogi(Optimizer):
         beta1, beta2 = group["betas"]
         step = state["step"]
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-        if fused.usable(param.array):
+        if kernels.usable(param.array):
             YOGI_KERNEL(grad, param.array, exp_avg, exp_avg_sq, beta1=beta1,
                         one_minus_beta1=1.0 - beta1, one_minus_beta2=1.0 - beta2,
                         inv_bias_correction2=1.0 / (1.0 - beta2 ** step), eps=eps,

@@ -13,8 +13,9 @@ import pytest
 
 import minigrad as mg
 from minigrad import backend
-from minigrad.optim import fused
-from tests.optim import fused_cases, kernel_emulator
+from minigrad import kernels
+from tests import kernel_emulator
+from tests.optim import fused_cases
 from tests.optim.catalog import OPTIMIZERS, assert_same, run_step, snapshot
 
 needs_compiler = pytest.mark.skipif(not kernel_emulator.available(),
@@ -62,18 +63,18 @@ def trajectory(name, options, dtype, flat, device="cpu", steps=12):
 def kernels_on_the_host():
     """Inside, the kernels run on NumPy arrays through the host compiler; yields the count
     of launches per kernel."""
-    fused.launches.clear()
-    fused.host_runner = kernel_emulator.run
+    kernels.launches.clear()
+    kernels.host_runner = kernel_emulator.run
     try:
-        yield fused.launches
+        yield kernels.launches
     finally:
-        fused.host_runner = None
+        kernels.host_runner = None
 
 
 def test_nothing_takes_the_kernel_path_on_the_cpu_by_default():
-    fused.launches.clear()
+    kernels.launches.clear()
     trajectory("Adam", {}, mg.float32, flat=True, steps=2)
-    assert fused.launches == {}
+    assert kernels.launches == {}
 
 
 @needs_compiler
@@ -93,7 +94,7 @@ def test_every_kernel_is_exercised_and_every_required_rule_has_one():
     with kernels_on_the_host() as launches:
         for name, options in CASES:  # all 12 steps: some kernels start later (RAdam's)
             trajectory(name, options, mg.float32, flat=True)
-        declared = {k.name for k in fused.ElementwiseUpdate.registry}
+        declared = {k.name for k in kernels.ElementwiseKernel.registry}
         assert declared <= set(launches), f"kernels no case runs: {declared - set(launches)}"
         for name in REQUIRED:
             launches.clear()
@@ -114,7 +115,7 @@ def test_a_body_that_rounds_in_another_order_is_caught(monkeypatch):
 
 
 def test_kernels_can_be_switched_off(monkeypatch):
-    monkeypatch.setattr(fused, "enabled", False)
+    monkeypatch.setattr(kernels, "enabled", False)
     with kernels_on_the_host() as launches:
         trajectory("Adam", {}, mg.float32, flat=True, steps=2)
     assert launches == {}
@@ -131,10 +132,10 @@ def test_float16_keeps_the_array_calls():
 @pytest.mark.parametrize("dtype", [mg.float32, mg.float64], ids=["float32", "float64"])
 @pytest.mark.parametrize("name, options", CASES, ids=[f"{n}-{o}" for n, o in CASES])
 def test_on_the_gpu_the_kernels_give_the_cpu_trajectory(name, options, dtype):
-    fused.launches.clear()
+    kernels.launches.clear()
     cpu = trajectory(name, options, dtype, flat=True)
     gpu = trajectory(name, options, dtype, flat=True, device="cuda")
-    assert fused.launches, f"{name} launched no kernel on the GPU"
+    assert kernels.launches, f"{name} launched no kernel on the GPU"
     assert_same(gpu, cpu)
 
 

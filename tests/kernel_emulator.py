@@ -1,6 +1,6 @@
 """Running a CUDA ElementwiseKernel body on the CPU: the same text compiled as C++ for the host.
 
-``run(update, arrays, scalars)`` (the signature of ``minigrad.optim.fused.host_runner``)
+``run(update, arrays, scalars)`` (the signature of ``minigrad.optim.kernels.host_runner``)
 wraps ``update.body`` in a loop over the entries, as CuPy does on the GPU (arrays read:
 ``const T`` values; arrays written: ``T&`` references; scalars: ``const T``), compiles it
 with g++ as IEEE arithmetic with no contraction into fused multiply-adds (``--fmad=false``
@@ -78,8 +78,8 @@ def _function(update, ctype: str):
     compiled with it, in one run of the compiler."""
     key = (update.name + update.body, ctype)
     if key not in _loaded:
-        from minigrad.optim import fused
-        batch = {u.name: u for u in fused.ElementwiseUpdate.registry
+        from minigrad import kernels
+        batch = {u.name: u for u in kernels.ElementwiseKernel.registry
                  if (u.name + u.body, ctype) not in _loaded}
         batch[update.name] = update  # this one's body, if a test changed it
         _compile(list(batch.values()), ctype)
