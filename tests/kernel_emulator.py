@@ -1,8 +1,9 @@
 """Running a CUDA ElementwiseKernel body on the CPU: the same text compiled as C++ for the host.
 
-``run(update, arrays, scalars)`` (the signature of ``minigrad.optim.kernels.host_runner``)
-wraps ``update.body`` in a loop over the entries, as CuPy does on the GPU (arrays read:
-``const T`` values; arrays written: ``T&`` references; scalars: ``const T``), compiles it
+``run(kernel, arrays, scalars)`` (the signature of ``minigrad.kernels.host_runner``) wraps
+``kernel.body`` in a loop over the entries, as CuPy does on the GPU (arrays read: ``const T``
+values, broadcast against the written ones; arrays written: ``T&`` references; scalars:
+``const T``), compiles it
 with g++ as IEEE arithmetic with no contraction into fused multiply-adds (``--fmad=false``
 on the GPU), and calls it on the NumPy arrays through ctypes. The host's ``sqrt``, ``/``,
 ``max`` and ``min`` round as CUDA's do, so a body that matches the NumPy path here matches
@@ -12,6 +13,7 @@ it on the GPU.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
 import os
@@ -92,8 +94,13 @@ def run(update, arrays, scalars) -> None:
     ctype = {np.dtype("float32"): "float", np.dtype("float64"): "double"}[first.dtype]
     scalar_type = ctypes.c_float if ctype == "float" else ctypes.c_double
     for a in arrays:
-        assert a.dtype == first.dtype and a.shape == first.shape, (update.name, a.shape)
-    dense = [np.ascontiguousarray(a) for a in arrays]
+        assert a.dtype == first.dtype, (update.name, a.dtype)
+    for a in arrays[len(update.reads):]:
+        assert a.shape == first.shape, (update.name, a.shape)
+    # the arrays read are broadcast against the written ones, as CuPy broadcasts them
+    dense = [np.ascontiguousarray(np.broadcast_to(a, first.shape))
+             for a in arrays[:len(update.reads)]]
+    dense += [np.ascontiguousarray(a) for a in arrays[len(update.reads):]]
     fn = _function(update, ctype)
     fn(ctypes.c_long(first.size), *[ctypes.c_void_p(d.ctypes.data) for d in
                                      dense[:len(update.reads)]],
@@ -102,3 +109,16 @@ def run(update, arrays, scalars) -> None:
     for a, d in zip(arrays[len(update.reads):], dense[len(update.reads):]):
         if d is not a:
             a[...] = d
+
+
+@contextlib.contextmanager
+def kernels_on_the_host():
+    """Inside, the kernels (minigrad.kernels) run on NumPy arrays through the host compiler;
+    yields the count of launches per kernel."""
+    from minigrad import kernels
+    kernels.launches.clear()
+    kernels.host_runner = run
+    try:
+        yield kernels.launches
+    finally:
+        kernels.host_runner = None

@@ -1,0 +1,106 @@
+"""The GPU kernels of BatchNorm and LayerNorm (minigrad.nn.functional.normalization) against
+the array path.
+
+On the CPU each kernel's body is compiled as C++ for the host (tests/kernel_emulator.py) and
+the layers run with it in place of the array calls: outputs, running statistics and every
+gradient must be the same bit for bit, in float32 and float64, for each layout the layers
+take. A backward that builds a graph (``create_graph``) keeps the tensor ops, so that it can
+be differentiated again. On a GPU the layers' own tests (test_normalization.py, run on
+"cuda") take the kernels.
+"""
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad import nn
+from minigrad.nn.functional import normalization
+from tests import kernel_emulator
+from tests.kernel_emulator import kernels_on_the_host
+
+pytestmark = pytest.mark.skipif(not kernel_emulator.available(),
+                                reason="no C++ compiler to run the kernels on the host")
+
+KERNELS = {"norm_affine", "norm_backward_products", "norm_backward_input"}
+
+LAYERS = {  # name: (layer maker, input shape)
+    "BatchNorm1d (N, C)": (lambda: nn.BatchNorm1d(5), (7, 5)),
+    "BatchNorm1d (N, C, L)": (lambda: nn.BatchNorm1d(3), (4, 3, 6)),
+    "LayerNorm (N, D)": (lambda: nn.LayerNorm(5), (6, 5)),
+    "LayerNorm (N, A, B, D) over (B, D)": (lambda: nn.LayerNorm((4, 5)), (2, 3, 4, 5)),
+}
+
+
+def _run(name, dtype, create_graph=False):
+    """Output, running statistics, gradients (and, with ``create_graph``, the gradient of
+    the input's gradient) of one training step of the layer, on the host."""
+    make, shape = LAYERS[name]
+    mg.manual_seed(3)
+    layer = make().to(dtype=dtype)
+    rng = np.random.default_rng(4)
+    with mg.no_grad():  # weights and biases away from 1 and 0, so that each one counts
+        for p in layer.parameters():
+            p.copy_(mg.tensor(rng.uniform(0.5, 1.5, p.shape), dtype=dtype))
+    x = mg.tensor(rng.standard_normal(shape) * 3 + 1, dtype=dtype, requires_grad=True)
+    upstream = mg.tensor(rng.standard_normal(shape), dtype=dtype)
+    out = layer(x)
+    (out * upstream).sum().backward(create_graph=create_graph)
+    results = [out.numpy(), x.grad.numpy()] + [p.grad.numpy() for p in layer.parameters()]
+    results += [b.numpy() for b in layer.buffers() if b.dtype.kind == "f"]
+    if create_graph:
+        (x.grad * x.grad).sum().backward()
+        results += [p.grad.numpy() for p in layer.parameters()]
+    return results
+
+
+def _same_bits(got, expected):
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected):
+        assert g.dtype == e.dtype and g.shape == e.shape
+        assert g.tobytes() == e.tobytes()
+
+
+@pytest.mark.parametrize("dtype", [mg.float32, mg.float64])
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_the_kernels_give_the_array_path_bit_for_bit(name, dtype):
+    expected = _run(name, dtype)
+    with kernels_on_the_host() as launches:
+        got = _run(name, dtype)
+    assert set(launches) == KERNELS, launches  # each ran, once per step
+    assert all(count == 1 for count in launches.values())
+    _same_bits(got, expected)
+
+
+@pytest.mark.filterwarnings("ignore:backward\\(create_graph=True\\) keeps the graph")
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_a_backward_that_builds_a_graph_keeps_the_tensor_ops(name):
+    expected = _run(name, mg.float64, create_graph=True)
+    with kernels_on_the_host() as launches:
+        got = _run(name, mg.float64, create_graph=True)
+    assert set(launches) == {"norm_affine"}  # forward only: its gradient is differentiated
+    _same_bits(got, expected)
+
+
+@pytest.mark.parametrize("layer", [nn.LayerNorm(5, elementwise_affine=False),
+                                   nn.LayerNorm(5, bias=False),
+                                   nn.BatchNorm1d(5, affine=False)])
+def test_without_a_weight_and_a_bias_the_array_path_runs(layer):
+    x = mg.randn(4, 5, requires_grad=True)
+    with kernels_on_the_host() as launches:
+        layer(x).sum().backward()
+    assert not launches
+
+
+def test_a_weight_of_another_dtype_takes_the_array_path():
+    x = mg.randn(4, 5, requires_grad=True)
+    weight = mg.ones(5, dtype=mg.float64, requires_grad=True)
+    bias = mg.zeros(5, dtype=mg.float64, requires_grad=True)
+    with kernels_on_the_host() as launches:
+        out = mg.nn.functional.layer_norm(x, 5, weight, bias)
+        out.sum().backward()
+    assert not launches and out.dtype == mg.float64
+
+
+def test_the_kernels_are_declared_once_each():
+    declared = [k.name for k in mg.kernels.ElementwiseKernel.registry if k.name in KERNELS]
+    assert sorted(declared) == sorted(KERNELS)
+    assert normalization.NORM_AFFINE.name == "norm_affine"
