@@ -861,9 +861,8 @@ def all_finite(arrays: list[Any], xp: Any) -> bool:
     finite, or (rarely) that the reduction overflowed: confirm with :func:`nonfinite_kind`.
     The reduction is the sum of squares (a BLAS dot product, the fastest pass on the CPU)
     for float32/float64 data, of absolute squares for complex data, the plain sum for
-    float16 (in float32). One
-    pass over the data: small arrays are first concatenated into batches (one copy), larger
-    ones reduced where they are. The partial results are added as Python floats, which give
+    float16 (in float32). One pass over the data: small arrays are first concatenated into
+    batches (one copy), larger ones reduced where they are. The partial results are added as Python floats, which give
     inf rather than an overflow warning. A single small array (the flat gradient buffer of
     a small model) is tested entry by entry instead, which needs no guard against an
     overflow warning: the guard would cost more than the test.
