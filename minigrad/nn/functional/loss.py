@@ -23,7 +23,7 @@ import math
 import warnings
 from typing import Any, Callable
 
-from minigrad import backend
+from minigrad import backend, kernels
 from minigrad.autograd import is_grad_enabled
 from minigrad.errors import DeviceError, ShapeError
 from minigrad.nn.functional.activation import log_softmax_node, softmax_node, softplus
@@ -101,6 +101,15 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, *
     denominator = _denominator(target_weight, ignored, n)
 
     def backward(g: Tensor, out: Tensor) -> tuple[Tensor]:
+        per_element = g.reshape(n, 1) if reduction == "none" else \
+            _per_element(g, reduction, denominator)
+        if w is None and not label_smoothing and kernels.usable(exps) and \
+                not is_grad_enabled() and per_element.array.dtype == exps.dtype:
+            # a plain backward (no graph of the gradient) on the GPU: one pass over (N, C)
+            mask = xp.ones((n, 1), exps.dtype) if ignored is None else xp.asarray(
+                (~ignored if keep_rows is None else keep_rows)[:, None], dtype=exps.dtype)
+            return (wrap(_softmax_minus_onehot(exps, sums, mask, per_element.array, rows,
+                                               targets), input.device),)
         probs = softmax_node(input, exps / sums[:, None], 1)
         target_part = xp.zeros(input.shape, dtype=input.dtype)
         target_part[rows, targets] = keep * target_weight
@@ -112,10 +121,25 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, *
         if ignored is not None:
             grad = grad * wrap((~ignored if keep_rows is None else keep_rows)[:, None],
                                input.device)
-        if reduction == "none":
-            return (grad * g.reshape(n, 1),)
-        return (grad * _per_element(g, reduction, denominator),)
+        return (grad * per_element,)
     return record(_reduce(losses, reduction, denominator), input.device, (input,), backward)
+
+
+# On the GPU, the gradient of a plain cross-entropy (no class weights, no smoothing) as the
+# array path computes it, ((softmax - onehot) * mask) * per_element: one kernel over (N, C)
+# for every entry as if its one-hot were 0, then the N target entries again, with the 1.
+CROSS_ENTROPY_GRAD = kernels.ElementwiseKernel(
+    "cross_entropy_grad", reads="exps, sums, mask, per_element", writes="grad", scalars="",
+    body="grad = ((exps / sums) * mask) * per_element;")
+
+
+def _softmax_minus_onehot(exps: Any, sums: Any, mask: Any, per_element: Any, rows: Any,
+                          targets: Any) -> Any:
+    grad = backend.xp(backend.device_of(exps)).empty_like(exps)
+    CROSS_ENTROPY_GRAD(exps, sums[:, None], mask, per_element, grad)
+    picked = per_element if per_element.ndim == 0 else per_element[:, 0]
+    grad[rows, targets] = ((exps[rows, targets] / sums - 1.0) * mask[:, 0]) * picked
+    return grad
 
 
 def _cross_entropy_probabilities(input: Tensor, target: Tensor, weight: Tensor | None,

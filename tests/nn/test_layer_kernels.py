@@ -1,17 +1,18 @@
-"""The GPU kernels of BatchNorm and LayerNorm (minigrad.nn.functional.normalization) against
-the array path.
+"""The GPU kernels of BatchNorm and LayerNorm (minigrad.nn.functional.normalization) and of
+cross-entropy's gradient (minigrad.nn.functional.loss) against the array path.
 
 On the CPU each kernel's body is compiled as C++ for the host (tests/kernel_emulator.py) and
 the layers run with it in place of the array calls: outputs, running statistics and every
 gradient must be the same bit for bit, in float32 and float64, for each layout the layers
 take. A backward that builds a graph (``create_graph``) keeps the tensor ops, so that it can
-be differentiated again. On a GPU the layers' own tests (test_normalization.py, run on
-"cuda") take the kernels.
+be differentiated again. On a GPU the layers' own tests (test_normalization.py, test_loss.py,
+run on "cuda") take the kernels.
 """
 import numpy as np
 import pytest
 
 import minigrad as mg
+import minigrad.nn.functional as F
 from minigrad import nn
 from minigrad.nn.functional import normalization
 from tests import kernel_emulator
@@ -21,6 +22,7 @@ pytestmark = pytest.mark.skipif(not kernel_emulator.available(),
                                 reason="no C++ compiler to run the kernels on the host")
 
 KERNELS = {"norm_affine", "norm_backward_products", "norm_backward_input"}
+OURS = KERNELS | {"cross_entropy_grad"}
 
 LAYERS = {  # name: (layer maker, input shape)
     "BatchNorm1d (N, C)": (lambda: nn.BatchNorm1d(5), (7, 5)),
@@ -101,6 +103,43 @@ def test_a_weight_of_another_dtype_takes_the_array_path():
 
 
 def test_the_kernels_are_declared_once_each():
-    declared = [k.name for k in mg.kernels.ElementwiseKernel.registry if k.name in KERNELS]
-    assert sorted(declared) == sorted(KERNELS)
+    declared = [k.name for k in mg.kernels.ElementwiseKernel.registry if k.name in OURS]
+    assert sorted(declared) == sorted(OURS)
     assert normalization.NORM_AFFINE.name == "norm_affine"
+
+
+# --- cross-entropy -------------------------------------------------------------------------
+
+TARGETS = {"plain": [0, 3, 1, 4, 2, 2, 0], "some ignored": [0, -100, 1, 4, -100, 2, 0],
+           "all ignored": [-100] * 7}
+
+
+def _cross_entropy(dtype, target, reduction, create_graph=False, **options):
+    rng = np.random.default_rng(6)
+    x = mg.tensor(rng.standard_normal((7, 5)) * 4, dtype=dtype, requires_grad=True)
+    loss = F.cross_entropy(x, mg.tensor(TARGETS[target]), reduction=reduction, **options)
+    upstream = mg.tensor(rng.standard_normal(loss.shape), dtype=dtype)
+    (loss * upstream).sum().backward(create_graph=create_graph)
+    return [loss.numpy(), x.grad.numpy()]
+
+
+@pytest.mark.parametrize("dtype", [mg.float32, mg.float64])
+@pytest.mark.parametrize("target", list(TARGETS))
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_the_cross_entropy_kernel_gives_the_array_path_bit_for_bit(reduction, target, dtype):
+    expected = _cross_entropy(dtype, target, reduction)
+    with kernels_on_the_host() as launches:
+        got = _cross_entropy(dtype, target, reduction)
+    assert launches == {"cross_entropy_grad": 1}
+    _same_bits(got, expected)
+
+
+@pytest.mark.filterwarnings("ignore:backward\\(create_graph=True\\) keeps the graph")
+@pytest.mark.parametrize("options", [{"weight": mg.tensor([1.0, 2.0, 0.5, 1.0, 3.0])},
+                                     {"label_smoothing": 0.1}, {"create_graph": True}])
+def test_cross_entropy_with_weights_smoothing_or_a_graph_keeps_the_array_path(options):
+    expected = _cross_entropy(mg.float32, "some ignored", "mean", **options)
+    with kernels_on_the_host() as launches:
+        got = _cross_entropy(mg.float32, "some ignored", "mean", **options)
+    assert not launches
+    _same_bits(got, expected)
