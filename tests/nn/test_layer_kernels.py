@@ -143,3 +143,26 @@ def test_cross_entropy_with_weights_smoothing_or_a_graph_keeps_the_array_path(op
         got = _cross_entropy(mg.float32, "some ignored", "mean", **options)
     assert not launches
     _same_bits(got, expected)
+
+
+@pytest.mark.parametrize("target", ["plain", "some ignored"])
+def test_the_cross_entropy_kernel_where_checks_are_deferred(target):
+    """As on the GPU: each sample's factor (1 counted, 0 ignored) comes from the device."""
+    from minigrad import backend
+    with backend.force_deferred_checks():
+        expected = _cross_entropy(mg.float32, target, "mean")
+        with kernels_on_the_host() as launches:
+            got = _cross_entropy(mg.float32, target, "mean")
+    assert launches == {"cross_entropy_grad": 1}
+    _same_bits(got, expected)
+
+
+def test_a_deferred_bad_target_makes_its_row_of_the_kernel_gradient_nan():
+    from minigrad import backend
+    x = mg.randn(3, 4, requires_grad=True)
+    with pytest.raises(ValueError, match="target contains class 7"):
+        with backend.force_deferred_checks(), kernels_on_the_host() as launches:
+            F.cross_entropy(x, mg.tensor([1, 7, 0])).backward()
+            assert launches == {"cross_entropy_grad": 1}
+            grad = x.grad.array
+            assert np.isnan(grad[1]).all() and np.isfinite(grad[[0, 2]]).all()
