@@ -10,9 +10,9 @@ instead of a chain of a dozen primitive ops. It is written with tensor ops on gr
 for xhat and inv_std (d inv_std / dx = -inv_std^2 xhat / n), so it is differentiable again.
 
 On the GPU (with a weight and a bias of the input's dtype) the elementwise parts are CUDA
-kernels (:mod:`minigrad.kernels`): forward, xhat and the output in one pass instead of
-three; backward without ``create_graph``, dxhat and dxhat * xhat in one pass and dx in one
-instead of six. They perform the array path's operations in its order, so the results are
+kernels (:mod:`minigrad.kernels`): forward, x - mean and its square in one pass, xhat and
+the output in another, instead of five; backward without ``create_graph``, dxhat and
+dxhat * xhat in one pass and dx in one, instead of six. They perform the array path's operations in its order, so the results are
 the same bit for bit; the reductions stay CuPy's.
 """
 from __future__ import annotations
@@ -95,12 +95,18 @@ def standardize(input: Tensor, axes: tuple[int, ...], eps: float, weight: Tensor
     xp = backend.xp(input.device)
     x = input.array
     mean = x.mean(axis=axes, keepdims=True)
-    xhat = x - mean
-    var = (xhat * xhat).mean(axis=axes, keepdims=True)
+    fused = weight is not None and bias is not None and kernels.usable(x) and \
+        x.dtype == weight.array.dtype == bias.array.dtype
+    if fused:
+        xhat, squares = xp.empty_like(x), xp.empty_like(x)
+        NORM_CENTER(x, mean, xhat, squares)
+    else:
+        xhat = x - mean
+        squares = xhat * xhat
+    var = squares.mean(axis=axes, keepdims=True)
+    del squares
     inv_std = 1.0 / xp.sqrt(var + eps)
     count = x.size // max(mean.size, 1)
-    fused = weight is not None and bias is not None and kernels.usable(x) and \
-        x.dtype == weight.array.dtype == bias.array.dtype == inv_std.dtype
     if fused:
         assert weight is not None and bias is not None
         data = xp.empty_like(x)
@@ -151,6 +157,9 @@ def _normalized_vjp(g: Tensor, xhat: Tensor, inv_std: Any, input: Tensor,
 
 
 # The kernels; each performs the array path's operations in its order (see the module doc).
+NORM_CENTER = kernels.ElementwiseKernel(
+    "norm_center", reads="x, mean", writes="centered, squares", scalars="",
+    body="centered = x - mean;\nsquares = centered * centered;")
 NORM_AFFINE = kernels.ElementwiseKernel(
     "norm_affine", reads="inv_std, weight, bias", writes="xhat, out", scalars="",
     body="xhat = xhat * inv_std;\nout = xhat * weight + bias;")
