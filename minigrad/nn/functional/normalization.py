@@ -12,8 +12,9 @@ for xhat and inv_std (d inv_std / dx = -inv_std^2 xhat / n), so it is differenti
 On the GPU (with a weight and a bias of the input's dtype) the elementwise parts are CUDA
 kernels (:mod:`minigrad.kernels`): forward, x - mean and its square in one pass, xhat and
 the output in another, instead of five; backward without ``create_graph``, dxhat and
-dxhat * xhat in one pass and dx in one, instead of six. They perform the array path's operations in its order, so the results are
-the same bit for bit; the reductions stay CuPy's.
+dxhat * xhat in one pass and dx in one, instead of six. They perform the array path's
+operations in its order, so the results are the same bit for bit; the reductions stay
+CuPy's.
 """
 from __future__ import annotations
 
@@ -107,6 +108,7 @@ def standardize(input: Tensor, axes: tuple[int, ...], eps: float, weight: Tensor
     del squares
     inv_std = 1.0 / xp.sqrt(var + eps)
     count = x.size // max(mean.size, 1)
+    fused = fused and inv_std.dtype == x.dtype  # (a kernel's arrays share one dtype)
     if fused:
         assert weight is not None and bias is not None
         data = xp.empty_like(x)
