@@ -112,6 +112,21 @@ def version_box(t: "Tensor") -> VersionBox:
     return box
 
 
+def take_grad_spare(leaf: "Tensor", array_type: type, shape: tuple[int, ...],
+                    dtype: Any) -> Any:
+    """The array ``leaf``'s last gradient had, kept by ``Optimizer.zero_grad`` for the next
+    gradient to be computed into, if it is an array of ``array_type``, ``shape`` and
+    ``dtype``; else None (the parameter may have been replaced by one of another shape since).
+    A spare is used once: it is given up either way."""
+    spare = leaf._grad_spare
+    if spare is None:
+        return None
+    leaf._grad_spare = None
+    if type(spare) is array_type and spare.shape == shape and spare.dtype == dtype:
+        return spare
+    return None
+
+
 def bump_versions(boxes: "Iterable[VersionBox]") -> None:
     """Note one in-place write to each of the memories of ``boxes``, at one clock tick (an
     optimizer step writes all its parameters at once)."""

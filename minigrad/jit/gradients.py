@@ -32,7 +32,7 @@ from typing import Any, Callable
 import numpy
 
 from minigrad.jit.tracer import Instr, Slot, accumulate, adopt, assign, _slots_in
-from minigrad.tensor import Tensor
+from minigrad.tensor import Tensor, take_grad_spare
 
 __all__ = ["Accumulation", "FreshOutput", "batch_accumulations"]
 
@@ -72,12 +72,8 @@ class FreshOutput:
         return self
 
     def __call__(self) -> None:
-        leaf = self.leaf
-        out = leaf._grad_spare
-        if out is not None:  # used once either way, as in eager
-            leaf._grad_spare = None
-        if out is None or type(out) is not numpy.ndarray or out.shape != self.shape or \
-                out.dtype != self.dtype:
+        out = take_grad_spare(self.leaf, numpy.ndarray, self.shape, self.dtype)
+        if out is None:
             out = numpy.empty(self.shape, self.dtype)
         self.current = out
         args = self.args

@@ -93,3 +93,19 @@ def test_the_weight_is_not_among_the_tensors_the_backward_needs():
         layer.weight.mul_(2.0)
     out.backward()
     assert layer.weight.grad is not None
+
+
+def test_a_weight_replaced_by_one_of_another_shape_gets_a_fresh_gradient():
+    """The spare kept for the old shape is not used (PyTorch lets .data change shape)."""
+    model, opt = model_and_optimizer()
+    layer = model[2]
+    x = mg.randn(4, 7)
+    layer(x).sum().backward()
+    opt.zero_grad()
+    assert layer.weight._grad_spare is not None
+    with mg.no_grad():
+        layer.weight.data = mg.randn(5, 7)
+        layer.bias.data = mg.zeros(5)
+    layer(x).sum().backward()
+    assert layer.weight.grad.shape == (5, 7) and layer.weight._grad_spare is None
+    np.testing.assert_array_equal(layer.weight.grad.numpy(), np.ones((5, 1)) * x.numpy().sum(0))

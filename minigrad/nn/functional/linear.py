@@ -6,7 +6,7 @@ from typing import Any
 
 from minigrad import backend, grad_mode
 from minigrad.errors import DeviceError, ShapeError
-from minigrad.tensor import Tensor, record, wrap
+from minigrad.tensor import Tensor, record, take_grad_spare, wrap
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -54,19 +54,17 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
 
 def _spare_for(weight: Tensor | None, rows: Tensor, inputs: Tensor) -> Any:
-    """The array to compute ``weight``'s gradient ``rowsᵀ inputs`` into: its last gradient's
-    array, kept by ``zero_grad()`` (see Optimizer.zero_grad), when this is the only gradient
-    of a plain backward (none accumulated yet, no graph wanted) of the same array type and
-    dtype (not while mg.compile records: its arrays are of another type); else None. The
-    spare is used once either way."""
-    spare = None if weight is None else weight._grad_spare
-    if spare is None:
+    """The array to compute ``weight``'s gradient ``rowsᵀ inputs`` into: its spare (see
+    :func:`~minigrad.tensor.take_grad_spare`), when this is the only gradient of a plain
+    backward (none accumulated yet, no graph wanted) and both operands are arrays of the
+    spare's type and dtype (not while mg.compile records: its arrays are of another type);
+    else None."""
+    if weight is None:
         return None
-    assert weight is not None
-    weight._grad_spare = None
     a, b = rows.array, inputs.array
-    if weight._grad is None and not grad_mode.is_grad_enabled() and \
-            type(spare) is type(a) is type(b) and spare.dtype == a.dtype == b.dtype:
+    spare = take_grad_spare(weight, type(a), (a.shape[1], b.shape[1]), a.dtype)
+    if spare is not None and weight._grad is None and not grad_mode.is_grad_enabled() and \
+            type(b) is type(a) and b.dtype == a.dtype:
         return spare
     return None
 
