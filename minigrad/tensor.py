@@ -122,7 +122,7 @@ def take_grad_spare(leaf: "Tensor", array_type: type, shape: tuple[int, ...],
     if spare is None:
         return None
     leaf._grad_spare = None
-    if type(spare) is array_type and spare.shape == shape and spare.dtype == dtype:
+    if spare.shape == shape and spare.dtype == dtype and type(spare) is array_type:
         return spare
     return None
 
