@@ -75,15 +75,8 @@ class FlatChunk:
         referred to from elsewhere, the next gradients go into a fresh buffer."""
         for p in self.params:
             p._grad = None
-        # every home not in use elsewhere, counted as in GradSlot.claim (this runs at every
-        # zero_grad)
-        if sys.getrefcount(self.grad) == len(self.grads) + 2:
-            for home in self.grads:
-                if sys.getrefcount(home) != 3 or sys.getrefcount(home.array) != 2:
-                    break
-            else:
-                return
-        self._new_grad_buffer()
+        if not self._homes_free():
+            self._new_grad_buffer()
 
     def take_flat_grad(self, flat: Any) -> bool:
         """Backward's accumulation of every parameter's gradient at once, for a caller that
@@ -95,15 +88,18 @@ class FlatChunk:
         for p in self.params:
             if p._grad is not None:
                 return False
-        if sys.getrefcount(self.grad) != len(self.grads) + 2:  # counted as in GradSlot.claim
+        if not self._homes_free():
             return False
-        for home in self.grads:
-            if sys.getrefcount(home) != 3 or sys.getrefcount(home.array) != 2:
-                return False
         self.grad[...] = flat
         for p, home in zip(self.params, self.grads):
             p._grad = home
         return True
+
+    def _homes_free(self) -> bool:
+        """Whether nothing but the chunk refers to its gradient buffer, its grad homes or
+        their arrays (a kept ``.grad``, its array or a view would): then backward may
+        write into them again."""
+        return _buffer_free(self) and all(_home_free(home) for home in self.grads)
 
     def _new_grad_buffer(self) -> None:
         self.grad = backend.xp(self.device).zeros(self.size, dtype=self.dtype)
@@ -231,17 +227,24 @@ class GradSlot:
         chunk takes a fresh buffer; otherwise the caller allocates one array as usual."""
         chunk = self.chunk
         home = chunk.grads[self.index]
-        # a home not in use elsewhere (inline: this runs once per parameter and backward):
-        # the chunk's list, ``home`` and getrefcount's argument refer to the home; only the
-        # home to its array (plus the argument); the chunk's attribute, each home view's
-        # ``base`` and the argument to the buffer
-        if sys.getrefcount(home) == 3 and sys.getrefcount(home.array) == 2 and \
-                sys.getrefcount(chunk.grad) == len(chunk.grads) + 2:
+        if _home_free(home) and _buffer_free(chunk):
             return home
         if any([p._grad is not None for p in chunk.params]):
             return None
         chunk._new_grad_buffer()
         return chunk.grads[self.index]
+
+
+def _buffer_free(chunk: FlatChunk) -> bool:
+    """Whether only ``chunk`` refers to its gradient buffer: its attribute and each home
+    view's ``base`` (plus getrefcount's argument)."""
+    return sys.getrefcount(chunk.grad) == len(chunk.grads) + 2
+
+
+def _home_free(home: Tensor) -> bool:
+    """Whether only the chunk's list and the caller's name refer to the grad home ``home``
+    (plus this parameter and getrefcount's argument), and only ``home`` to its array."""
+    return sys.getrefcount(home) == 4 and sys.getrefcount(home.array) == 2
 
 
 def _owns_its_memory(p: Tensor) -> bool:

@@ -171,6 +171,26 @@ def test_a_kept_gradient_keeps_its_values_after_zero_grad(keep):
     assert chunks_of(opt)[0].intact()  # the next gradients went to a fresh buffer
 
 
+def test_the_gradient_buffer_is_reused_when_nothing_keeps_a_gradient():
+    """Backward writes into the same buffer step after step (no fresh memory), through the
+    engine's claims and through a replay's one copy (FlatChunk.take_flat_grad)."""
+    import weakref
+    params = make_params()
+    opt = optim.SGD(params, lr=0.1)
+    chunk = chunks_of(opt)[0]
+    buffers = []  # weak references: holding the buffer would make it "kept"
+    for _ in range(3):
+        opt.zero_grad()
+        loss_of(params).backward()
+        buffers.append(weakref.ref(chunk.grad))
+        assert all(p.grad.array.base is chunk.grad for p in params)
+        opt.step()
+    assert all(ref() is chunk.grad for ref in buffers)
+    opt.zero_grad()
+    assert chunk.take_flat_grad(np.ones(chunk.size))
+    assert buffers[0]() is chunk.grad and params[0].grad.numpy().all()
+
+
 def test_zero_grad_keeps_or_zeroes_like_pytorch():
     params = make_params()
     opt = optim.SGD(params, lr=0.1)
