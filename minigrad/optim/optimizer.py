@@ -313,14 +313,8 @@ class Optimizer:
                 with enable_grad():
                     loss = closure()
             # which flat buffers can be used is looked at once, for the check and the update
-            intact = self._intact = set()
-            flat_groups = self._flat_groups
-            for group in self.param_groups:
-                parts = flat_groups.get(id(group["params"]))
-                if parts:
-                    for chunk in parts[0]:
-                        if chunk.intact():
-                            intact.add(id(chunk))
+            self._intact = {id(chunk) for group in self.param_groups
+                            for chunk in self._flat_parts(group)[0] if chunk.intact()}
             if not self._gradients_ok():
                 return loss
             self._begin_step()
@@ -356,12 +350,10 @@ class Optimizer:
         gradients' test is computed there and read in the same copy as their flags, so a
         step synchronises once."""
         arrays, devices = [], set()
-        intact = self._intact
-        flat_groups = self._flat_groups
         for group in self.param_groups:
-            chunks, params = flat_groups.get(id(group["params"])) or ((), group["params"])
+            chunks, params = self._flat_parts(group)
             for chunk in chunks:
-                if chunk.intact() if intact is None else id(chunk) in intact:
+                if self._usable(chunk):
                     arrays.append(chunk.grad)
                     devices.add(chunk.device)
                 else:
@@ -479,12 +471,8 @@ class Optimizer:
         grad = chunk.grad
         if group.get("maximize", False):
             grad = -grad
-        if self.weight_decay_kind is not None and group.get("weight_decay"):
-            grad = self._decayed(chunk.param.array, grad, group)
-        if chunk.size > 8 * self.UPDATE_SLICE:
-            self._update_in_slices(chunk.param, grad, flat_state, group)
-        else:  # (what _update_in_slices would do: small arrays are updated whole)
-            self._update(chunk.param, grad, flat_state, group)
+        grad = self._decayed(chunk.param.array, grad, group)
+        self._update_in_slices(chunk.param, grad, flat_state, group)
         chunk.adopt_new_state(flat_state, states)
         chunk.bump_versions()
         return True
@@ -516,15 +504,13 @@ class Optimizer:
         slices of 131,072. Arrays that fit in the cache gain nothing and pay a call per
         slice (the 670K parameters of a 784-512-512-10 MLP: 3.0 ms whole, 3.6 ms in slices
         of 65,536), hence the threshold. The results are the same bit for bit: every entry is
-        computed alone. (On the GPU each rule
-        is one fused kernel instead, see minigrad.optim.fused.)"""
+        computed alone. (On the GPU, and wherever a kernel runs the rule, it is one pass
+        already: see minigrad.optim.fused.)"""
         data = param.array
         size = self.UPDATE_SLICE
         if data.size <= 8 * size or not isinstance(data, numpy.ndarray) or \
-                not data.flags.c_contiguous or not self._sliceable(state, group):
-            self._update(param, grad, state, group)
-            return
-        if kernels.usable(data):  # one kernel already makes one pass
+                kernels.usable(data) or not data.flags.c_contiguous or \
+                not self._sliceable(state, group):
             self._update(param, grad, state, group)
             return
         arrays = [k for k, v in state.items() if backend.is_array(v)]
@@ -862,10 +848,10 @@ def all_finite(arrays: list[Any], xp: Any) -> bool:
     The reduction is the sum of squares (a BLAS dot product, the fastest pass on the CPU)
     for float32/float64 data, of absolute squares for complex data, the plain sum for
     float16 (in float32). One pass over the data: small arrays are first concatenated into
-    batches (one copy), larger ones reduced where they are. The partial results are added as Python floats, which give
-    inf rather than an overflow warning. A single small array (the flat gradient buffer of
-    a small model) is tested entry by entry instead, which needs no guard against an
-    overflow warning: the guard would cost more than the test.
+    batches (one copy), larger ones reduced where they are. The partial results are added
+    as Python floats, which give inf rather than an overflow warning. A single small array
+    (the flat gradient buffer of a small model) is tested entry by entry instead, which
+    needs no guard against an overflow warning: the guard would cost more than the test.
     """
     if len(arrays) == 1 and arrays[0].size < _SMALL_ELEMENTS:
         return entries_finite(arrays[0])
