@@ -14,20 +14,14 @@ from minigrad.tensor import Tensor
 GAMMA = Real(0, 1, low_open=True, high_open=True)
 
 # the NumPy path's operations in its order; max and clip keep NumPy's NaN and tie rules
-_BODY = fused.ADAM_MOMENTS + """{amsbound}
+_BODY = fused.ADAM_MOMENTS + """{amsgrad}
 T update = step_size / (sqrt({second}) + eps);
 update = update < lower ? lower : (update > upper ? upper : update);
 param -= update * exp_avg;
 """
 _SCALARS = "beta1, one_minus_beta1, beta2, one_minus_beta2, eps, step_size, lower, upper"
-ADABOUND_KERNEL = kernels.ElementwiseKernel(
-    "adabound_step", reads="grad", writes="param, exp_avg, exp_avg_sq", scalars=_SCALARS,
-    body=_BODY.format(amsbound="", second="exp_avg_sq"))
-AMSBOUND_KERNEL = kernels.ElementwiseKernel(
-    "amsbound_step", reads="grad", writes="param, exp_avg, exp_avg_sq, max_exp_avg_sq",
-    scalars=_SCALARS, body=_BODY.format(
-        amsbound=fused.AMSGRAD_MAXIMUM,
-        second="max_exp_avg_sq"))
+ADABOUND_KERNEL, AMSBOUND_KERNEL = fused.with_amsgrad("adabound_step", "amsbound_step",
+                                                      _SCALARS, _BODY)
 
 
 class AdaBound(Optimizer):

@@ -26,15 +26,9 @@ _ADAM_BODY = fused.ADAM_MOMENTS + """{amsgrad}
 param += exp_avg / (sqrt({second}) * inv_sqrt_bias2 + eps) * step_size;
 """
 _ADAM_SCALARS = "beta1, one_minus_beta1, beta2, one_minus_beta2, inv_sqrt_bias2, eps, step_size"
-ADAM_KERNEL = kernels.ElementwiseKernel(
-    "adam_step", reads="grad", writes="param, exp_avg, exp_avg_sq", scalars=_ADAM_SCALARS,
-    body=_ADAM_BODY.format(amsgrad="", second="exp_avg_sq"))
-AMSGRAD_KERNEL = kernels.ElementwiseKernel(
-    "amsgrad_step", reads="grad", writes="param, exp_avg, exp_avg_sq, max_exp_avg_sq",
-    scalars=_ADAM_SCALARS,
-    body=_ADAM_BODY.format(  # NumPy's maximum, NaN and ties included
-        amsgrad=fused.AMSGRAD_MAXIMUM, second="max_exp_avg_sq"))
-
+# (the AMSGrad variant: NumPy's maximum, NaN and ties included)
+ADAM_KERNEL, AMSGRAD_KERNEL = fused.with_amsgrad("adam_step", "amsgrad_step", _ADAM_SCALARS,
+                                                 _ADAM_BODY)
 
 class Adam(Optimizer):
     """Adam (Kingma & Ba 2015, "Adam: A Method for Stochastic Optimization"), as

@@ -50,15 +50,11 @@ param -= exp_avg / {power} * step_size;
 """
 _PADAM_SCALARS = "beta1, one_minus_beta1, beta2, one_minus_beta2, square, eps, step_size"
 _POWERS = [(0.5, "sqrt", "sqrt(d)"), (0.0, "fixed", "T(1)"), (1.0, "linear", "d")]
-PADAM_KERNELS = {
-    (amsgrad, exponent): kernels.ElementwiseKernel(
-        f"{'samsgrad' if amsgrad else 'sadam'}_padam_{name}_step", reads="grad",
-        writes="param, exp_avg, exp_avg_sq" + (", max_exp_avg_sq" if amsgrad else ""),
-        scalars=_PADAM_SCALARS, body=_PADAM_BODY.format(
-            amsgrad=fused.AMSGRAD_MAXIMUM if amsgrad else "",
-            second="max_exp_avg_sq" if amsgrad else "exp_avg_sq", power=power))
-    for amsgrad in (False, True) for exponent, name, power in _POWERS
-}  # (amsgrad, 2 * partial) -> kernel
+PADAM_KERNELS: dict[tuple[bool, float], kernels.ElementwiseKernel] = {}  # (amsgrad, 2 * partial)
+for _exponent, _name, _power in _POWERS:
+    PADAM_KERNELS[False, _exponent], PADAM_KERNELS[True, _exponent] = fused.with_amsgrad(
+        f"sadam_padam_{_name}_step", f"samsgrad_padam_{_name}_step", _PADAM_SCALARS,
+        _PADAM_BODY, power=_power)
 
 
 class SAdam(Optimizer):
